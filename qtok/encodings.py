@@ -1,0 +1,128 @@
+"""Named encodings: each is a function returning one ``EncodingSpec`` that both engines take.
+
+Qwen's vocabulary is built here, not copied: cl100k_base minus its 1,100 tokens made only of
+ASCII digits, renumbered in order, plus the 52,487 tokens Qwen appended. A test proves the built
+table is byte-for-byte the official ``qwen.tiktoken``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .load import DataFileError, load_data_ranks, load_ranks_file
+
+# cl100k_base's pattern; numbers are split into runs of up to three digits.
+CL100K_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+# Qwen's pattern: cl100k's with \p{N} for \p{N}{1,3}, so every digit is a piece of its own.
+QWEN_PATTERN = CL100K_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
+
+ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+N_QWEN_EXTRA = 205  # <|extra_0|> .. <|extra_204|>
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """Everything that defines an encoding; both engines are built from one of these."""
+
+    name: str
+    pat_str: str
+    mergeable_ranks: dict[bytes, int] = field(repr=False)  # token bytes -> rank (= id)
+    special_tokens: dict[str, int] = field(repr=False)  # special-token text -> id
+
+    @property
+    def n_vocab(self) -> int:
+        return 1 + max(max(self.mergeable_ranks.values()), max(self.special_tokens.values(), default=-1))
+
+
+def is_multi_digit(token: bytes) -> bool:
+    """Tokens Qwen dropped from cl100k_base: two or more ASCII digits and nothing else."""
+    return len(token) >= 2 and token.isdigit()
+
+
+def build_qwen_ranks(cl100k: dict[bytes, int], extension: dict[bytes, int]) -> dict[bytes, int]:
+    """cl100k_base minus multi-digit tokens, renumbered in rank order, then the extension."""
+    kept = [t for t, _ in sorted(cl100k.items(), key=lambda kv: kv[1]) if not is_multi_digit(t)]
+    ranks = {token: rank for rank, token in enumerate(kept)}
+    if min(extension.values()) != len(ranks):
+        raise DataFileError(
+            f"the Qwen extension starts at rank {min(extension.values())}, expected {len(ranks)}"
+        )
+    ranks.update(extension)
+    return ranks
+
+
+@functools.lru_cache(maxsize=None)
+def _cl100k_ranks() -> dict[bytes, int]:
+    return load_data_ranks("cl100k_base.tiktoken")
+
+
+def qwen() -> EncodingSpec:
+    ranks = build_qwen_ranks(_cl100k_ranks(), load_data_ranks("qwen_extension.tiktoken"))
+    n = len(ranks)  # 151643
+    specials = [ENDOFTEXT, IM_START, IM_END] + [f"<|extra_{i}|>" for i in range(N_QWEN_EXTRA)]
+    return EncodingSpec(
+        name="qwen",
+        pat_str=QWEN_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens={tok: n + i for i, tok in enumerate(specials)},
+    )
+
+
+def cl100k_base() -> EncodingSpec:
+    return EncodingSpec(
+        name="cl100k_base",
+        pat_str=CL100K_PATTERN,
+        mergeable_ranks=dict(_cl100k_ranks()),
+        special_tokens={
+            ENDOFTEXT: 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+    )
+
+
+ENCODINGS = {"qwen": qwen, "cl100k_base": cl100k_base}
+
+
+def from_file(path: str | Path, pat_str: str | None = None) -> EncodingSpec:
+    """An encoding from a ``.tiktoken`` rank file, such as one written by ``qtok train``.
+
+    The pattern and special tokens come from the JSON sidecar ``FILE.json`` when it exists
+    (``qtok train`` writes one); otherwise the pattern is ``pat_str`` (default: Qwen's) and
+    ``<|endoftext|>`` follows the last rank.
+    """
+    path = Path(path)
+    ranks = load_ranks_file(path)
+    sidecar = path.with_name(path.name + ".json")
+    meta = {}
+    if sidecar.exists():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise DataFileError(f"cannot read the sidecar {str(sidecar)!r}: {e}") from None
+    specials = meta.get("special_tokens") or {ENDOFTEXT: max(ranks.values()) + 1}
+    return EncodingSpec(
+        name=meta.get("name", path.stem),
+        pat_str=pat_str or meta.get("pat_str", QWEN_PATTERN),
+        mergeable_ranks=ranks,
+        special_tokens={str(k): int(v) for k, v in specials.items()},
+    )
+
+
+def get_spec(name: str | Path, pat_str: str | None = None) -> EncodingSpec:
+    """A named encoding (``qwen``, ``cl100k_base``) or a path to a ``.tiktoken`` file."""
+    if isinstance(name, str) and name in ENCODINGS:
+        return ENCODINGS[name]()
+    if isinstance(name, (str, Path)) and str(name).endswith(".tiktoken"):
+        return from_file(name, pat_str)
+    raise ValueError(
+        f"unknown encoding {name!r}: use one of {sorted(ENCODINGS)} or the path of a .tiktoken file"
+    )

@@ -1,0 +1,103 @@
+"""Reading and writing rank files, with every vendored file checked against its pinned sha256.
+
+A rank file is tiktoken's format: one token a line, ``base64(token_bytes) rank``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+# Every file under qtok/data/ that the package reads, with the sha256 of its bytes. A file that
+# does not match is refused: a tampered or truncated vocabulary would give wrong ids silently.
+DATA_FILES = {
+    # OpenAI's cl100k_base ranks; the hash is the one tiktoken itself pins.
+    "cl100k_base.tiktoken": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    # The 52,487 tokens Qwen appended to cl100k_base (ranks 99156..151642), derived by
+    # qtok/data/derive.py from the official qwen.tiktoken.
+    "qwen_extension.tiktoken": "bfe91ee1b3bfee022f874c5a23dcdb2d19f7bf33b87adf1fa2aeaf88db0b8133",
+    # L, N and White_Space as tiktoken's Rust regex sees them (see qtok/unicode.py).
+    "unicode_classes.json": "788f5faa2f67b8dc160bc55a945316d371732f487fe2becc55b72ef47472fd0a",
+}
+
+
+class DataFileError(ValueError):
+    """A rank or data file is missing, unreadable or does not match its pinned hash."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_data_file(name: str) -> bytes:
+    """The bytes of a vendored file, after checking its sha256 against ``DATA_FILES``."""
+    if name not in DATA_FILES:
+        raise DataFileError(f"{name!r} is not a qtok data file; known: {sorted(DATA_FILES)}")
+    try:
+        data = resources.files("qtok.data").joinpath(name).read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(
+            f"qtok data file {name!r} is missing from the installation; reinstall qtok "
+            "(pip install --force-reinstall qtok, or pip install -e . from a checkout)"
+        ) from None
+    actual = sha256_bytes(data)
+    if actual != DATA_FILES[name]:
+        raise DataFileError(
+            f"qtok data file {name!r} failed its hash check: expected sha256 {DATA_FILES[name]}, "
+            f"got {actual}. The file was modified or corrupted; restore it from the qtok "
+            "source (git checkout qtok/data) or reinstall qtok."
+        )
+    return data
+
+
+def parse_ranks(data: bytes, source: str = "<bytes>") -> dict[bytes, int]:
+    """Parse tiktoken's rank format into ``{token_bytes: rank}``.
+
+    >>> parse_ranks(b"YQ== 0\\nYg== 1\\n")
+    {b'a': 0, b'b': 1}
+    """
+    ranks: dict[bytes, int] = {}
+    for lineno, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            token, rank = line.split()
+            ranks[base64.b64decode(token, validate=True)] = int(rank)
+        except (ValueError, base64.binascii.Error):
+            raise DataFileError(
+                f"{source}: line {lineno} is not 'base64_token rank': {line[:80]!r}. "
+                "Rank files use tiktoken's format, one token a line."
+            ) from None
+    return ranks
+
+
+def dump_ranks(ranks: dict[bytes, int]) -> bytes:
+    """The inverse of :func:`parse_ranks`, lines in rank order (the layout of tiktoken's files)."""
+    return b"".join(
+        base64.b64encode(token) + b" " + str(rank).encode() + b"\n"
+        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1])
+    )
+
+
+def load_ranks_file(path: str | Path) -> dict[bytes, int]:
+    """Read a user's ``.tiktoken`` rank file (no hash to check: it is the user's own)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataFileError(f"cannot read rank file {str(path)!r}: {e.strerror}") from None
+    ranks = parse_ranks(data, source=str(path))
+    if not ranks:
+        raise DataFileError(f"rank file {str(path)!r} holds no tokens")
+    return ranks
+
+
+def load_data_ranks(name: str) -> dict[bytes, int]:
+    return parse_ranks(read_data_file(name), source=f"qtok/data/{name}")
+
+
+def load_data_json(name: str):
+    return json.loads(read_data_file(name))

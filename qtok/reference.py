@@ -1,0 +1,165 @@
+"""The reference engine: byte-level BPE in plain Python, small enough to read in one sitting.
+
+Encoding a text is three steps:
+  1. split it into pieces with the pre-tokenization pattern (``regex``, corrected to tiktoken's
+     Unicode tables, see unicode.py);
+  2. a piece that is itself a token is that token (the common case: one dict lookup);
+  3. otherwise start from the piece's bytes and repeatedly merge the adjacent pair whose
+     concatenation has the lowest rank, the leftmost on ties, until no pair is a token.
+
+Step 3 is what tiktoken does. Done naively (rescan all pairs after each merge) it is quadratic
+in the piece length, and a megabyte without a space is a single piece; so the merges are driven
+by a heap over a linked list of parts, O(n log n). Results for short pieces are cached.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+import regex
+
+from .encodings import EncodingSpec
+from .unicode import portable_pattern
+
+# Pieces up to this many characters are cached; longer ones are rare and would bloat the cache.
+_CACHEABLE = 64
+_CACHE_LIMIT = 1 << 20
+
+
+def bpe_merge(
+    piece: bytes,
+    ranks: dict[bytes, int],
+    on_merge: Callable[[int, int, int], None] | None = None,
+) -> list[int]:
+    """The token ids of one piece, by lowest-rank-first merging.
+
+    ``on_merge(start, end, rank)`` is called after each merge (used by ``merge_steps``).
+
+    >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4}
+    >>> bpe_merge(b"abcab", ranks)
+    [4, 3]
+    """
+    n = len(piece)
+    # Parts are identified by their start offset: part i is piece[i:nxt[i]]. Dead parts were
+    # merged into their left neighbour.
+    nxt = list(range(1, n + 1))
+    prv = list(range(-1, n - 1))
+    alive = [True] * n
+    heap = [(r, i) for i in range(n - 1) if (r := ranks.get(piece[i : i + 2])) is not None]
+    heapq.heapify(heap)
+    while heap:
+        rank, i = heapq.heappop(heap)
+        # Stale entries: the left part was merged away, or the pair's bytes have changed since
+        # it was pushed (ranks are unique per byte string, so equal rank means same pair).
+        if not alive[i] or (j := nxt[i]) >= n or ranks.get(piece[i : nxt[j]]) != rank:
+            continue
+        alive[j] = False
+        nxt[i] = end = nxt[j]
+        if end < n:
+            prv[end] = i
+        if on_merge is not None:
+            on_merge(i, end, rank)
+        # The merged part forms new pairs with both neighbours.
+        if (p := prv[i]) >= 0 and (r := ranks.get(piece[p:end])) is not None:
+            heapq.heappush(heap, (r, p))
+        if end < n and (r := ranks.get(piece[i : nxt[end]])) is not None:
+            heapq.heappush(heap, (r, i))
+    out, i = [], 0
+    while i < n:
+        out.append(ranks[piece[i : nxt[i]]])
+        i = nxt[i]
+    return out
+
+
+def split_specials(text: str, allowed: frozenset[str]):
+    """Yield ``(segment, is_special)``: the text cut at each allowed special-token text.
+
+    >>> list(split_specials("a<|endoftext|>b", frozenset({"<|endoftext|>"})))
+    [('a', False), ('<|endoftext|>', True), ('b', False)]
+    """
+    if not allowed:
+        yield text, False
+        return
+    # Longest first, so that a special that is a prefix of another never wins.
+    pattern = "|".join(regex.escape(s) for s in sorted(allowed, key=len, reverse=True))
+    start = 0
+    for m in regex.finditer(pattern, text):
+        if m.start() > start:
+            yield text[start : m.start()], False
+        yield m.group(), True
+        start = m.end()
+    if start < len(text):
+        yield text[start:], False
+
+
+class ReferenceEngine:
+    """Pure-Python engine with the same interface as ``FastEngine``."""
+
+    def __init__(self, spec: EncodingSpec):
+        self.spec = spec
+        self._ranks = spec.mergeable_ranks
+        self._pattern = regex.compile(portable_pattern(spec.pat_str))
+        self._decoder = {rank: token for token, rank in self._ranks.items()}
+        self._decoder.update((i, s.encode("utf-8")) for s, i in spec.special_tokens.items())
+        self._cache: dict[str, list[int]] = {}
+
+    def encode_piece(self, piece: str) -> list[int]:
+        """The ids of one pre-tokenized piece, uncached."""
+        data = piece.encode("utf-8")
+        rank = self._ranks.get(data)
+        if rank is not None:
+            return [rank]
+        return bpe_merge(data, self._ranks)
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        ids: list[int] = []
+        cache = self._cache
+        for piece in self._pattern.findall(text):
+            toks = cache.get(piece)
+            if toks is None:
+                toks = self.encode_piece(piece)
+                if len(piece) <= _CACHEABLE:
+                    if len(cache) >= _CACHE_LIMIT:
+                        cache.clear()
+                    cache[piece] = toks
+            ids += toks
+        return ids
+
+    def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
+        """Ordinary encoding, except that the texts in ``allowed_special`` become their ids."""
+        ids: list[int] = []
+        for segment, is_special in split_specials(text, allowed_special):
+            if is_special:
+                ids.append(self.spec.special_tokens[segment])
+            else:
+                ids += self.encode_ordinary(segment)
+        return ids
+
+    def pieces(self, text: str) -> list[str]:
+        return self._pattern.findall(text)
+
+    def decode_bytes(self, ids) -> bytes:
+        decoder = self._decoder
+        return b"".join([decoder[i] for i in ids])
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        return self._decoder[token]
+
+    def merge_steps(self, piece: str) -> list[list[bytes]]:
+        """Each state of a piece's parts, from single bytes to the final tokens.
+
+        >>> from qtok import get_tokenizer
+        >>> get_tokenizer(engine="reference").engine.merge_steps(" hello")[-1]
+        [b' hello']
+        """
+        data = piece.encode("utf-8")
+        bounds = list(range(len(data) + 1))
+        states = [[data[i : i + 1] for i in range(len(data))]]
+
+        def record(start: int, end: int, rank: int) -> None:
+            bounds[:] = [b for b in bounds if not start < b < end]
+            states.append([data[a:b] for a, b in zip(bounds, bounds[1:])])
+
+        bpe_merge(data, self._ranks, on_merge=record)
+        return states

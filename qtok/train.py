@@ -1,0 +1,232 @@
+"""Learn extension tokens on top of a base vocabulary, the way Qwen extended cl100k_base.
+
+Byte-level BPE continued from a base: the corpus is split into pieces with the pattern, each
+unique piece is encoded once with the base, and then the most frequent adjacent pair of tokens
+(counted over all pieces, weighted by how often each piece occurs) is merged into a new token,
+again and again. New tokens get ranks after the base's, so the encoder applies every base merge
+first and the new ones in the order they were learned: the merge rule tiktoken's BPE follows.
+
+Ties are broken deterministically: among pairs of equal count, the one with the smaller
+(left id, right id) wins, i.e. the pair of older tokens. Pair counts are updated incrementally
+(only the pieces that contain the merged pair are touched) and candidates sit in a heap with
+lazy deletion, so a merge costs time proportional to the pieces it changes, not to the corpus.
+
+>>> base = {bytes([i]): i for i in range(256)}
+>>> ranks = extend(base, ["aaabdaaabac"], 3)
+>>> [t for t, r in sorted(ranks.items(), key=lambda kv: kv[1])][256:]
+[b'aa', b'ab', b'aaab']
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import regex
+
+from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
+from .load import dump_ranks, sha256_bytes
+from .unicode import portable_pattern
+
+
+def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
+    if isinstance(base, dict):
+        return "custom", base
+    if isinstance(base, EncodingSpec):
+        return base.name, base.mergeable_ranks
+    spec = get_spec(base)
+    return spec.name, spec.mergeable_ranks
+
+
+def _check_ranks(ranks: dict[bytes, int]) -> None:
+    if sorted(ranks.values()) != list(range(len(ranks))):
+        raise ValueError("the base's ranks must be 0..n-1 without gaps")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise ValueError(
+            f"the base lacks {len(missing)} single-byte tokens (e.g. byte {missing[0]}); a "
+            "byte-level BPE base must contain all 256 bytes"
+        )
+
+
+def extend(
+    base,
+    texts: Iterable[str],
+    n_new: int,
+    pat_str: str = QWEN_PATTERN,
+    drop: Callable[[bytes], bool] | None = None,
+    progress: bool | None = None,
+) -> dict[bytes, int]:
+    """A new rank table: the base's tokens (minus ``drop``ped ones, renumbered in order) followed
+    by up to ``n_new`` learned tokens. ``base`` is a rank dict, an ``EncodingSpec``, an encoding
+    name or a ``.tiktoken`` path. Fewer than ``n_new`` tokens are learned only when no pair
+    occurs twice any more.
+    """
+    if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new <= 0:
+        raise ValueError(f"n_new must be a positive int, got {n_new!r}")
+    if isinstance(texts, str):
+        texts = [texts]
+    _, base_ranks = _base_ranks(base)
+    _check_ranks(base_ranks)
+    ordered = [t for t, _ in sorted(base_ranks.items(), key=lambda kv: kv[1])]
+    if drop is not None:
+        ordered = [t for t in ordered if not drop(t)]
+        if any(bytes([b]) not in set(ordered) for b in range(256)):
+            raise ValueError("drop removed a single-byte token; the result could not encode all bytes")
+    ranks = {t: i for i, t in enumerate(ordered)}
+
+    # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
+    splitter = regex.compile(portable_pattern(pat_str))
+    piece_counts: Counter[str] = Counter()
+    n_texts = 0
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be str, got {type(text).__name__}")
+        piece_counts.update(splitter.findall(text))
+        n_texts += 1
+    if not piece_counts:
+        raise ValueError("the corpus is empty: give at least one non-empty text")
+
+    # 2. Encode each unique piece once with the (possibly pruned) base.
+    from .core import Tokenizer
+
+    base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}), engine="fast")
+    words: list[list[int]] = []
+    freqs: list[int] = []
+    for piece, freq in piece_counts.items():
+        ids = base_tok.encode_ordinary(piece)
+        if len(ids) > 1:  # a single-token piece has no pair to merge
+            words.append(ids)
+            freqs.append(freq)
+    del piece_counts
+
+    # 3. Pair statistics: counts and, for each pair, the words it occurs in.
+    counts: Counter[tuple[int, int]] = Counter()
+    where: dict[tuple[int, int], set[int]] = {}
+    for w, (ids, freq) in enumerate(zip(words, freqs)):
+        for pair in zip(ids, ids[1:]):
+            counts[pair] += freq
+            where.setdefault(pair, set()).add(w)
+    heap = [(-c, pair) for pair, c in counts.items()]
+    heapq.heapify(heap)
+
+    token_bytes = list(ordered)
+    bar = _progress(n_new, progress)
+    learned = 0
+    while learned < n_new and heap:
+        negc, pair = heapq.heappop(heap)
+        if counts.get(pair, 0) != -negc:
+            continue  # stale entry: the count changed since it was pushed
+        if -negc < 2:
+            break  # merging a pair seen once compresses nothing worth a token
+        merged = token_bytes[pair[0]] + token_bytes[pair[1]]
+        if merged in ranks:
+            # Already a token the base BPE did not reach here; a duplicate rank is impossible.
+            del counts[pair]
+            continue
+        new_id = len(token_bytes)
+        token_bytes.append(merged)
+        ranks[merged] = new_id
+        learned += 1
+        bar.update(1)
+        changed: set[tuple[int, int]] = set()
+        for w in where.pop(pair):
+            ids, freq = words[w], freqs[w]
+            for p in zip(ids, ids[1:]):
+                counts[p] -= freq
+                changed.add(p)
+            out, i = [], 0
+            while i < len(ids):
+                if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+                    out.append(new_id)
+                    i += 2
+                else:
+                    out.append(ids[i])
+                    i += 1
+            words[w] = out
+            for p in zip(out, out[1:]):
+                counts[p] += freq
+                changed.add(p)
+                where.setdefault(p, set()).add(w)
+        for p in changed:
+            c = counts.get(p, 0)
+            if c > 0:
+                heapq.heappush(heap, (-c, p))
+            else:
+                counts.pop(p, None)
+    bar.close()
+    return ranks
+
+
+def _progress(total: int, enabled: bool | None):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="learning tokens", unit="tok", disable=not enabled)
+
+
+def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every file under named directories (sorted: reproducible)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ValueError(f"corpus path {str(p)!r} does not exist")
+    if not files:
+        raise ValueError("the corpus has no files")
+    return files
+
+
+def write_extension(path: str | Path, ranks: dict[bytes, int], meta: dict) -> None:
+    """Write ``path`` (tiktoken format) and ``path.json`` (how it was made, and its specials)."""
+    path = Path(path)
+    data = dump_ranks(ranks)
+    path.write_bytes(data)
+    meta = dict(meta, sha256=sha256_bytes(data), n_ranks=len(ranks),
+                special_tokens={ENDOFTEXT: len(ranks)})
+    path.with_name(path.name + ".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+
+def add_train_parser(sub, common) -> None:
+    p = sub.add_parser("train", parents=[common], help="learn extension tokens on a base vocabulary")
+    p.add_argument("--base", default="cl100k_base", help="cl100k_base, qwen, or a .tiktoken file")
+    p.add_argument("--corpus", nargs="+", required=True, help="text files or directories")
+    p.add_argument("--new-tokens", type=int, required=True, help="how many tokens to learn")
+    p.add_argument("--out", required=True, help="output .tiktoken file (a .json sidecar is written too)")
+    p.add_argument("--pattern", default=QWEN_PATTERN, help="pre-tokenization pattern (default: Qwen's)")
+    p.add_argument("--drop-multi-digit", action="store_true",
+                   help="drop the base's multi-digit tokens first, as Qwen did")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> None:
+    from .cli import read_text
+
+    if not str(args.out).endswith(".tiktoken"):
+        raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
+    base_name, base_ranks = _base_ranks(args.base)
+    files = corpus_files(args.corpus)
+    drop = is_multi_digit if args.drop_multi_digit else None
+    ranks = extend(base_ranks, (read_text(str(f)) for f in files), args.new_tokens,
+                   pat_str=args.pattern, drop=drop)
+    n_kept = sum(1 for t in base_ranks if drop is None or not drop(t))
+    meta = {
+        "name": Path(args.out).stem,
+        "base": base_name,
+        "base_sha256": sha256_bytes(dump_ranks(base_ranks)),
+        "pat_str": args.pattern,
+        "drop_multi_digit": args.drop_multi_digit,
+        "n_new_requested": args.new_tokens,
+        "n_new": len(ranks) - n_kept,
+        "corpus": [{"file": str(f), "bytes": f.stat().st_size} for f in files],
+    }
+    write_extension(args.out, ranks, meta)
+    print(json.dumps(meta) if args.json else f"wrote {args.out}: {len(ranks)} ranks ({meta['n_new']} new)")

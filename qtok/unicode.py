@@ -1,0 +1,81 @@
+"""Make a pre-tokenization pattern mean, under Python's ``regex``, what it means under tiktoken.
+
+Why: tiktoken matches ``pat_str`` with Rust's regex crate, whose Unicode tables are an older
+Unicode version than the ``regex`` package's. The two disagree on whether thousands of recently
+assigned code points are letters or numbers (measured with regex 2026.5.9 against tiktoken 0.14:
+4,644 code points are ``\\p{L}`` for ``regex`` only, 13 are ``\\p{N}``), and each disagreement
+splits a text into different pieces, hence different ids. So the reference engine never uses
+the ``regex`` package's own tables for these classes: ``\\p{L}``, ``\\p{N}``, ``\\s`` and ``\\S`` are
+corrected to the code points listed in ``data/unicode_classes.json``, which
+``data/derive.py unicode`` probed from tiktoken. The test suite re-probes the installed tiktoken,
+so an upgrade that moves its tables fails loudly instead of silently.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import regex
+
+from .load import load_data_json
+
+# The escapes we rewrite, and the table each one reads. \S is the complement of \s.
+_TABLES = {r"\p{L}": "L", r"\p{N}": "N", r"\s": "White_Space", r"\S": "White_Space"}
+_NATIVE = {"L": r"\p{L}", "N": r"\p{N}", "White_Space": r"\s"}
+
+
+def _ranges_body(code_points) -> str:
+    """The inside of a character class listing code points, e.g. ``\\U00000041-\\U0000005a``."""
+    out, run = [], None
+    for cp in sorted(code_points):
+        if run and run[1] == cp - 1:
+            run[1] = cp
+        else:
+            run = [cp, cp]
+            out.append(run)
+    return "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in out)
+
+
+@functools.lru_cache(maxsize=None)
+def _corrected_set(table: str) -> str:
+    """A V1 set equal to tiktoken's class: ``regex``'s own property, minus and plus the differences.
+
+    Keeping the native property and patching only the differences keeps matching as fast as the
+    plain pattern (a class of hundreds of explicit ranges is ~10x slower in ``regex``).
+    """
+    wanted = {cp for lo, hi in load_data_json("unicode_classes.json")[table] for cp in range(lo, hi + 1)}
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    native = set(map(ord, regex.findall(_NATIVE[table], every)))
+    removed, added = native - wanted, wanted - native
+    body = _NATIVE[table]
+    if removed:
+        body = f"[{body}--[{_ranges_body(removed)}]]"
+    if added:
+        body = f"[{body}[{_ranges_body(added)}]]"
+    return body if body.startswith("[") else f"[{body}]"
+
+
+def portable_pattern(pat_str: str) -> str:
+    """Rewrite ``\\p{L}``, ``\\p{N}``, ``\\s`` and ``\\S`` into tiktoken's code-point sets.
+
+    The result uses ``regex``'s VERSION1 syntax (nested sets and set difference), with full case
+    folding turned back off so that ``(?i:...)`` folds simply, as Rust's regex does. A rewritten
+    escape inside a class becomes a nested set, so ``[^\\s\\p{L}]`` is still one class.
+    """
+    out: list[str] = ["(?V1)(?-f)"]
+    i = 0
+    while i < len(pat_str):
+        if pat_str[i] == "\\":
+            esc = pat_str[i : i + 5] if pat_str.startswith(r"\p{", i) else pat_str[i : i + 2]
+            if esc in _TABLES:
+                corrected = _corrected_set(_TABLES[esc])
+                out.append(f"[^{corrected}]" if esc == r"\S" else corrected)
+            else:
+                if esc.startswith(r"\p{"):
+                    esc = pat_str[i : pat_str.index("}", i) + 1]
+                out.append(esc)
+            i += len(esc)
+            continue
+        out.append(pat_str[i])
+        i += 1
+    return "".join(out)

@@ -1,0 +1,44 @@
+"""The reference engine splits text exactly as tiktoken's Rust regex does, on every code point."""
+
+import pytest
+import tiktoken
+
+from qtok.load import load_data_json
+
+CONTEXTS = ["{}", "a{}b", " {}x", "1{}2", "'{}", "{}{}", " {} "]
+
+
+def test_vendored_classes_match_installed_tiktoken():
+    # If a tiktoken upgrade moves its Unicode tables, this fails and says to re-run derive.py.
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    table = load_data_json("unicode_classes.json")
+    byte_ranks = {bytes([i]): i for i in range(256)}
+    for name, pattern in [("L", r"\p{L}"), ("N", r"\p{N}"), ("White_Space", r"\s")]:
+        enc = tiktoken.Encoding(f"probe-{name}", pat_str=pattern, mergeable_ranks=byte_ranks,
+                                special_tokens={})
+        got = {ord(c) for c in enc.decode(enc.encode_ordinary(every))}
+        want = {cp for lo, hi in table[name] for cp in range(lo, hi + 1)}
+        assert got == want, f"re-run: python qtok/data/derive.py unicode ({name} differs)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_every_code_point_splits_like_tiktoken(qwen_fast, qwen_ref, context):
+    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    chunk = 4096
+    for start in range(0, len(code_points), chunk):
+        text = "\n".join(context.format(chr(c), chr(c)) for c in code_points[start : start + chunk])
+        fast, ref = qwen_fast.encode(text), qwen_ref.encode(text)
+        if fast != ref:  # find the culprit, for a readable failure
+            for c in code_points[start : start + chunk]:
+                s = context.format(chr(c), chr(c))
+                assert qwen_ref.encode(s) == qwen_fast.encode(s), f"U+{c:04X} in {context!r}"
+            pytest.fail(f"chunk at U+{code_points[start]:04X} differs only in context")
+
+
+def test_known_disputed_code_points(qwen_fast, qwen_ref):
+    # Letters for the regex package's newer Unicode, not for tiktoken's (and vice versa).
+    for cp in (0x088F, 0x0C5C, 0x10940, 0x1E5D0, 0x2FFFD):
+        for context in CONTEXTS:
+            s = context.format(chr(cp), chr(cp))
+            assert qwen_ref.encode(s) == qwen_fast.encode(s), hex(cp)
