@@ -1,0 +1,15 @@
+"""The compression study: how many tokens each tokenizer spends on each language.
+
+>>> from analysis import load_corpus, get_adapter, run_study
+>>> study = run_study(load_corpus(langs=["en", "zh"]), [get_adapter("qwen"), get_adapter("xlm-r")])
+>>> [round(r["compression"], 2) for r in study.rows if r["tokenizer"] == "xlm-r"]
+[1.0, 1.0]
+"""
+
+from .corpora import Corpus, CorpusError, load_corpus
+from .metrics import add_metrics
+from .study import Study, format_table, read_results, run_study, write_results
+from .tokenizers import Adapter, TokenizerError, get_adapter
+
+__all__ = ["Corpus", "CorpusError", "load_corpus", "add_metrics", "Study", "format_table",
+           "read_results", "run_study", "write_results", "Adapter", "TokenizerError", "get_adapter"]

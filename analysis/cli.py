@@ -1,0 +1,53 @@
+"""The study's command line: python -m analysis [--corpus ...] [--tokenizers ...] [--langs ...]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .corpora import CorpusError, load_corpus
+from .study import format_table, run_study, write_results
+from .tokenizers import TokenizerError, get_adapter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Per-language token counts relative to XLM-R (XLM-R = 1, lower is better).")
+    p.add_argument("--corpus", default="embedded",
+                   help="embedded (default: UDHR x18 + code), a directory of <lang>.txt, ntrex:DIR, "
+                        "hf:NAME or hf:text|json|parquet:PATTERN-with-{lang}")
+    p.add_argument("--tokenizers", default="qwen,cl100k_base,xlm-r",
+                   help="comma-separated: qwen, cl100k_base, xlm-r, or files (*.tiktoken, *.model, "
+                        "tokenizer.json), optionally NAME=PATH")
+    p.add_argument("--langs", help="comma-separated languages (default: all of the corpus)")
+    p.add_argument("--out", default="results", help="output directory (default: results)")
+    p.add_argument("--baseline", default="xlm-r", help="the tokenizer that is 1.0")
+    p.add_argument("--normalize", default="NFC", choices=["NFC", "NFKC", "none"])
+    p.add_argument("--max-docs", type=int, help="at most this many documents per language")
+    p.add_argument("--max-bytes", type=int, help="stop a language after this many bytes")
+    p.add_argument("--errors", default="strict", choices=["strict", "replace"],
+                   help="invalid UTF-8 in corpus files: fail (default) or replace")
+    p.add_argument("--text-field", default="text", help="datasets corpora: the text column")
+    p.add_argument("--split", default="train", help="datasets corpora: the split")
+    p.add_argument("--jobs", type=int, help="languages counted at once (default: all cores)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    langs = args.langs.split(",") if args.langs else None
+    try:
+        corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
+                             text_field=args.text_field, split=args.split)
+        adapters = [get_adapter(s.strip()) for s in args.tokenizers.split(",") if s.strip()]
+        study = run_study(corpus, adapters, baseline=args.baseline,
+                          normalization=None if args.normalize == "none" else args.normalize,
+                          max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs)
+    except (CorpusError, TokenizerError, ValueError, OSError) as e:
+        print(f"analysis: error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(study))
+    paths = write_results(study, args.out)
+    print(f"\n{study.meta['seconds']} s; wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
