@@ -8,9 +8,7 @@ from .metrics import pivot
 
 
 def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # headless unless a notebook chose a backend
+    # pyplot picks Agg by itself on a machine without a display, and inline in a notebook.
     import matplotlib.pyplot as plt
 
     return plt

@@ -1,0 +1,61 @@
+"""Tokenizer adapters on known answers, including a SentencePiece model trained here."""
+
+import pytest
+
+from analysis.tokenizers import TokenizerError, get_adapter
+from qtok.load import dump_ranks
+
+
+def test_xlmr_hello_world_is_two_pieces():
+    assert get_adapter("xlm-r").count(["Hello world"]) == [2]
+
+
+def test_qtok_adapters():
+    assert get_adapter("qwen").count(["hello world", "12345"]) == [2, 5]
+    assert get_adapter("cl100k_base").count(["12345"]) == [2]
+    assert get_adapter("mine=qwen").name == "mine"
+
+
+def test_tiktoken_file_adapter(tmp_path):
+    path = tmp_path / "tiny.tiktoken"
+    path.write_bytes(dump_ranks({bytes([i]): i for i in range(256)} | {b"ab": 256}))
+    a = get_adapter(str(path))
+    assert a.name == "tiny" and a.count(["abab"]) == [2] and a.meta["sha256"]
+
+
+def test_sentencepiece_adapter_trained_in_the_test(tmp_path, multilingual):
+    import sentencepiece as spm
+
+    (tmp_path / "train.txt").write_text(multilingual["en"], encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(tmp_path / "train.txt"), model_prefix=str(tmp_path / "sp"),
+                                   vocab_size=300, model_type="unigram", minloglevel=2)
+    a = get_adapter(str(tmp_path / "sp.model"))
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "sp.model"))
+    text = "All human beings are born free"
+    assert a.count([text]) == [len(sp.encode(text))]
+    assert a.name == "sp" and not a.meta["is_original_xlmr"]
+    # No BOS/EOS even though the model has them.
+    assert sp.bos_id() >= 0 and sp.encode(text)[0] != sp.bos_id()
+
+
+def test_tokenizer_json_adapter(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "hello": 1, "world": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    assert get_adapter(str(tmp_path / "tokenizer.json")).count(["hello world again"]) == [3]
+
+
+def test_bad_tokenizers(tmp_path):
+    with pytest.raises(TokenizerError, match="unknown tokenizer 'gpt9'"):
+        get_adapter("gpt9")
+    (tmp_path / "x.model").write_bytes(b"not a model")
+    with pytest.raises(TokenizerError, match="not a SentencePiece model"):
+        get_adapter(str(tmp_path / "x.model"))
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(TokenizerError, match="not a Hugging Face tokenizer.json"):
+        get_adapter(str(tmp_path / "x.json"))
+    (tmp_path / "x.bin").write_bytes(b"")
+    with pytest.raises(TokenizerError, match="cannot tell"):
+        get_adapter(str(tmp_path / "x.bin"))

@@ -1,0 +1,45 @@
+"""Metrics on hand-computed tables."""
+
+import math
+
+from analysis.metrics import add_metrics, compression, fertility, premium, pivot
+
+ROWS = [
+    dict(tokenizer="q", lang="en", n_docs=1, n_bytes=100, n_chars=100, n_words=20, n_tokens=25),
+    dict(tokenizer="x", lang="en", n_docs=1, n_bytes=100, n_chars=100, n_words=20, n_tokens=20),
+    dict(tokenizer="q", lang="zh", n_docs=1, n_bytes=90, n_chars=30, n_words=2, n_tokens=30),
+    dict(tokenizer="x", lang="zh", n_docs=1, n_bytes=90, n_chars=30, n_words=2, n_tokens=40),
+    dict(tokenizer="q", lang="code", n_docs=1, n_bytes=50, n_chars=50, n_words=5, n_tokens=10),
+]
+
+
+def test_compression_relative_to_baseline():
+    assert compression(ROWS, baseline="x")[:4] == [1.25, 1.0, 0.75, 1.0]
+    assert math.isnan(compression(ROWS, baseline="x")[4])  # no baseline row for code: NaN
+
+
+def test_add_metrics_by_hand():
+    rows = add_metrics(ROWS, baseline="x", parallel={"en", "zh"})
+    q_en, x_en, q_zh, x_zh, q_code = rows
+    assert q_en["bytes_per_token"] == 4.0 and q_en["chars_per_token"] == 4.0
+    assert q_zh["bytes_per_token"] == 3.0 and q_zh["chars_per_token"] == 1.0
+    assert q_en["fertility"] == 1.25
+    assert math.isnan(q_zh["fertility"])  # Chinese is written without spaces
+    assert q_zh["premium"] == 30 / 25 and x_zh["premium"] == 2.0 and x_en["premium"] == 1.0
+    assert math.isnan(q_code["premium"])  # code is not a translation of the English text
+    assert all(isinstance(v, float) for r in rows for k, v in r.items() if k in ("fertility", "premium"))
+
+
+def test_premium_without_reference_language_is_nan():
+    rows = [r for r in ROWS if r["lang"] != "en"]
+    assert all(math.isnan(v) for v in premium(rows))
+
+
+def test_zero_tokens_is_nan_not_an_error():
+    rows = [dict(ROWS[0], n_tokens=0, n_words=0)]
+    assert math.isnan(fertility(rows)[0])
+
+
+def test_pivot():
+    grid = pivot(add_metrics(ROWS, baseline="x"), "compression", ["en", "zh", "code"], ["q", "x"])
+    assert grid[0][:2] == [1.25, 0.75] and math.isnan(grid[1][2])

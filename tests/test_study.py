@@ -1,0 +1,61 @@
+"""The main job end to end on the embedded corpus."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from analysis.study import read_results
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    r = subprocess.run([sys.executable, "-m", "analysis", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+
+def test_main_job_writes_csv_json_png(results):
+    out, stdout = results
+    assert "compression" in stdout and "code" in stdout
+    rows = read_results(out / "compression.csv")
+    langs = {r["lang"] for r in rows}
+    assert len(langs) == 19 and {r["tokenizer"] for r in rows} == {"qwen", "cl100k_base", "xlm-r"}
+    for r in rows:
+        assert r["n_tokens"] > 0 and math.isfinite(r["compression"]) and math.isfinite(r["bytes_per_token"])
+        if r["tokenizer"] == "xlm-r":
+            assert r["compression"] == 1.0
+    meta = json.loads((out / "compression.json").read_text())
+    assert meta["normalization"] == "NFC"
+    assert meta["corpus"]["code"]["python"] == sys.version.split()[0]
+    assert meta["tokenizers"]["xlm-r"]["sha256"] == "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
+    assert meta["versions"]["tiktoken"]
+    assert (out / "compression.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_qwen_beats_cl100k_where_it_was_extended(results):
+    rows = read_results(results[0] / "compression.csv")
+    c = {(r["tokenizer"], r["lang"]): r["compression"] for r in rows}
+    for lang in ("th", "he", "ar", "ko", "vi", "zh", "ja", "ru"):
+        assert c["qwen", lang] < c["cl100k_base", lang]
+    assert c["qwen", "zh"] < 1  # fewer tokens than XLM-R on Chinese, as in the report
+
+
+def test_caps_and_bad_arguments(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "analysis", "--out", str(tmp_path), *args],
+                              capture_output=True, text=True)
+
+    r = run("--langs", "en,zh", "--max-docs", "3", "--tokenizers", "qwen,xlm-r")
+    assert r.returncode == 0
+    rows = read_results(tmp_path / "compression.csv")
+    assert {r["n_docs"] for r in rows} == {3}
+    r = run("--langs", "en,klingon")
+    assert r.returncode == 2 and "unknown language" in r.stderr and "available" in r.stderr
+    r = run("--tokenizers", "qwen")
+    assert r.returncode == 2 and "baseline 'xlm-r' is not among" in r.stderr
+    r = run("--corpus", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "unknown corpus" in r.stderr
