@@ -116,9 +116,29 @@ def decode_file(path: Path, errors: str = "strict") -> str:
                           "pass --errors replace to replace invalid bytes with U+FFFD") from None
 
 
-def _lines(text: str) -> Iterator[str]:
-    # splitlines() also ends lines at \r\n (NTREX uses CRLF); blank lines are not documents.
-    return (line for line in text.splitlines() if line.strip())
+def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
+    """The non-blank lines of a file, read lazily (a 100 MB file is never held whole), with
+    invalid UTF-8 reported by file and byte offset unless ``errors="replace"``."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise CorpusError(f"corpus file {str(path)!r} does not exist") from None
+    offset, seen = 0, False
+    with f:
+        for raw in f:
+            try:
+                line = raw.decode("utf-8", errors=errors)
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"{path} is not valid UTF-8 at byte offset {offset + e.start}; fix "
+                                  "the file or pass --errors replace to replace invalid bytes with "
+                                  "U+FFFD") from None
+            offset += len(raw)
+            line = line.rstrip("\r\n")
+            if line.strip():
+                seen = True
+                yield line
+    if not seen:
+        raise CorpusError(f"corpus file {str(path)!r} is empty")
 
 
 def _sha256(path: Path) -> str:
@@ -138,7 +158,7 @@ def embedded(errors: str = "strict") -> Corpus:
         if actual != UDHR_SHA256[lang]:
             raise CorpusError(f"{path} failed its hash check: expected sha256 {UDHR_SHA256[lang]}, "
                               f"got {actual}; restore it (git checkout analysis/data)")
-        return _lines(decode_file(path, errors))
+        return stream_lines(path, errors)
 
     langs = [lang for lang in FIGURE_LANGS if lang in UDHR_SHA256 or lang == "code"]
     meta = {
@@ -159,7 +179,7 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
         raise CorpusError(f"no <lang>.txt files in {str(root)!r}")
     meta = {"corpus": f"directory {root}", "files": {lang: _sha256(p) for lang, p in files.items()},
             "documents": "one line each"}
-    return Corpus(root.name, list(files), lambda lang: _lines(decode_file(files[lang], errors)),
+    return Corpus(root.name, list(files), lambda lang: stream_lines(files[lang], errors),
                   meta, parallel=set(files))
 
 
@@ -201,7 +221,7 @@ def ntrex(path: str | Path, errors: str = "strict") -> Corpus:
         by_short["en"] = src
     meta = {"corpus": f"NTREX-128 at {root}", "codes": {s: c for c, s in short.items()},
             "names": names, "documents": "one sentence a line"}
-    return Corpus("ntrex-128", sorted(by_short), lambda lang: _lines(decode_file(by_short[lang], errors)),
+    return Corpus("ntrex-128", sorted(by_short), lambda lang: stream_lines(by_short[lang], errors),
                   meta, parallel=set(by_short))
 
 
