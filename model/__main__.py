@@ -1,0 +1,71 @@
+"""qtok.encode -> Qwen forward -> generation -> qtok.decode, from the command line.
+
+    python -m model "蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是"
+    python -m model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
+
+Without --weights the model has seeded random weights (and says so): the continuation is noise,
+but every step of the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+import qtok
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .generate import generate
+from .qwen import PRESETS, Qwen, QwenConfig
+
+EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
+    p.add_argument("text", nargs="?", default=EXAMPLE, help="the prompt (default: the capitals example)")
+    p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="shape without --weights")
+    p.add_argument("--weights", help="a Qwen checkpoint directory (config.json + safetensors/bin)")
+    p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    dtype = getattr(torch, args.dtype)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        if args.weights:
+            model = load_checkpoint(args.weights, dtype=dtype, device=device)
+            print(f"weights: {args.weights}")
+        else:
+            torch.manual_seed(args.seed)
+            model = Qwen(QwenConfig.from_name(args.preset)).init_weights(args.seed).to(device, dtype).eval()
+            print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
+                  "the continuation is noise")
+        ids = qtok.encode(args.text)
+        print(f"ids ({len(ids)}): {ids}")
+        x = torch.tensor([ids], device=device)
+        with torch.inference_mode():
+            probs = model(x, last_only=True)[0, -1].float().softmax(-1)
+        top = torch.topk(probs, 5)
+        print("top-5 next tokens:")
+        for prob, i in zip(top.values.tolist(), top.indices.tolist()):
+            text = qtok.decode([i]) if i < 151851 else "<pad>"
+            print(f"  {i:>6}  {prob:.3g}  {text!r}")
+        new = generate(model, x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                       top_p=args.top_p, seed=args.seed)[0].tolist()
+        new = [i for i in new if i < 151851]  # padded-vocabulary ids have no text
+        print(f"continuation ids: {new}")
+        print(f"continuation: {qtok.decode(new)!r}")
+    except (CheckpointError, ValueError, TypeError) as e:
+        print(f"model: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

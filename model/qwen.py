@@ -1,0 +1,249 @@
+"""A minimal Qwen (v1: Qwen-1.8B/7B/14B/72B) forward pass in PyTorch, with Qwen's own parameter
+names so that a real checkpoint loads as is.
+
+    embeddings -> N x [RMSNorm -> causal self-attention with RoPE -> + ; RMSNorm -> SwiGLU MLP -> +]
+               -> RMSNorm -> lm_head
+
+Qwen specifics kept here: one fused ``c_attn`` projection with a bias, RoPE over the whole head
+dim in the split-half (``rotate_half``) form, an MLP computing ``c_proj(w1(x) * silu(w2(x)))``
+(w2 is the gate), RMSNorm in float32, untied embedding and ``lm_head``. Qwen's dynamic-NTK and
+log-n attention only act beyond ``max_positions``, which this file refuses instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class QwenConfig:
+    vocab_size: int = 151936  # 151,851 ids padded to a multiple of 128
+    n_layer: int = 24
+    n_head: int = 16
+    d_model: int = 2048
+    head_dim: int = 128  # Qwen's kv_channels
+    ffn_dim: int = 5504  # width of w1 and of w2: Qwen's intermediate_size // 2
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-6
+    max_positions: int = 8192  # Qwen's seq_length
+
+    def __post_init__(self):
+        if self.n_head * self.head_dim != self.d_model:
+            raise ValueError(f"n_head * head_dim ({self.n_head} * {self.head_dim}) must equal d_model ({self.d_model})")
+
+    @classmethod
+    def from_name(cls, name: str) -> "QwenConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}: use one of {sorted(PRESETS)}")
+        return cls(**PRESETS[name])
+
+    @classmethod
+    def from_qwen_config(cls, cfg: dict) -> "QwenConfig":
+        """From the keys of a Qwen checkpoint's ``config.json``."""
+        missing = [k for k in ("hidden_size", "num_attention_heads", "num_hidden_layers",
+                               "intermediate_size", "vocab_size") if k not in cfg]
+        if missing:
+            raise ValueError(f"config.json lacks {missing}: is this a Qwen (v1) checkpoint?")
+        d, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+        return cls(
+            vocab_size=cfg["vocab_size"],
+            n_layer=cfg["num_hidden_layers"],
+            n_head=nh,
+            d_model=d,
+            head_dim=cfg.get("kv_channels", d // nh),
+            ffn_dim=cfg["intermediate_size"] // 2,
+            rope_base=float(cfg.get("rotary_emb_base", 10000)),
+            norm_eps=cfg.get("layer_norm_epsilon", 1e-6),
+            max_positions=cfg.get("seq_length", 8192),
+        )
+
+    def to_qwen_config(self) -> dict:
+        return {
+            "architectures": ["QWenLMHeadModel"], "model_type": "qwen",
+            "hidden_size": self.d_model, "num_attention_heads": self.n_head,
+            "num_hidden_layers": self.n_layer, "intermediate_size": 2 * self.ffn_dim,
+            "kv_channels": self.head_dim, "rotary_emb_base": self.rope_base,
+            "layer_norm_epsilon": self.norm_eps, "vocab_size": self.vocab_size,
+            "seq_length": self.max_positions, "rotary_pct": 1.0, "no_bias": True,
+        }
+
+
+PRESETS = {
+    "qwen-1.8b": {},
+    "tiny": dict(n_layer=2, n_head=4, d_model=64, head_dim=16, ffn_dim=96, max_positions=256),
+}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        # In float32 whatever the model's dtype: the mean of squares overflows/loses bits in bf16.
+        x32 = x.float()
+        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+
+
+def rope_tables(positions: torch.Tensor, head_dim: int, base: float):
+    """cos, sin of shape (T, head_dim) in split-half layout: [f0..f(d/2-1), f0..f(d/2-1)]."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim))
+    freqs = torch.outer(positions.float(), inv_freq)  # (T, hd/2)
+    emb = torch.cat([freqs, freqs], dim=-1)  # (T, hd)
+    return emb.cos(), emb.sin()
+
+
+def apply_rope(x, cos, sin):
+    """x: (B, nh, T, hd); rotate pairs (i, i + hd/2), computed in float32 as Qwen does."""
+    x32 = x.float()
+    x1, x2 = x32.chunk(2, dim=-1)
+    rotated = torch.cat([-x2, x1], dim=-1)  # rotate_half
+    return (x32 * cos + rotated * sin).type_as(x)
+
+
+class KVCache:
+    """Preallocated keys and values of every layer for incremental decoding."""
+
+    def __init__(self, config: QwenConfig, batch: int, max_len: int, dtype, device):
+        shape = (config.n_layer, batch, config.n_head, max_len, config.head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.max_len = max_len
+
+    def update(self, layer: int, start: int, k, v):
+        """Write k, v (B, nh, T, hd) at positions [start, start+T); return all keys/values so far."""
+        end = start + k.shape[2]
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+class Attention(nn.Module):
+    def __init__(self, c: QwenConfig):
+        super().__init__()
+        self.n_head, self.head_dim = c.n_head, c.head_dim
+        self.c_attn = nn.Linear(c.d_model, 3 * c.n_head * c.head_dim, bias=True)
+        self.c_proj = nn.Linear(c.n_head * c.head_dim, c.d_model, bias=False)
+
+    def forward(self, x, cos, sin, layer: int, cache: KVCache | None, start: int):
+        B, T, _ = x.shape
+        q, k, v = self.c_attn(x).split(self.n_head * self.head_dim, dim=-1)  # 3 x (B, T, nh*hd)
+        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hd)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            k, v = cache.update(layer, start, k, v)  # (B, nh, start+T, hd)
+            if T == 1:  # one new token sees every cached position
+                y = F.scaled_dot_product_attention(q, k, v)
+            else:  # a chunk after a prefix: causal within the chunk, full over the prefix
+                mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, nh*hd)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, c: QwenConfig):
+        super().__init__()
+        self.w1 = nn.Linear(c.d_model, c.ffn_dim, bias=False)
+        self.w2 = nn.Linear(c.d_model, c.ffn_dim, bias=False)  # the gate
+        self.c_proj = nn.Linear(c.ffn_dim, c.d_model, bias=False)
+
+    def forward(self, x):
+        return self.c_proj(self.w1(x) * F.silu(self.w2(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, c: QwenConfig):
+        super().__init__()
+        self.ln_1 = RMSNorm(c.d_model, c.norm_eps)
+        self.attn = Attention(c)
+        self.ln_2 = RMSNorm(c.d_model, c.norm_eps)
+        self.mlp = MLP(c)
+
+    def forward(self, x, cos, sin, layer, cache, start):
+        x = x + self.attn(self.ln_1(x), cos, sin, layer, cache, start)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, c: QwenConfig):
+        super().__init__()
+        self.wte = nn.Embedding(c.vocab_size, c.d_model)
+        self.h = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        self.ln_f = RMSNorm(c.d_model, c.norm_eps)
+
+
+class Qwen(nn.Module):
+    """``Qwen(config)(ids) -> logits``; ``ids`` (B, T) int64, logits (B, T, vocab_size)."""
+
+    def __init__(self, config: QwenConfig):
+        super().__init__()
+        self.config = config
+        self.transformer = Transformer(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+
+    def check_ids(self, ids: torch.Tensor, start: int = 0) -> None:
+        c = self.config
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"ids must be an integer tensor, got {ids.dtype}")
+        if ids.numel():
+            lo, hi = int(ids.min()), int(ids.max())
+            bad = lo if lo < 0 else hi if hi >= c.vocab_size else None
+            if bad is not None:
+                raise ValueError(f"token id {bad} is outside the model's vocabulary [0, {c.vocab_size})")
+        if start + ids.shape[-1] > c.max_positions:
+            raise ValueError(f"sequence of {start + ids.shape[-1]} positions exceeds the model's "
+                             f"max_positions {c.max_positions}; shorten the input")
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, start: int = 0,
+                last_only: bool = False) -> torch.Tensor:
+        """Logits for ``ids`` placed at positions [start, start+T). With a cache, keys and values
+        are stored for later calls; ``last_only`` computes the logits of the last position only."""
+        self.check_ids(ids, start)
+        B, T = ids.shape
+        positions = torch.arange(start, start + T, device=ids.device)
+        cos, sin = rope_tables(positions, self.config.head_dim, self.config.rope_base)  # (T, hd)
+        x = self.transformer.wte(ids)  # (B, T, d)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, cos, sin, i, cache, start)
+        x = self.transformer.ln_f(x)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, d)
+        return self.lm_head(x)  # (B, T, vocab)
+
+    def init_weights(self, seed: int = 0) -> "Qwen":
+        """Seeded random weights (std 0.02, norms at 1), for runs without a checkpoint."""
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name.endswith("ln_f.weight"):
+                    p.fill_(1.0)
+                elif name.endswith(".bias"):
+                    p.zero_()
+                else:
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+        return self
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def flops_per_token(config: QwenConfig, seq_len: int) -> float:
+    """Forward FLOPs per token: 2 x matmul parameters plus attention scores (causal, averaged)."""
+    c = config
+    matmul = c.n_layer * (c.d_model * 3 * c.d_model + c.d_model * c.d_model + 3 * c.d_model * c.ffn_dim)
+    matmul += c.d_model * c.vocab_size
+    attn = c.n_layer * 2 * 2 * c.d_model * seq_len / 2  # QK^T and AV over half the context on average
+    return 2 * matmul + attn
+
+
+__all__ = ["QwenConfig", "Qwen", "KVCache", "RMSNorm", "apply_rope", "rope_tables", "n_params",
+           "flops_per_token", "PRESETS"]

@@ -1,0 +1,217 @@
+"""The Qwen forward pass on the tiny preset, on the CPU."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import qtok
+from model import CheckpointError, KVCache, Qwen, QwenConfig, generate, load_checkpoint, n_params, save_checkpoint
+from model.generate import sample_next
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return Qwen(QwenConfig.from_name("tiny")).init_weights(0).eval()
+
+
+def ids_of(text):
+    return torch.tensor([qtok.encode(text)])
+
+
+def naive_forward(model, ids):
+    """An independent reading of the architecture: RoPE as complex rotation of the pairs
+    (i, i + hd/2), attention with an explicit mask and softmax, no SDPA."""
+    c, sd = model.config, model.state_dict()
+    T, hd = ids.shape[1], c.head_dim
+
+    def norm(x, w):
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + c.norm_eps) * w
+
+    def rope(x):  # x (T, nh, hd)
+        theta = c.rope_base ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
+        angle = torch.arange(T, dtype=torch.float64)[:, None] * theta[None]  # (T, hd/2)
+        z = torch.complex(x[..., : hd // 2].double(), x[..., hd // 2 :].double()) * torch.polar(
+            torch.ones_like(angle), angle)[:, None]
+        return torch.cat([z.real, z.imag], -1).float()
+
+    x = sd["transformer.wte.weight"][ids[0]]
+    for i in range(c.n_layer):
+        p = f"transformer.h.{i}."
+        h = norm(x, sd[p + "ln_1.weight"])
+        qkv = h @ sd[p + "attn.c_attn.weight"].T + sd[p + "attn.c_attn.bias"]
+        q, k, v = (t.reshape(T, c.n_head, hd) for t in qkv.split(c.d_model, -1))
+        q, k = rope(q), rope(k)
+        scores = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(hd)
+        scores = scores.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+        att = torch.einsum("hqk,khd->qhd", scores.softmax(-1), v).reshape(T, c.d_model)
+        x = x + att @ sd[p + "attn.c_proj.weight"].T
+        h = norm(x, sd[p + "ln_2.weight"])
+        a1, a2 = h @ sd[p + "mlp.w1.weight"].T, h @ sd[p + "mlp.w2.weight"].T
+        x = x + (a1 * torch.nn.functional.silu(a2)) @ sd[p + "mlp.c_proj.weight"].T
+    return norm(x, sd["transformer.ln_f.weight"]) @ sd["lm_head.weight"].T
+
+
+def test_shapes_and_naive_reference(tiny):
+    ids = ids_of("蒙古国的首都是乌兰巴托（Ulaanbaatar）")
+    with torch.no_grad():
+        logits = tiny(ids)
+        assert logits.shape == (1, ids.shape[1], 151936)
+        torch.testing.assert_close(logits[0], naive_forward(tiny, ids), atol=1e-4, rtol=1e-4)
+
+
+def test_causality(tiny):
+    ids = ids_of("hello world, this is a causal test of the model")
+    other = ids.clone()
+    t = 4
+    other[0, t + 1 :] = torch.randint(0, 151851, (ids.shape[1] - t - 1,))
+    with torch.no_grad():
+        a, b = tiny(ids), tiny(other)
+    torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
+
+
+def test_kv_cache_equals_full_forward(tiny):
+    ids = ids_of("The quick brown fox jumps over the lazy dog. 你好世界")
+    T = ids.shape[1]
+    with torch.no_grad():
+        full = tiny(ids)
+        cache = KVCache(tiny.config, 1, T, torch.float32, "cpu")
+        pieces = [tiny(ids[:, :5], cache=cache, start=0)]  # a prefix chunk,
+        pieces.append(tiny(ids[:, 5:9], cache=cache, start=5))  # a middle chunk,
+        for t in range(9, T):  # then one token at a time
+            pieces.append(tiny(ids[:, t : t + 1], cache=cache, start=t))
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_batch_equals_separate_runs(tiny):
+    a, b = ids_of("first sequence here"), ids_of("second one, same len")
+    n = min(a.shape[1], b.shape[1])
+    a, b = a[:, :n], b[:, :n]
+    with torch.no_grad():
+        batch = tiny(torch.cat([a, b]))
+        torch.testing.assert_close(batch[0:1], tiny(a), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(batch[1:2], tiny(b), atol=1e-5, rtol=1e-5)
+    gen = generate(tiny, torch.cat([a, b]), 5)
+    assert torch.equal(gen[0], generate(tiny, a, 5)[0]) and torch.equal(gen[1], generate(tiny, b, 5)[0])
+
+
+def test_bfloat16_path_close_to_float32(tiny):
+    ids = ids_of("bfloat16 should roughly agree")
+    bf = Qwen(tiny.config).to(torch.bfloat16).eval()
+    bf.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        out = bf(ids)
+        ref = tiny(ids)
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_generation_greedy_and_sampled(tiny):
+    ids = ids_of("埃塞俄比亚的首都是")
+    greedy = generate(tiny, ids, 8)
+    with torch.no_grad():
+        assert greedy[0, 0] == tiny(ids)[0, -1].argmax()
+    assert torch.equal(generate(tiny, ids, 8, temperature=1.0, top_k=50, seed=3),
+                       generate(tiny, ids, 8, temperature=1.0, top_k=50, seed=3))
+    assert greedy.shape == (1, 8)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[5.0, 4.0, 1.0, 0.0]])
+    g = torch.Generator().manual_seed(0)
+    draws = {int(sample_next(logits, 1.0, top_k=2, generator=g)) for _ in range(200)}
+    assert draws == {0, 1}
+    draws = {int(sample_next(logits, 1.0, top_p=0.5, generator=g)) for _ in range(100)}
+    assert draws == {0}
+    assert int(sample_next(logits)) == 0
+
+
+def test_generation_stops_at_end_of_text(tiny):
+    # Make <|endoftext|> the model's certain next token: generation stops right there.
+    model = Qwen(tiny.config).eval()
+    model.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[151643] = 1.0
+        model.transformer.ln_f.weight.fill_(1.0)
+        model.transformer.h[-1].mlp.c_proj.weight.zero_()
+        model.transformer.h[-1].attn.c_proj.weight.zero_()
+        model.transformer.wte.weight.abs_()
+    out = generate(model, ids_of("hi"), 10)
+    assert out[0].tolist() == [151643]
+
+
+@pytest.mark.parametrize("fmt,shards", [("safetensors", 1), ("safetensors", 2), ("bin", 1), ("bin", 3)])
+def test_checkpoint_round_trip(tiny, tmp_path, fmt, shards):
+    save_checkpoint(tiny, tmp_path, fmt=fmt, shards=shards)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["intermediate_size"] == 2 * tiny.config.ffn_dim and cfg["kv_channels"] == 16
+    loaded = load_checkpoint(tmp_path)
+    ids = ids_of("round trip")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids), tiny(ids))
+    assert "transformer.h.1.attn.c_attn.bias" in loaded.state_dict()
+
+
+def test_bad_checkpoints(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope")
+    save_checkpoint(tiny, tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    del state["lm_head.weight"]
+    state["transformer.extra.weight"] = torch.zeros(1)
+    state["transformer.h.0.mlp.w1.weight"] = torch.zeros(3, 3)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(tmp_path)
+    msg = str(info.value)
+    assert "missing (1): lm_head.weight" in msg and "transformer.extra.weight" in msg
+    assert "transformer.h.0.mlp.w1.weight: (3, 3) (expected (96, 64))" in msg
+
+
+def test_bad_ids(tiny):
+    with pytest.raises(ValueError, match="token id 151936 is outside"):
+        tiny(torch.tensor([[1, 151936]]))
+    with pytest.raises(ValueError, match="token id -1"):
+        tiny(torch.tensor([[-1, 2]]))
+    with pytest.raises(ValueError, match="exceeds the model's max_positions 256"):
+        tiny(torch.zeros(1, 257, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer tensor"):
+        tiny(torch.zeros(1, 3))
+
+
+def test_qwen_1_8b_parameter_count():
+    with torch.device("meta"):
+        model = Qwen(QwenConfig.from_name("qwen-1.8b"))
+    assert n_params(model) == 1_836_828_672
+    c = model.config
+    assert (c.n_layer, c.n_head, c.d_model, c.head_dim, c.ffn_dim) == (24, 16, 2048, 128, 5504)
+
+
+def test_config_from_qwen_config_json():
+    cfg = QwenConfig.from_qwen_config({"hidden_size": 2048, "num_attention_heads": 16, "num_hidden_layers": 24,
+                                       "intermediate_size": 11008, "kv_channels": 128, "rotary_emb_base": 10000,
+                                       "layer_norm_epsilon": 1e-6, "vocab_size": 151936, "seq_length": 8192})
+    assert cfg == QwenConfig.from_name("qwen-1.8b")
+    with pytest.raises(ValueError, match="lacks"):
+        QwenConfig.from_qwen_config({"hidden_size": 8})
+
+
+def test_cli_end_to_end(tiny, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "model", "--max-new-tokens", "4"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "seeded random weights" in r.stdout and "top-5" in r.stdout and "continuation:" in r.stdout
+    save_checkpoint(tiny, tmp_path)
+    r = subprocess.run([sys.executable, "-m", "model", "hello", "--weights", str(tmp_path), "--dtype", "bfloat16"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and f"weights: {tmp_path}" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "model", "x", "--weights", str(tmp_path / "missing")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1

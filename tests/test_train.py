@@ -1,0 +1,108 @@
+"""qtok train: extension tokens learned on top of a base vocabulary."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qtok import get_tokenizer
+from qtok.encodings import cl100k_base, is_multi_digit
+from qtok.load import DataFileError
+from qtok.train import extend, write_extension
+
+BYTES = {bytes([i]): i for i in range(256)}
+
+
+def new_tokens(ranks, n_base):
+    return [t for t, r in sorted(ranks.items(), key=lambda kv: kv[1]) if r >= n_base]
+
+
+def test_textbook_example_from_bytes():
+    # Wikipedia's example: aa -> Z, ab -> Y, ZY -> X, so aaabdaaabac -> XdXac.
+    ranks = extend(BYTES, ["aaabdaaabac"], 3)
+    assert new_tokens(ranks, 256) == [b"aa", b"ab", b"aaab"]
+    tok = get_tokenizer_for(ranks)
+    assert tok.encode("aaabdaaabac") == [258, ord("d"), 258, ord("a"), ord("c")]
+
+
+def get_tokenizer_for(ranks, tmp=None):
+    from qtok.core import Tokenizer
+    from qtok.encodings import QWEN_PATTERN, EncodingSpec
+
+    return Tokenizer(EncodingSpec("t", QWEN_PATTERN, ranks, {"<|endoftext|>": len(ranks)}))
+
+
+@pytest.fixture(scope="module")
+def trained(multilingual):
+    texts = [multilingual[lang] for lang in ("th", "ko", "vi", "ru")]
+    return texts, extend("cl100k_base", texts, 300)
+
+
+def test_base_ranks_unchanged_and_new_tokens_are_merges(trained):
+    _, ranks = trained
+    base = cl100k_base().mergeable_ranks
+    assert all(ranks[t] == r for t, r in base.items())
+    assert len(ranks) == len(base) + 300
+    for token in new_tokens(ranks, len(base)):
+        r = ranks[token]
+        assert any(ranks.get(token[:i], r) < r and ranks.get(token[i:], r) < r for i in range(1, len(token))), token
+
+
+def test_round_trip_both_engines_and_better_compression(trained, tmp_path):
+    texts, ranks = trained
+    path = tmp_path / "ext.tiktoken"
+    write_extension(path, ranks, {"name": "ext"})
+    fast, ref = get_tokenizer(str(path)), get_tokenizer(str(path), engine="reference")
+    base = get_tokenizer("cl100k_base")
+    for text in texts:
+        ids = fast.encode(text)
+        assert ref.encode(text) == ids
+        assert fast.decode(ids) == text == ref.decode(ids)
+        assert len(ids) < len(base.encode(text))
+    assert fast.eot_token == len(ranks)
+
+
+def test_drop_renumbers_like_qwen():
+    ranks = extend("cl100k_base", ["ฆฆฆ ฆฆฆ ฆฆฆ 123"], 1, drop=is_multi_digit)
+    assert not any(is_multi_digit(t) for t in ranks)
+    assert sorted(ranks.values()) == list(range(len(ranks))) and len(ranks) == 99_156 + 1
+
+
+def test_deterministic(tmp_path, multilingual):
+    for name in ("a", "b"):
+        write_extension(tmp_path / f"{name}.tiktoken", extend("cl100k_base", [multilingual["ko"]], 50), {})
+    assert (tmp_path / "a.tiktoken").read_bytes() == (tmp_path / "b.tiktoken").read_bytes()
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="n_new must be a positive int"):
+        extend(BYTES, ["abc"], 0)
+    with pytest.raises(ValueError, match="corpus is empty"):
+        extend(BYTES, [""], 5)
+    with pytest.raises(ValueError, match="single-byte"):
+        extend({b"a": 0}, ["a"], 1)
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_text("this is not a rank file\n")
+    with pytest.raises(DataFileError, match="line 1"):
+        extend(str(bad), ["abc"], 1)
+
+
+def test_cli_train_then_study(tmp_path, multilingual):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "th.txt").write_text(multilingual["th"], encoding="utf-8")
+    out = tmp_path / "thai.tiktoken"
+    r = subprocess.run([sys.executable, "-m", "qtok", "train", "--base", "cl100k_base", "--corpus", str(corpus),
+                        "--new-tokens", "20", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "thai.tiktoken.json").read_text())
+    assert meta["base"] == "cl100k_base" and meta["n_new"] == 20 and meta["corpus"][0]["bytes"] > 0
+    assert meta["base_sha256"] == "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+    r = subprocess.run([sys.executable, "-m", "analysis", "--langs", "th,en", "--out", str(tmp_path / "res"),
+                        "--tokenizers", f"cl100k_base,xlm-r,{out}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "thai" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "qtok", "train", "--corpus", str(tmp_path / "missing"),
+                        "--new-tokens", "5", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and "does not exist" in r.stderr
