@@ -25,7 +25,9 @@ _LETTER = regex.compile(r"\p{L}")
 
 
 def token_script(token: bytes) -> str:
-    """>>> token_script("你好".encode()), token_script(b" the"), token_script(b"\\xe4")
+    """The script of most of a token's letters.
+
+    >>> token_script("你好".encode()), token_script(b" the"), token_script(b"\\xe4")
     ('Han', 'Latin', 'other')
     """
     try:
