@@ -19,10 +19,13 @@ from .encodings import IM_END, IM_START
 
 
 def encode_chat(tokenizer=None, messages: Sequence[Mapping[str, str]] = (), *,
-                add_generation_prompt: bool = True) -> list[int]:
+                add_generation_prompt: bool = True, max_window_size: int | None = None) -> list[int]:
     """The ids Qwen-Chat builds for ``messages`` (dicts with ``role`` and ``content``).
 
     ``tokenizer`` defaults to Qwen's; it must have ``<|im_start|>`` and ``<|im_end|>``.
+    ``max_window_size`` applies make_context's history truncation (Qwen-Chat passes 6144): for
+    ``[system,] (user, assistant)*, user`` conversations, the oldest (user, assistant) pairs are
+    dropped once keeping them would reach the window.
 
     >>> ids = encode_chat(messages=[{"role": "user", "content": "hi"}])
     >>> ids[0], ids[-1]
@@ -45,16 +48,43 @@ def encode_chat(tokenizer=None, messages: Sequence[Mapping[str, str]] = (), *,
         return tokenizer.encode_ordinary(unicodedata.normalize("NFC", text))
 
     im_start, im_end, nl = [specials[IM_START]], [specials[IM_END]], plain("\n")
-    ids: list[int] = []
+    turns, roles = [], []
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping) or not {"role", "content"} <= message.keys():
             raise ValueError(f"message {i} must be a dict with 'role' and 'content', got {message!r}")
         role, content = message["role"], message["content"]
         if not isinstance(role, str) or not isinstance(content, str):
             raise TypeError(f"message {i}: role and content must be str")
-        if i:
-            ids += nl
-        ids += im_start + plain(role) + nl + plain(content) + im_end
+        turns.append(im_start + plain(role) + nl + plain(content) + im_end)
+        roles.append(role)
+    if max_window_size is not None:
+        turns = _truncate_history(turns, roles, nl, max_window_size)
+    ids: list[int] = []
+    for i, turn in enumerate(turns):
+        ids += (nl if i else []) + turn
     if add_generation_prompt:
         ids += (nl if ids else []) + im_start + plain("assistant") + nl
     return ids
+
+
+def _truncate_history(turns: list[list[int]], roles: list[str], nl: list[int], window: int) -> list[list[int]]:
+    """make_context's rule: walk the (user, assistant) pairs from the newest, keeping each while
+    system + the pair + the pairs kept so far stay under the window; stop at the first that doesn't."""
+    system = turns[:1] if roles[:1] == ["system"] else []
+    body_roles = roles[len(system):]
+    pairs_ok = body_roles[-1:] == ["user"] and all(
+        body_roles[i : i + 2] == ["user", "assistant"] for i in range(0, len(body_roles) - 1, 2))
+    if not pairs_ok:
+        raise ValueError("max_window_size follows Qwen's make_context, which takes messages "
+                         "[system,] (user, assistant)*, user")
+    body = turns[len(system):]
+    n_system = len(system[0]) if system else 0
+    kept: list[list[int]] = []
+    kept_len = 0
+    for q, r in reversed(list(zip(body[:-1:2], body[1:-1:2]))):
+        size = len(nl) + len(q) + len(nl) + len(r)
+        if n_system + size + kept_len >= window:
+            break
+        kept = [q, r] + kept
+        kept_len += size
+    return system + kept + body[-1:]

@@ -73,7 +73,7 @@ def cmd_count(tok, args) -> None:
                 messages = json.loads(text)
             except ValueError as e:
                 raise CLIError(f"{path} is not JSON ({e}); --chat takes a list of {{role, content}}") from None
-            n_tokens = len(tok.encode_chat(messages))
+            n_tokens = len(tok.encode_chat(messages, max_window_size=args.max_window_size))
         else:
             n_tokens = tok.count(text)
         n_bytes = len(text.encode("utf-8"))
@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="files, or - for stdin")
     p.add_argument("--chat", action="store_true",
                    help="each file is a JSON list of {role, content}: count Qwen-Chat's prompt")
+    p.add_argument("--max-window-size", type=int,
+                   help="with --chat: drop old turns as Qwen-Chat's make_context does (it uses 6144)")
     p.set_defaults(func=cmd_count)
     p = sub.add_parser("explain", parents=[common], help="show the pieces and their ids")
     p.add_argument("text", nargs="?", help="the text, or - (default) for stdin")

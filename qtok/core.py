@@ -221,11 +221,13 @@ class Tokenizer:
         """
         return len(self.encode(text, **kwargs))
 
-    def encode_chat(self, messages, *, add_generation_prompt: bool = True) -> list[int]:
+    def encode_chat(self, messages, *, add_generation_prompt: bool = True,
+                    max_window_size: int | None = None) -> list[int]:
         """The ids of a conversation in Qwen-Chat's ChatML layout; see ``qtok.chat``."""
         from .chat import encode_chat
 
-        return encode_chat(self, messages, add_generation_prompt=add_generation_prompt)
+        return encode_chat(self, messages, add_generation_prompt=add_generation_prompt,
+                           max_window_size=max_window_size)
 
     # --- decoding ----------------------------------------------------------------------------
     def _bad_ids(self, ids, error: Exception) -> Exception:

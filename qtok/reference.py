@@ -15,12 +15,13 @@ by a heap over a linked list of parts, O(n log n). Results for short pieces are 
 from __future__ import annotations
 
 import heapq
+from itertools import chain
 from collections.abc import Callable
 
 import regex
 
 from .encodings import EncodingSpec
-from .unicode import portable_pattern
+from .unicode import first_disputed, portable_pattern
 
 # Pieces up to this many characters are cached; longer ones are rare and would bloat the cache.
 _CACHEABLE = 64
@@ -100,6 +101,10 @@ class ReferenceEngine:
         self.spec = spec
         self._ranks = spec.mergeable_ranks
         self._pattern = regex.compile(portable_pattern(spec.pat_str))
+        # The plain pattern is faster and splits identically while no character reaches the
+        # first code point whose class differs between the two Unicode versions (unicode.py).
+        self._plain_pattern = regex.compile(spec.pat_str)
+        self._beyond_plain = regex.compile(f"[^\\x00-\\U{first_disputed() - 1:08x}]")
         self._decoder = {rank: token for token, rank in self._ranks.items()}
         self._decoder.update((i, s.encode("utf-8")) for s, i in spec.special_tokens.items())
         self._cache: dict[str, list[int]] = {}
@@ -113,18 +118,24 @@ class ReferenceEngine:
         return bpe_merge(data, self._ranks)
 
     def encode_ordinary(self, text: str) -> list[int]:
-        ids: list[int] = []
+        pieces = self.pieces(text)
         cache = self._cache
-        for piece in self._pattern.findall(text):
-            toks = cache.get(piece)
-            if toks is None:
-                toks = self.encode_piece(piece)
-                if len(piece) <= _CACHEABLE:
-                    if len(cache) >= _CACHE_LIMIT:
-                        cache.clear()
-                    cache[piece] = toks
-            ids += toks
-        return ids
+        # One C-level pass of cache lookups; only the misses go through Python.
+        found = list(map(cache.get, pieces))
+        if None in found:
+            for i, toks in enumerate(found):
+                if toks is None:
+                    piece = pieces[i]
+                    toks = cache.get(piece)  # filled by an earlier miss of this same call?
+                    if toks is not None:
+                        found[i] = toks
+                        continue
+                    toks = found[i] = self.encode_piece(piece)
+                    if len(piece) <= _CACHEABLE:
+                        if len(cache) >= _CACHE_LIMIT:
+                            cache.clear()
+                        cache[piece] = toks
+        return list(chain.from_iterable(found))
 
     def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
         """Ordinary encoding, except that the texts in ``allowed_special`` become their ids."""
@@ -137,6 +148,9 @@ class ReferenceEngine:
         return ids
 
     def pieces(self, text: str) -> list[str]:
+        """The pre-tokenized pieces of a text, exactly as tiktoken splits it."""
+        if text.isascii() or not self._beyond_plain.search(text):  # a fast scan, stops early
+            return self._plain_pattern.findall(text)
         return self._pattern.findall(text)
 
     def decode_bytes(self, ids) -> bytes:

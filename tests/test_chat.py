@@ -58,3 +58,16 @@ def test_bad_messages():
         encode_chat(messages=[{"role": "user", "content": 3}])
     with pytest.raises(ValueError, match="no ChatML"):
         encode_chat(get_tokenizer("cl100k_base"), [{"role": "user", "content": "x"}])
+
+
+def test_history_truncation_follows_make_context():
+    history = [{"role": r, "content": c} for r, c in
+               [("system", "sys"), ("user", "old question " * 20), ("assistant", "old answer " * 20),
+                ("user", "recent"), ("assistant", "reply"), ("user", "now")]]
+    full = encode_chat(messages=history)
+    assert encode_chat(messages=history, max_window_size=10_000) == full
+    recent_only = [history[0]] + history[3:]
+    assert encode_chat(messages=history, max_window_size=40) == encode_chat(messages=recent_only)
+    assert encode_chat(messages=history, max_window_size=5) == encode_chat(messages=[history[0], history[-1]])
+    with pytest.raises(ValueError, match="make_context"):
+        encode_chat(messages=history[:-1], max_window_size=100)

@@ -18,6 +18,8 @@ def test_known_answers(tok):
     assert tok.encode("你好，世界") == [108386, 3837, 99489]
     assert tok.encode("12345") == [16, 17, 18, 19, 20]  # one token per digit
     assert tok.encode("") == []
+    # As Qwen-1_8B-Chat's own tokenizer gives it (a third-party published example).
+    assert tok.encode("杭州是个好地方") == [104130, 104104, 52801, 100371]
 
 
 def test_cl100k_known_answers():
