@@ -22,9 +22,9 @@ def main() -> None:
     p.add_argument("--skip-hf", action="store_true")
     args = p.parse_args()
     header("qtok train benchmark")
-    docs = mixed_documents(int(args.mb * 1e6))
+    docs = mixed_documents(int(args.mb * 1e6), distinct=True)
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    print(f"# text: {mb:.1f} MB in {len(docs)} documents (UDHR x18 languages + Python stdlib source)")
+    print(f"# text: {mb:.1f} MB in {len(docs)} distinct documents (UDHR x18 languages + Python stdlib source)")
     base = cl100k_base().mergeable_ranks
     t0 = time.perf_counter()
     ranks = extend(base, docs, args.new_tokens)

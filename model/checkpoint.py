@@ -16,6 +16,10 @@ import torch
 from .qwen import Qwen, QwenConfig
 
 
+# Buffers some exports include that this model derives instead of storing.
+IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
+
+
 class CheckpointError(ValueError):
     """A checkpoint directory that does not fit the model: the message lists what is wrong."""
 
@@ -55,7 +59,7 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
     if not config_path.exists():
         raise CheckpointError(f"{directory} has no config.json")
     config = QwenConfig.from_qwen_config(json.loads(config_path.read_text()))
-    state = read_state_dict(directory)
+    state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith(IGNORED_SUFFIXES)}
     with torch.device("meta"):
         model = Qwen(config)
     expected = {name: p.shape for name, p in model.state_dict().items()}

@@ -111,8 +111,12 @@ def cmd_explain(tok, args) -> None:
         return
     if sys.stdout.isatty():
         print("".join(f"{_COLOURS[i % len(_COLOURS)]}\x1b[30m{p.text}{_RESET}" for i, p in enumerate(pieces)))
+    steps_of = get_tokenizer(args.encoding, engine="reference").engine.merge_steps if args.steps else None
     for p in pieces:
         print(f"{p.text!r:<24} {' '.join(map(str, p.ids)):<24} {' | '.join(map(_show, p.tokens))}")
+        if steps_of and not p.special and len(p.text.encode()) > 1:
+            for state in steps_of(p.text):
+                print(f"{'':<28}{' '.join(map(_show, state))}")
     print(f"{len(pieces)} pieces, {sum(len(p.ids) for p in pieces)} tokens")
 
 
@@ -144,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", parents=[common], help="show the pieces and their ids")
     p.add_argument("text", nargs="?", help="the text, or - (default) for stdin")
     p.add_argument("--allow-special", action="store_true")
+    p.add_argument("--steps", action="store_true", help="also show each BPE merge of each piece")
     p.set_defaults(func=cmd_explain)
     from .train import add_train_parser
 

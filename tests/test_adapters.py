@@ -59,3 +59,15 @@ def test_bad_tokenizers(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"")
     with pytest.raises(TokenizerError, match="cannot tell"):
         get_adapter(str(tmp_path / "x.bin"))
+
+
+def test_tampered_xlmr_file(tmp_path, monkeypatch):
+    import lzma
+
+    import analysis.tokenizers as tk
+
+    fake = tmp_path / "xlmr-tokenizer.json.xz"
+    fake.write_bytes(lzma.compress(b'{"version": "1.0"}'))
+    monkeypatch.setattr(tk, "XLMR_JSON", fake)
+    with pytest.raises(TokenizerError, match="failed its hash check: expected sha256 0b44a9d7"):
+        get_adapter("xlm-r")

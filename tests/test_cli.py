@@ -44,6 +44,8 @@ def test_explain():
     r = qtok("explain", "Hi 42", "--json")
     assert [p["ids"] for p in json.loads(r.stdout)] == [[13048], [220], [19], [17]]
     assert "4 pieces, 4 tokens" in qtok("explain", "Hi 42").stdout
+    steps = qtok("explain", "--steps", " hello").stdout
+    assert "' ' 'h' 'e' 'l' 'l' 'o'" in steps and "' hello'" in steps
 
 
 def test_bad_input_is_one_line_and_nonzero(tmp_path):

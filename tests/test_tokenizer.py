@@ -169,3 +169,15 @@ def test_tokenizer_from_tiktoken_file(tmp_path):
         t = get_tokenizer(str(path), engine=engine)
         assert t.encode("abab") == [256, 256]
         assert t.eot_token == 257
+
+
+def test_tokenizer_needs_neither_torch_nor_analysis_extras():
+    import subprocess
+    import sys
+
+    # Block the heavy optional packages: qtok must import and encode without them.
+    code = ("import sys\nfor m in ('torch', 'numpy', 'matplotlib', 'datasets', 'tokenizers', 'sentencepiece'):\n"
+            "    sys.modules[m] = None\nimport qtok\nprint(qtok.encode('hello world'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[14990, 1879]"
