@@ -60,3 +60,25 @@ def test_whitespace_and_digit_edge_cases(qwen_fast, qwen_ref):
     for s in ["   ", "\r\n\r\n", " \n \n", "a  b", "x\t\ty", "3.14159", "１２３", "٣٤٥",
               "don't", "DON'T", "'ſ", "\u3000\u3000a", "\x0b\x0c\x1c\x85", "a\u2028b"]:
         assert qwen_ref.encode(s) == qwen_fast.encode(s) == OFFICIAL.encode_ordinary(s), repr(s)
+
+
+@given(st.text())
+def test_cl100k_engines_equal_tiktoken(s):
+    from qtok import get_tokenizer
+    from qtok.encodings import cl100k_base
+
+    spec = cl100k_base()
+    want = _cl100k_official(spec).encode_ordinary(s)
+    assert get_tokenizer("cl100k_base").encode(s) == want
+    assert get_tokenizer("cl100k_base", engine="reference").encode(s) == want
+
+
+_CL100K = {}
+
+
+def _cl100k_official(spec):
+    if "enc" not in _CL100K:
+        _CL100K["enc"] = tiktoken.Encoding("cl100k-official", pat_str=spec.pat_str,
+                                           mergeable_ranks=spec.mergeable_ranks,
+                                           special_tokens=spec.special_tokens)
+    return _CL100K["enc"]
