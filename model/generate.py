@@ -38,9 +38,8 @@ def generate(model: Qwen, ids: torch.Tensor, max_new_tokens: int = 32, *, temper
     if ids.dim() == 1:
         ids = ids[None]
     B, T = ids.shape
-    total = min(T + max_new_tokens, model.config.max_positions)
-    model.check_ids(ids)
-    if T + max_new_tokens > model.config.max_positions:
+    total = T + max_new_tokens
+    if total > model.config.max_positions:
         raise ValueError(f"prompt ({T}) + max_new_tokens ({max_new_tokens}) exceeds max_positions "
                          f"{model.config.max_positions}")
     dtype = next(model.parameters()).dtype

@@ -15,9 +15,9 @@ from typing import Literal
 
 import regex
 
-from .encodings import EncodingSpec
+from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .fast import FastEngine
-from .reference import ReferenceEngine, split_specials
+from .reference import ReferenceEngine, specials_regex, split_specials
 from .unicode import portable_pattern
 
 ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
@@ -134,8 +134,7 @@ class Tokenizer:
         return allowed
 
     def _check_disallowed(self, text: str, disallowed: frozenset[str]) -> None:
-        pattern = "|".join(regex.escape(s) for s in sorted(disallowed, key=len, reverse=True))
-        if m := regex.search(pattern, text):
+        if m := specials_regex(disallowed).search(text):
             raise ValueError(
                 f"the text contains the special token {m.group()!r} at offset {m.start()}, which "
                 f"disallowed_special forbids. Pass allowed_special={{{m.group()!r}}} (or 'all') "
@@ -163,9 +162,9 @@ class Tokenizer:
         if allowed_special is _DEFAULT and not disallowed_special and not self._normalize:
             return self._encode_ordinary(text)  # the common case, kept short
         allowed = self._allowed(allowed_special)
-        disallowed = self.special_tokens_set - allowed if disallowed_special == "all" else (
-            frozenset(disallowed_special) - allowed
-        )
+        if disallowed_special == "all":
+            disallowed_special = self.special_tokens_set
+        disallowed = frozenset(disallowed_special) - allowed
         if disallowed:
             self._check_disallowed(text, disallowed)
         try:
@@ -326,8 +325,6 @@ def get_tokenizer(name="qwen", engine: str = "fast", compat: str | None = None) 
     >>> get_tokenizer("cl100k_base").encode("hello world")
     [15339, 1917]
     """
-    from .encodings import ENCODINGS, get_spec
-
     if isinstance(name, str) and name in ENCODINGS:
         return _named(name, engine, compat)
     return Tokenizer(get_spec(name), engine=engine, compat=compat)
@@ -338,8 +335,6 @@ _SPECS: dict[str, EncodingSpec] = {}
 
 
 def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
-    from .encodings import get_spec
-
     key = (name, engine, compat)
     tok = _NAMED.get(key)
     if tok is None:

@@ -14,6 +14,7 @@ by a heap over a linked list of parts, O(n log n). Results for short pieces are 
 
 from __future__ import annotations
 
+import functools
 import heapq
 from itertools import chain
 from collections.abc import Callable
@@ -73,6 +74,12 @@ def bpe_merge(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def specials_regex(tokens: frozenset[str]) -> regex.Pattern:
+    """An alternation of special-token texts, longest first so a prefix never wins."""
+    return regex.compile("|".join(regex.escape(s) for s in sorted(tokens, key=len, reverse=True)))
+
+
 def split_specials(text: str, allowed: frozenset[str]):
     """Yield ``(segment, is_special)``: the text cut at each allowed special-token text.
 
@@ -82,10 +89,8 @@ def split_specials(text: str, allowed: frozenset[str]):
     if not allowed:
         yield text, False
         return
-    # Longest first, so that a special that is a prefix of another never wins.
-    pattern = "|".join(regex.escape(s) for s in sorted(allowed, key=len, reverse=True))
     start = 0
-    for m in regex.finditer(pattern, text):
+    for m in specials_regex(allowed).finditer(text):
         if m.start() > start:
             yield text[start : m.start()], False
         yield m.group(), True

@@ -119,6 +119,8 @@ def test_generation_greedy_and_sampled(tiny):
     assert torch.equal(generate(tiny, ids, 8, temperature=1.0, top_k=50, seed=3),
                        generate(tiny, ids, 8, temperature=1.0, top_k=50, seed=3))
     assert greedy.shape == (1, 8)
+    with pytest.raises(ValueError, match="exceeds max_positions 256"):
+        generate(tiny, ids, 1000)
 
 
 def test_sampling_filters():
