@@ -1,10 +1,13 @@
 """qtok train: extension tokens learned on top of a base vocabulary."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qtok import get_tokenizer
 from qtok.encodings import cl100k_base, is_multi_digit
@@ -106,3 +109,23 @@ def test_cli_train_then_study(tmp_path, multilingual):
     r = subprocess.run([sys.executable, "-m", "qtok", "train", "--corpus", str(tmp_path / "missing"),
                         "--new-tokens", "5", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+_UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
+# Characters of the training texts, so that generated strings reach the learned tokens.
+_ALPHABET = sorted(set("".join((_UDHR / f"{lang}.txt").read_text(encoding="utf-8") for lang in ("th", "ko", "vi", "ru"))))
+
+
+@given(st.one_of(st.text(), st.text(alphabet=_ALPHABET, max_size=200)))
+def test_engines_agree_on_a_trained_table(trained_tokenizers, s):
+    fast, ref = trained_tokenizers
+    assert ref.encode(s) == fast.encode(s)
+
+
+@pytest.fixture(scope="module")
+def trained_tokenizers(trained):
+    from qtok.core import Tokenizer
+    from qtok.encodings import QWEN_PATTERN, EncodingSpec
+
+    spec = EncodingSpec("trained", QWEN_PATTERN, trained[1], {"<|endoftext|>": len(trained[1])})
+    return Tokenizer(spec, engine="fast"), Tokenizer(spec, engine="reference")
