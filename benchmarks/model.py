@@ -56,7 +56,7 @@ def cpu(args) -> None:
         ids = torch.randint(0, 151851, (1, args.t))
         s = timed(lambda: model(ids), lambda: None, repeat=2)
         print(f"forward 1.8B {str(dtype):>15}  B=1 T={args.t}: {args.t / s:8.1f} tok/s ({s:.2f} s)")
-        del model
+        model = None  # free the weights before building the next dtype
 
 
 @torch.inference_mode()

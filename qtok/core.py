@@ -13,12 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-import regex
-
 from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .fast import FastEngine
 from .reference import ReferenceEngine, specials_regex, split_specials
-from .unicode import portable_pattern
+from .unicode import compile_portable
 
 ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
 COMPATS = (None, "hf")
@@ -84,7 +82,6 @@ class Tokenizer:
         self.n_vocab = spec.n_vocab
         assigned = set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values())
         self._unassigned = frozenset(range(self.n_vocab)) - assigned
-        self._piece_re = None  # compiled on first explain(); the fast engine never needs it
 
     # --- tiktoken's vocabulary ---------------------------------------------------------------
     @property
@@ -309,9 +306,7 @@ class Tokenizer:
                 t = self.spec.special_tokens[segment]
                 out.append(Piece(segment, (t,), (segment.encode(),), special=True))
                 continue
-            if self._piece_re is None:
-                self._piece_re = regex.compile(portable_pattern(self.spec.pat_str))
-            for piece in self._piece_re.findall(segment):
+            for piece in compile_portable(self.spec.pat_str).findall(segment):
                 ids = tuple(self._encode_ordinary(piece))
                 out.append(Piece(piece, ids, tuple(self.decode_tokens_bytes(ids))))
         return out

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import regex
 
 from .encodings import EncodingSpec
-from .unicode import first_disputed, portable_pattern
+from .unicode import compile_portable, first_disputed
 
 # Pieces up to this many characters are cached; longer ones are rare and would bloat the cache.
 _CACHEABLE = 64
@@ -105,7 +105,7 @@ class ReferenceEngine:
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
         self._ranks = spec.mergeable_ranks
-        self._pattern = regex.compile(portable_pattern(spec.pat_str))
+        self._pattern = compile_portable(spec.pat_str)
         # The plain pattern is faster and splits identically while no character reaches the
         # first code point whose class differs between the two Unicode versions (unicode.py).
         self._plain_pattern = regex.compile(spec.pat_str)

@@ -26,11 +26,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import regex
-
 from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
 from .load import dump_ranks, sha256_bytes
-from .unicode import portable_pattern
+from .unicode import compile_portable
 
 
 def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
@@ -80,7 +78,7 @@ def extend(
     ranks = {t: i for i, t in enumerate(ordered)}
 
     # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
-    splitter = regex.compile(portable_pattern(pat_str))
+    splitter = compile_portable(pat_str)
     piece_counts: Counter[str] = Counter()
     n_texts = 0
     for text in texts:

@@ -95,3 +95,9 @@ def portable_pattern(pat_str: str) -> str:
         out.append(pat_str[i])
         i += 1
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=16)
+def compile_portable(pat_str: str) -> regex.Pattern:
+    """``portable_pattern(pat_str)``, compiled once per process and shared."""
+    return regex.compile(portable_pattern(pat_str))
