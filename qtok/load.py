@@ -32,6 +32,15 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: str | Path) -> str:
+    """A file's sha256, read in 1 MiB chunks so a large corpus file is never held whole."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_data_file(name: str) -> bytes:
     """The bytes of a vendored file, after checking its sha256 against ``DATA_FILES``."""
     if name not in DATA_FILES:
