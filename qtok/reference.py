@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import heapq
-from itertools import chain
 from collections.abc import Callable
+from itertools import chain
 
 import regex
 
@@ -109,7 +109,8 @@ class ReferenceEngine:
         # The plain pattern is faster and splits identically while no character reaches the
         # first code point whose class differs between the two Unicode versions (unicode.py).
         self._plain_pattern = regex.compile(spec.pat_str)
-        self._beyond_plain = regex.compile(f"[^\\x00-\\U{first_disputed() - 1:08x}]")
+        first = first_disputed()
+        self._beyond_plain = regex.compile(f"[^\\x00-\\U{first - 1:08x}]" if first else r"(?s).")
         self._decoder = {rank: token for token, rank in self._ranks.items()}
         self._decoder.update((i, s.encode("utf-8")) for s, i in spec.special_tokens.items())
         self._cache: dict[str, list[int]] = {}
@@ -154,7 +155,7 @@ class ReferenceEngine:
 
     def pieces(self, text: str) -> list[str]:
         """The pre-tokenized pieces of a text, exactly as tiktoken splits it."""
-        if text.isascii() or not self._beyond_plain.search(text):  # a fast scan, stops early
+        if not self._beyond_plain.search(text):  # a fast scan that stops at the first hit
             return self._plain_pattern.findall(text)
         return self._pattern.findall(text)
 
