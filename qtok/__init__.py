@@ -8,10 +8,11 @@
 from .chat import encode_chat
 from .core import Piece, Tokenizer, get_tokenizer
 from .encodings import ENCODINGS, EncodingSpec
+from .engine import Engine, engines
 
 __all__ = [
     "encode", "decode", "count", "encode_chat", "get_tokenizer", "list_encodings",
-    "Tokenizer", "EncodingSpec", "Piece",
+    "engines", "Tokenizer", "EncodingSpec", "Engine", "Piece",
 ]
 __version__ = "0.1.0"
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .core import get_tokenizer
+from .engine import names as engine_names
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
@@ -124,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--encoding", default="qwen",
                         help="qwen (default), cl100k_base, or a .tiktoken file")
-    common.add_argument("--engine", default="fast", choices=["fast", "reference"])
+    common.add_argument("--engine", default=None, choices=engine_names(),
+                        help="fast (default where fastokens is installed), tiktoken, reference")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     parser = argparse.ArgumentParser(prog="qtok", description="Qwen's tokenizer, standalone.",
                                      parents=[common])

@@ -6,21 +6,26 @@ so both engines behave identically and their errors say how to fix the call.
 
 from __future__ import annotations
 
+import array
 import numbers
+import operator
+import threading
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 from .encodings import ENCODINGS, EncodingSpec, get_spec
-from .fast import FastEngine
-from .reference import ReferenceEngine, specials_regex, split_specials
+from .engine import EngineUnavailable, default_engine, engine_class
+from .reference import specials_regex, split_specials
 from .unicode import compile_portable
 
-ENGINES = {"fast": FastEngine, "reference": ReferenceEngine}
 COMPATS = (None, "hf")
 _DEFAULT = object()
+# Gaps in the id space (ids neither a rank nor a special token) are kept as a set to check decode
+# input against; a rank file with more than this many is refused rather than allowed to take the
+# machine's memory.
+_MAX_GAPS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,21 @@ class Tokenizer:
     'hello world'
     """
 
-    def __init__(self, spec: EncodingSpec, *, engine: str = "fast", compat: str | None = None):
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}: use one of {sorted(ENGINES)}")
+    def __init__(self, spec: EncodingSpec, *, engine: str | None = None, compat: str | None = None):
         if compat not in COMPATS:
             raise ValueError(f"unknown compat {compat!r}: use None (safe default) or 'hf'")
+        engine = engine or default_engine()
+        if not isinstance(engine, str):
+            raise TypeError(f"engine is a name such as 'fast', got {type(engine).__name__}")
         self.spec = spec
         self.engine_name = engine
-        self.engine = ENGINES[engine](spec)
+        self.engine = engine_class(engine)(spec)
         self.compat = compat
         self._normalize = compat == "hf"
         self._default_allowed: frozenset[str] | str = "all" if compat == "hf" else frozenset()
         self.special_tokens_set = frozenset(spec.special_tokens)
         self.n_vocab = spec.n_vocab
-        assigned = set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values())
-        self._unassigned = frozenset(range(self.n_vocab)) - assigned
+        self._unassigned = _gaps(spec)
 
     # --- tiktoken's vocabulary ---------------------------------------------------------------
     @property
@@ -106,7 +111,10 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         compat = f", compat={self.compat!r}" if self.compat else ""
-        return f"<Tokenizer {self.name!r} engine={self.engine_name!r}{compat} n_vocab={self.n_vocab}>"
+        backend = getattr(self.engine, "backend", None)
+        runs = f" ({backend()})" if backend else ""
+        return (f"<Tokenizer {self.name!r} engine={self.engine_name!r}{runs}{compat} "
+                f"n_vocab={self.n_vocab}>")
 
     # --- encoding ----------------------------------------------------------------------------
     def _prepare(self, text, func: str) -> str:
@@ -121,6 +129,11 @@ class Tokenizer:
             allowed_special = self._default_allowed
         if allowed_special == "all":
             return self.special_tokens_set
+        if isinstance(allowed_special, str):
+            raise TypeError(
+                f"allowed_special is 'all' or a set of special-token texts, got the str "
+                f"{allowed_special!r}; write {{{allowed_special!r}}}"
+            )
         allowed = frozenset(allowed_special)
         unknown = allowed - self.special_tokens_set
         if unknown:
@@ -155,19 +168,40 @@ class Tokenizer:
         >>> get_tokenizer("qwen").encode("<|endoftext|>", allowed_special="all")
         [151643]
         """
-        text = self._prepare(text, "encode")
         if allowed_special is _DEFAULT and not disallowed_special and not self._normalize:
-            return self._encode_ordinary(text)  # the common case, kept short
-        allowed = self._allowed(allowed_special)
-        if disallowed_special == "all":
-            disallowed_special = self.special_tokens_set
-        disallowed = frozenset(disallowed_special) - allowed
+            # The common case, kept to one check and one engine call: per-call cost shows on
+            # short texts.
+            if not isinstance(text, str):
+                raise _type_error("encode", text)
+            try:
+                return self.engine.encode_ordinary(text)
+            except UnicodeEncodeError:
+                return self.engine.encode_ordinary(replace_surrogates(text))
+        text = self._prepare(text, "encode")
+        allowed, disallowed = self._policy(allowed_special, disallowed_special)
         if disallowed:
             self._check_disallowed(text, disallowed)
         try:
             return self.engine.encode(text, allowed)
         except UnicodeEncodeError:
             return self.engine.encode(replace_surrogates(text), allowed)
+
+    def _policy(self, allowed_special, disallowed_special) -> tuple[frozenset[str], frozenset[str]]:
+        allowed = self._allowed(allowed_special)
+        if disallowed_special == "all":
+            disallowed_special = self.special_tokens_set
+        elif isinstance(disallowed_special, str):
+            raise TypeError(
+                f"disallowed_special is 'all' or a set of special-token texts, got the str "
+                f"{disallowed_special!r}; write {{{disallowed_special!r}}}"
+            )
+        disallowed = frozenset(disallowed_special)
+        if unknown := disallowed - self.special_tokens_set:
+            raise ValueError(
+                f"disallowed_special names {sorted(unknown)!r}, which are not special tokens of "
+                f"{self.name}; see Tokenizer.special_tokens_set"
+            )
+        return allowed, disallowed - allowed
 
     def _encode_ordinary(self, text: str) -> list[int]:
         try:
@@ -191,23 +225,26 @@ class Tokenizer:
         allowed_special: Literal["all"] | Collection[str] = _DEFAULT,  # type: ignore[assignment]
         disallowed_special: Literal["all"] | Collection[str] = (),
     ) -> list[list[int]]:
-        """Encode many strings in parallel threads (the fast engine releases the GIL).
+        """Encode many strings, in parallel where the engine can (``fast``: in Rust on all
+        cores; ``tiktoken``: ``num_threads`` threads; ``reference``: one after another, since
+        pure Python cannot run in parallel threads). ``num_threads=1`` encodes sequentially.
+        The ids are exactly those of ``encode`` on each text.
 
         >>> get_tokenizer("qwen").encode_batch(["hello", "world"])
         [[14990], [14615]]
         """
         if isinstance(texts, str):
             raise TypeError("encode_batch() takes a list of str, got one str; use encode()")
-        texts = list(texts)
-
-        def one(text: str) -> list[int]:
-            return self.encode(text, allowed_special=allowed_special,
-                               disallowed_special=disallowed_special)
-
-        if num_threads <= 1 or len(texts) <= 1:
-            return [one(t) for t in texts]
-        with ThreadPoolExecutor(num_threads) as pool:
-            return list(pool.map(one, texts))
+        texts = [self._prepare(t, "encode_batch") for t in texts]
+        allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        if disallowed:
+            for t in texts:
+                self._check_disallowed(t, disallowed)
+        try:
+            return self.engine.encode_batch(texts, allowed, num_threads)
+        except UnicodeEncodeError:
+            texts = [replace_surrogates(t) for t in texts]
+            return self.engine.encode_batch(texts, allowed, num_threads)
 
     def count(self, text: str, **kwargs) -> int:
         """The number of tokens ``encode(text, **kwargs)`` gives.
@@ -226,27 +263,47 @@ class Tokenizer:
                            max_window_size=max_window_size)
 
     # --- decoding ----------------------------------------------------------------------------
-    def _bad_ids(self, ids, error: Exception) -> Exception:
-        """Find the first invalid id and say what is wrong with it; else keep the engine's error."""
-        try:
+    def _as_ids(self, ids, func: str) -> list[int]:
+        """Check decode input once, above every engine, and return it as a list of ints.
+
+        Accepted: a list, tuple, range or ``array.array`` of integers (Python ints or numpy
+        integer scalars), or a 1-D integer array (numpy, torch). Refused: bools, floats,
+        strings, generators and other one-pass iterables (pass ``list(...)``), ids outside the
+        vocabulary or unassigned.
+        """
+        if type(ids) is list:
+            items = ids
+        elif isinstance(ids, (tuple, range, array.array)):
             items = list(ids)
-        except TypeError:
-            return TypeError(f"decode() takes a sequence of int ids, got {type(ids).__name__}")
-        n = self.n_vocab
-        for pos, t in enumerate(items):
-            if isinstance(t, bool) or not isinstance(t, numbers.Integral):
-                return ValueError(
-                    f"token id at position {pos} is {t!r} ({type(t).__name__}), not an integer; "
-                    f"ids are integers in [0, {n})"
-                )
-            if not 0 <= t < n:
-                return ValueError(
-                    f"token id {t} at position {pos} is outside the vocabulary of {self.name}: "
-                    f"valid ids are in [0, {n})"
-                )
-            if t in self._unassigned:
-                return ValueError(f"token id {t} at position {pos} is not assigned in {self.name}")
-        return error
+        elif hasattr(ids, "dtype") and hasattr(ids, "tolist"):
+            shape = tuple(getattr(ids, "shape", ()))
+            if len(shape) != 1:
+                raise TypeError(f"{func}() takes a 1-D array of ids, got an array of shape {shape}")
+            items = ids.tolist()  # float or bool arrays give floats or bools, refused below
+        elif isinstance(ids, (str, bytes, bytearray)) or not isinstance(ids, Sequence):
+            hint = "; pass list(...)" if isinstance(ids, Iterable) and not isinstance(ids, (str, bytes, bytearray)) else ""
+            raise TypeError(f"{func}() takes a sequence of int ids (a list or a 1-D integer array), "
+                            f"got {type(ids).__name__}{hint}")
+        else:
+            items = list(ids)
+        if not all(type(t) is int for t in items):
+            items = [self._one_id(t, pos) for pos, t in enumerate(items)]
+        if items:
+            n = self.n_vocab
+            if min(items) < 0 or max(items) >= n:
+                pos, t = next((p, t) for p, t in enumerate(items) if not 0 <= t < n)
+                raise ValueError(f"token id {t} at position {pos} is outside the vocabulary of "
+                                 f"{self.name}: valid ids are in [0, {n})")
+            if self._unassigned and not self._unassigned.isdisjoint(items):
+                pos, t = next((p, t) for p, t in enumerate(items) if t in self._unassigned)
+                raise ValueError(f"token id {t} at position {pos} is not assigned in {self.name}")
+        return items
+
+    def _one_id(self, t, pos: int) -> int:
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise ValueError(f"token id at position {pos} is {t!r} ({type(t).__name__}), not an "
+                             f"integer; ids are integers in [0, {self.n_vocab})")
+        return operator.index(t)
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
         """The bytes the ids stand for (special tokens as their text).
@@ -254,10 +311,7 @@ class Tokenizer:
         >>> get_tokenizer("qwen").decode_bytes([14990, 1879])
         b'hello world'
         """
-        try:
-            return self.engine.decode_bytes(ids)
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
-            raise self._bad_ids(ids, e) from None
+        return self.engine.decode_bytes(self._as_ids(ids, "decode_bytes"))
 
     def decode(self, ids: Sequence[int], errors: str = "replace") -> str:
         """Decode ids into a string. Bytes that are not valid UTF-8 (a token sequence cut inside
@@ -269,7 +323,7 @@ class Tokenizer:
         """
         if errors not in ("replace", "strict", "ignore"):
             raise ValueError(f"errors must be 'replace', 'strict' or 'ignore', not {errors!r}")
-        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+        return self.engine.decode_bytes(self._as_ids(ids, "decode")).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one id.
@@ -277,10 +331,8 @@ class Tokenizer:
         >>> get_tokenizer("qwen").decode_single_token_bytes(14990)
         b'hello'
         """
-        try:
-            return self.engine.decode_single_token_bytes(token)
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
-            raise self._bad_ids([token], e) from None
+        (t,) = self._as_ids([token], "decode_single_token_bytes")
+        return self.engine.decode_single_token_bytes(t)
 
     def decode_tokens_bytes(self, ids: Sequence[int]) -> list[bytes]:
         """The bytes of each id.
@@ -288,38 +340,53 @@ class Tokenizer:
         >>> get_tokenizer("qwen").decode_tokens_bytes([14990, 1879])
         [b'hello', b' world']
         """
-        return [self.decode_single_token_bytes(t) for t in ids]
+        single = self.engine.decode_single_token_bytes
+        return [single(t) for t in self._as_ids(ids, "decode_tokens_bytes")]
 
     # --- looking inside ----------------------------------------------------------------------
-    def explain(self, text: str, **kwargs) -> list[Piece]:
+    def explain(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Collection[str] = _DEFAULT,  # type: ignore[assignment]
+        disallowed_special: Literal["all"] | Collection[str] = (),
+    ) -> list[Piece]:
         """How a text is tokenized: each pre-tokenized piece (or special token) with its ids.
+        Takes ``encode``'s arguments and gives exactly ``encode``'s ids, in pieces.
 
         >>> [(p.text, p.ids) for p in get_tokenizer("qwen").explain("Hi 42")]
         [('Hi', (13048,)), (' ', (220,)), ('4', (19,)), ('2', (17,))]
         """
-        text = self._prepare(text, "explain")
-        allowed_special = kwargs.get("allowed_special", _DEFAULT)
-        allowed = self._allowed(allowed_special)
+        text = replace_surrogates(self._prepare(text, "explain"))
+        allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        if disallowed:
+            self._check_disallowed(text, disallowed)
         out: list[Piece] = []
+        pattern = compile_portable(self.spec.pat_str)
         for segment, is_special in split_specials(text, allowed):
             if is_special:
                 t = self.spec.special_tokens[segment]
                 out.append(Piece(segment, (t,), (segment.encode(),), special=True))
                 continue
-            for piece in compile_portable(self.spec.pat_str).findall(segment):
-                ids = tuple(self._encode_ordinary(piece))
-                out.append(Piece(piece, ids, tuple(self.decode_tokens_bytes(ids))))
+            pieces = pattern.findall(segment)
+            # One engine call for all pieces of the segment; each piece is encoded alone, which is
+            # what every engine does inside encode().
+            for piece, ids in zip(pieces, self.engine.encode_batch(pieces, frozenset(), 1)):
+                out.append(Piece(piece, tuple(ids), tuple(self.decode_tokens_bytes(ids))))
         return out
 
 
-def get_tokenizer(name="qwen", engine: str = "fast", compat: str | None = None) -> Tokenizer:
+def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = None) -> Tokenizer:
     """A tokenizer by encoding name (``qwen``, ``cl100k_base``) or ``.tiktoken`` file path.
 
-    Named tokenizers are built once per process and shared.
+    ``engine``: ``"fast"`` (fastokens, the default where it is installed), ``"tiktoken"`` (the
+    default elsewhere) or ``"reference"`` (pure Python); see ``qtok.engines()``. Named
+    tokenizers are built once per process, under a lock, and shared.
 
     >>> get_tokenizer("cl100k_base").encode("hello world")
     [15339, 1917]
     """
+    engine = engine or default_engine()
     if isinstance(name, str) and name in ENCODINGS:
         return _named(name, engine, compat)
     return Tokenizer(get_spec(name), engine=engine, compat=compat)
@@ -327,13 +394,33 @@ def get_tokenizer(name="qwen", engine: str = "fast", compat: str | None = None) 
 
 _NAMED: dict[tuple, Tokenizer] = {}
 _SPECS: dict[str, EncodingSpec] = {}
+_LOCK = threading.Lock()
 
 
 def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
     key = (name, engine, compat)
     tok = _NAMED.get(key)
     if tok is None:
-        if name not in _SPECS:
-            _SPECS[name] = get_spec(name)
-        tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
+        with _LOCK:  # many threads asking at once build one tokenizer, not one each
+            tok = _NAMED.get(key)
+            if tok is None:
+                if name not in _SPECS:
+                    _SPECS[name] = get_spec(name)
+                tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
     return tok
+
+
+def _gaps(spec: EncodingSpec) -> frozenset[int]:
+    """Ids below ``n_vocab`` that are neither a rank nor a special token (cl100k's 100256)."""
+    assigned = sorted(set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values()))
+    gaps: list[int] = []
+    prev = -1
+    for i in assigned:
+        if i - prev - 1 > _MAX_GAPS - len(gaps):
+            raise ValueError(
+                f"encoding {spec.name!r} leaves more than {_MAX_GAPS:,} ids unassigned (next "
+                f"assigned id after {prev} is {i}); ranks must be dense from 0"
+            )
+        gaps.extend(range(prev + 1, i))
+        prev = i
+    return frozenset(gaps)

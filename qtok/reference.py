@@ -100,7 +100,11 @@ def split_specials(text: str, allowed: frozenset[str]):
 
 
 class ReferenceEngine:
-    """Pure-Python engine with the same interface as ``FastEngine``."""
+    """Pure-Python engine (see ``engine.Engine`` for the interface)."""
+
+    @staticmethod
+    def backend() -> str:
+        return "qtok pure Python"
 
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
@@ -152,6 +156,12 @@ class ReferenceEngine:
             else:
                 ids += self.encode_ordinary(segment)
         return ids
+
+    def encode_batch(self, texts: list[str], allowed_special: frozenset[str],
+                     num_threads: int) -> list[list[int]]:
+        # Pure Python holds the GIL: threads would only add contention (measured slower), so the
+        # texts are encoded one after another whatever num_threads says.
+        return [self.encode(t, allowed_special) for t in texts]
 
     def pieces(self, text: str) -> list[str]:
         """The pre-tokenized pieces of a text, exactly as tiktoken splits it."""

@@ -92,11 +92,12 @@ def extend(
     # 2. Encode each unique piece once with the (possibly pruned) base.
     from .core import Tokenizer
 
-    base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}), engine="fast")
+    base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}))
     words: list[list[int]] = []
     freqs: list[int] = []
-    for piece, freq in piece_counts.items():
-        ids = base_tok.encode_ordinary(piece)
+    # Each piece alone, as encode() would split it: one batch call into the engine.
+    encoded = base_tok.encode_batch(list(piece_counts), allowed_special=(), num_threads=2)
+    for ids, freq in zip(encoded, piece_counts.values()):
         if len(ids) > 1:  # a single-token piece has no pair to merge
             words.append(ids)
             freqs.append(freq)

@@ -31,6 +31,13 @@ def qwen_fast():
 
 
 @pytest.fixture(scope="session")
+def qwen_tiktoken():
+    from qtok import get_tokenizer
+
+    return get_tokenizer("qwen", engine="tiktoken")
+
+
+@pytest.fixture(scope="session")
 def qwen_ref():
     from qtok import get_tokenizer
 

@@ -1,11 +1,11 @@
-"""The Tokenizer API: known answers, special-token policy, bad input, both engines."""
+"""The Tokenizer API: known answers, special-token policy, bad input, every engine."""
 
 import pytest
 
 import qtok
 from qtok import get_tokenizer
 
-ENGINES = ["fast", "reference"]
+ENGINES = ["fast", "tiktoken", "reference"]
 
 
 @pytest.fixture(params=ENGINES)

@@ -118,8 +118,8 @@ _ALPHABET = sorted(set("".join((_UDHR / f"{lang}.txt").read_text(encoding="utf-8
 
 @given(st.one_of(st.text(), st.text(alphabet=_ALPHABET, max_size=200)))
 def test_engines_agree_on_a_trained_table(trained_tokenizers, s):
-    fast, ref = trained_tokenizers
-    assert ref.encode(s) == fast.encode(s)
+    fast, tik, ref = trained_tokenizers
+    assert ref.encode(s) == fast.encode(s) == tik.encode(s)
 
 
 @pytest.fixture(scope="module")
@@ -128,4 +128,4 @@ def trained_tokenizers(trained):
     from qtok.encodings import QWEN_PATTERN, EncodingSpec
 
     spec = EncodingSpec("trained", QWEN_PATTERN, trained[1], {"<|endoftext|>": len(trained[1])})
-    return Tokenizer(spec, engine="fast"), Tokenizer(spec, engine="reference")
+    return tuple(Tokenizer(spec, engine=e) for e in ("fast", "tiktoken", "reference"))

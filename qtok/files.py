@@ -1,0 +1,74 @@
+"""Writing files so that no reader ever sees half of one, and the per-user cache.
+
+Every file qtok writes goes through ``atomic_write``: the bytes go to a temporary file in the same
+directory, are flushed to disk, and the temporary file is renamed over the target. A rename within
+one directory is atomic, so another process (or a later run after a crash or Ctrl-C) sees either
+the old file or the whole new one, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .load import DataFileError, sha256_bytes, sha256_file
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> atomic_write(p, "hello").read_text()
+    'hello'
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def cache_dir() -> Path:
+    """``$QTOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/qtok``, else ``~/.cache/qtok``."""
+    if env := os.environ.get("QTOK_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qtok"
+
+
+def cached_file(data: bytes, suffix: str) -> Path:
+    """A file holding ``data``, named by its sha256 in the user cache, written once and checked
+    on every reuse (a truncated or edited cache file is rewritten, never trusted).
+
+    Falls back to a fresh temporary directory when the cache cannot be written (read-only home).
+    """
+    digest = sha256_bytes(data)
+    name = f"{digest}{suffix}"
+    for folder in (cache_dir(), None):
+        try:
+            if folder is None:
+                folder = Path(tempfile.mkdtemp(prefix="qtok-"))
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            if path.is_file() and sha256_file(path) == digest:
+                return path
+            return atomic_write(path, data)
+        except OSError:
+            continue
+    raise DataFileError(f"cannot write {name} to {cache_dir()} nor to a temporary directory; "
+                        "set QTOK_CACHE_DIR to a writable directory")

@@ -1,0 +1,111 @@
+"""The engine layer: the declared interface, the registry, the fallback where fastokens is
+missing, and the rank-file cache the fast engine reads."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import qtok
+from qtok import get_tokenizer
+from qtok.core import Tokenizer
+from qtok.encodings import QWEN_PATTERN, EncodingSpec
+from qtok.engine import Engine, engine_class, register_engine
+
+
+def test_engines_lists_what_runs_here_default_first():
+    found = qtok.engines()
+    assert list(found) == ["fast", "tiktoken", "reference"]  # fastokens is installed here
+    assert found["fast"].startswith("fastokens ") and found["tiktoken"].startswith("tiktoken ")
+    tok = get_tokenizer()
+    assert tok.engine_name == "fast"
+    assert "engine='fast' (fastokens" in repr(tok)
+
+
+@pytest.mark.parametrize("name", ["fast", "tiktoken", "reference"])
+def test_every_builtin_engine_satisfies_the_protocol(name):
+    assert isinstance(get_tokenizer("qwen", engine=name).engine, Engine)
+    assert callable(engine_class(name).backend)
+
+
+def test_a_fourth_engine_is_registered_not_patched_in(monkeypatch):
+    import qtok.engine
+
+    monkeypatch.setattr(qtok.engine, "_REGISTERED", {})  # leave no engine behind for other tests
+    class Bytes:
+        """Every byte its own token: a toy engine over a 256-byte spec."""
+
+        def __init__(self, spec):
+            self.spec = spec
+
+        def encode_ordinary(self, text):
+            return list(text.encode("utf-8"))
+
+        def encode(self, text, allowed_special):
+            return self.encode_ordinary(text)
+
+        def encode_batch(self, texts, allowed_special, num_threads):
+            return [self.encode(t, allowed_special) for t in texts]
+
+        def decode_bytes(self, ids):
+            return bytes(ids)
+
+        def decode_single_token_bytes(self, token):
+            return bytes([token])
+
+    register_engine("bytes", Bytes)
+    spec = EncodingSpec("bytes", QWEN_PATTERN, {bytes([i]): i for i in range(256)}, {"<|endoftext|>": 256})
+    tok = Tokenizer(spec, engine="bytes")
+    assert isinstance(tok.engine, Engine)
+    assert tok.encode("hé") == [104, 195, 169]
+    # Policy stays above the engine: bad ids are refused before the toy engine sees them.
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        tok.decode([300])
+    assert "bytes" in qtok.engines()
+
+
+def _run(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env})
+
+
+def test_without_fastokens_the_default_is_tiktoken():
+    # As on Linux aarch64, where fastokens has no wheel: the import fails, qtok still works.
+    r = _run("import sys; sys.modules['fastokens'] = None\n"
+             "import qtok\n"
+             "print(list(qtok.engines()), qtok.get_tokenizer().engine_name, qtok.encode('hello world'))\n"
+             "try:\n    qtok.get_tokenizer(engine='fast')\n"
+             "except ImportError as e:\n    print('ERR', e)\n")
+    assert r.returncode == 0, r.stderr
+    first, err = r.stdout.strip().splitlines()
+    assert first == "['tiktoken', 'reference'] tiktoken [14990, 1879]"
+    assert "pip install fastokens" in err and "engine='tiktoken'" in err
+
+
+def test_rank_cache_is_hash_named_verified_and_rewritten(tmp_path):
+    from qtok.files import cached_file
+    from qtok.load import sha256_bytes
+
+    code = ("import qtok; print(qtok.get_tokenizer('cl100k_base', engine='fast').encode('hello world'))")
+    r = _run(code, QTOK_CACHE_DIR=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[15339, 1917]"
+    (cached,) = tmp_path.glob("*.tiktoken")
+    data = cached.read_bytes()
+    assert cached.name == sha256_bytes(data) + ".tiktoken"
+    # A truncated or edited cache file is never trusted: it is rewritten before use.
+    cached.write_bytes(data[: len(data) // 2])
+    r = _run(code, QTOK_CACHE_DIR=str(tmp_path))
+    assert r.stdout.strip() == "[15339, 1917]", r.stderr
+    assert cached.read_bytes() == data
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temporary left
+    # An unwritable cache falls back to a temporary directory.
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    os.environ["QTOK_CACHE_DIR"] = str(blocked / "sub")
+    try:
+        path = cached_file(b"abc", ".bin")
+    finally:
+        del os.environ["QTOK_CACHE_DIR"]
+    assert path.read_bytes() == b"abc" and blocked not in path.parents
