@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from qtok.encodings import cl100k_base, qwen
+from qtok.encodings import cl100k_base, qwen, qwen_extension_start
 from qtok.train import extend, write_extension
 
 from .corpora import load_corpus
@@ -29,7 +29,8 @@ def overlap_with_qwen(ranks: dict[bytes, int], n_base: int) -> tuple[int, int]:
     """(new tokens that are also Qwen extension tokens, new tokens)."""
     q = qwen().mergeable_ranks
     added = [t for t, r in ranks.items() if r >= n_base]
-    return sum(1 for t in added if q.get(t, -1) >= 99_156), len(added)
+    start = qwen_extension_start()
+    return sum(1 for t in added if q.get(t, -1) >= start), len(added)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in map(int, args.sizes.split(",")):
         ranks = extend("cl100k_base", texts, size)
         path = out / f"cl100k-ext-{size}.tiktoken"
-        write_extension(path, ranks, {"name": path.stem, "base": "cl100k_base", "n_new_requested": size,
-                                      "corpus": "embedded UDHR, 18 languages, NFC"})
+        write_extension(path, ranks, base="cl100k_base", n_new_requested=size,
+                        corpus="embedded UDHR, 18 languages, NFC")
         shared, n_new = overlap_with_qwen(ranks, n_base)
         overlaps[path.stem] = {"n_new": n_new, "in_qwen_extension": shared, "share": shared / n_new}
         tokenizers.append(str(path))

@@ -90,7 +90,11 @@ KNOWN = ["qwen", "cl100k_base", "xlm-r"]
 def get_adapter(spec: str) -> Adapter:
     """``qwen``, ``cl100k_base``, ``xlm-r``, or a file (``*.tiktoken``, ``*.model``,
     ``tokenizer.json``), optionally named: ``NAME=PATH``."""
-    label, _, path_str = spec.rpartition("=") if "=" in spec else (None, "", spec)
+    # NAME=PATH splits at the first "=": a name has none, a path may ("runs/lr=3e-4/x.tiktoken").
+    if spec in KNOWN or "=" not in spec or Path(spec).is_file():
+        label, path_str = None, spec
+    else:
+        label, _, path_str = spec.partition("=")
     if path_str in ("qwen", "cl100k_base"):
         return qtok_adapter(path_str, label)
     if path_str == "xlm-r":

@@ -94,13 +94,17 @@ def _load(tokenizer: str, start: int | None) -> tuple[str, dict[bytes, int], int
     tok = get_tokenizer(tokenizer)
     if start is None:
         if tokenizer == "qwen":
-            start = 99_156  # cl100k_base's kept tokens end here
+            from qtok.encodings import qwen_extension_start
+
+            start = qwen_extension_start()  # cl100k_base's kept tokens end here
         else:
             sidecar = Path(tokenizer + ".json")
             meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
             if "n_new" not in meta:
                 raise ValueError(f"no sidecar with n_new next to {tokenizer}; pass --start RANK")
             start = meta["n_ranks"] - meta["n_new"]
+    if not 0 <= start < len(tok.mergeable_ranks):
+        raise ValueError(f"--start {start} is outside {tok.name}'s ranks [0, {len(tok.mergeable_ranks)})")
     return tok.name, tok.mergeable_ranks, start
 
 

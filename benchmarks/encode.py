@@ -21,50 +21,17 @@ import tiktoken
 from common import header, mixed_documents
 from qtok import get_tokenizer
 from qtok.core import Tokenizer
-from qtok.reference import bpe_merge
 
 
-def hf_tokenizer_from_ranks(spec):
-    """HF tokenizers' BPE with the merges recovered from tiktoken ranks: each token's merge is
-    the two parts BPE reaches when only lower-ranked tokens may be used."""
-    from tokenizers import Regex, Tokenizer as HFTokenizer, decoders, models, pre_tokenizers
+def hf_tokenizer_from_ranks(tok):
+    """HF tokenizers loading what ``qtok export hf`` writes (merges recovered from the ranks)."""
+    import json
 
-    byte_to_char = _bytes_to_unicode()
+    from tokenizers import Tokenizer as HFTokenizer
 
-    def as_str(b: bytes) -> str:
-        return "".join(byte_to_char[x] for x in b)
+    from qtok.export import tokenizer_json
 
-    ranks = spec.mergeable_ranks
-    vocab = {as_str(t): r for t, r in ranks.items()}
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
-        if len(token) == 1:
-            continue
-        lower = {t: r for t, r in ((token[i:j], ranks.get(token[i:j])) for i in range(len(token))
-                                   for j in range(i + 1, len(token) + 1)) if r is not None and r < rank}
-        parts = bpe_merge(token, lower)
-        ids_to_bytes = {r: t for t, r in lower.items()}
-        if len(parts) == 2:
-            merges.append((as_str(ids_to_bytes[parts[0]]), as_str(ids_to_bytes[parts[1]])))
-    tok = HFTokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(spec.pat_str), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
-    return tok
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    # GPT-2's printable stand-ins for bytes, the alphabet of HF's byte-level BPE.
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
+    return HFTokenizer.from_str(json.dumps(tokenizer_json(tok)))
 
 
 def ntrex_documents(path: str) -> list[str]:
@@ -113,7 +80,7 @@ def bench_corpus(title, docs, fast, tik, raw, fk_raw, hf, ref_spec, rounds, one_
     }
     if hf is not None:
         assert [e.ids for e in hf.encode_batch(docs[:50], add_special_tokens=False)] == want[:50]
-        contenders["HF tokenizers (merges from ranks)"] = lambda: [hf.encode(d, add_special_tokens=False).ids for d in docs]
+        contenders["HF tokenizers (qtok export hf)"] = lambda: [hf.encode(d, add_special_tokens=False).ids for d in docs]
     # fastokens keeps a cache of the pieces it has seen, so its first pass over a text is slower
     # than the next ones; tiktoken has no such cache. "cold" is a fresh tokenizer's first pass.
     cold = {}
@@ -181,7 +148,7 @@ def main() -> None:
     hf = None
     if not args.skip_hf:
         start = time.perf_counter()
-        hf = hf_tokenizer_from_ranks(spec)
+        hf = hf_tokenizer_from_ranks(fast)
         print(f"# HF tokenizers built from the ranks in {time.perf_counter() - start:.1f} s")
     ref_spec = None if args.skip_reference else spec
 

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             model = Qwen(QwenConfig.from_name(args.preset)).init_weights(args.seed).to(device, dtype).eval()
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
                   "the continuation is noise")
-        ids = qtok.encode(args.text)
+        tok = qtok.get_tokenizer("qwen")
+        ids = tok.encode(args.text)
         print(f"ids ({len(ids)}): {ids}")
         x = torch.tensor([ids], device=device)
         with torch.inference_mode():
@@ -54,13 +55,22 @@ def main(argv: list[str] | None = None) -> int:
         top = torch.topk(probs, 5)
         print("top-5 next tokens:")
         for prob, i in zip(top.values.tolist(), top.indices.tolist()):
-            text = qtok.decode([i]) if i < 151851 else "<pad>"
+            text = tok.decode([i]) if i < tok.n_vocab else "<pad>"
             print(f"  {i:>6}  {prob:.3g}  {text!r}")
+        # Printed as it is generated, whole characters only: the stream decoder holds back the
+        # bytes of a character split across tokens until the token that completes it.
+        stream = tok.decode_stream()
+        print("continuation: ", end="", flush=True)
+
+        def show(step: torch.Tensor) -> None:
+            i = int(step[0])
+            if i < tok.n_vocab:  # padded-vocabulary ids have no text
+                print(stream.feed(i), end="", flush=True)
+
         new = generate(model, x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                       top_p=args.top_p, seed=args.seed)[0].tolist()
-        new = [i for i in new if i < 151851]  # padded-vocabulary ids have no text
-        print(f"continuation ids: {new}")
-        print(f"continuation: {qtok.decode(new)!r}")
+                       top_p=args.top_p, seed=args.seed, on_token=show)[0].tolist()
+        print(stream.flush())
+        print(f"continuation ids: {[i for i in new if i < tok.n_vocab]}")
     except (CheckpointError, ValueError, TypeError) as e:
         print(f"model: error: {e}", file=sys.stderr)
         return 2

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+import qtok
+from qtok.encodings import ENDOFTEXT, IM_END
 
 from .qwen import KVCache, Qwen
 
-# <|endoftext|> and <|im_end|>: where Qwen (base and chat) stops.
-STOP_IDS = (151643, 151645)
+# <|endoftext|> and <|im_end|>: where Qwen (base and chat) stops; ids from the encoding itself.
+STOP_IDS = tuple(qtok.get_tokenizer("qwen").special_tokens[t] for t in (ENDOFTEXT, IM_END))
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
@@ -32,9 +37,11 @@ def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | Non
 @torch.inference_mode()
 def generate(model: Qwen, ids: torch.Tensor, max_new_tokens: int = 32, *, temperature: float = 0.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = 0,
-             stop_ids: tuple[int, ...] = STOP_IDS) -> torch.Tensor:
+             stop_ids: tuple[int, ...] = STOP_IDS,
+             on_token: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     """New ids (B, <= max_new_tokens) after ``ids`` (B, T); a row stops at a stop id (kept)
-    and is padded with that id until every row has stopped or the budget is spent."""
+    and is padded with that id until every row has stopped or the budget is spent.
+    ``on_token(ids)`` is called with each step's ids (B,) as they are sampled (streaming)."""
     if ids.dim() == 1:
         ids = ids[None]
     B, T = ids.shape
@@ -54,6 +61,8 @@ def generate(model: Qwen, ids: torch.Tensor, max_new_tokens: int = 32, *, temper
         nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
         nxt = torch.where(done, out[-1] if out else nxt, nxt)
         out.append(nxt)
+        if on_token is not None:
+            on_token(nxt)
         done |= torch.isin(nxt, stops)
         if bool(done.all()):
             break

@@ -5,14 +5,15 @@
 [108386, 3837, 99489]
 """
 
-from .chat import encode_chat
 from .core import Piece, Tokenizer, get_tokenizer
 from .encodings import ENCODINGS, EncodingSpec
 from .engine import Engine, engines
+from .export import export_hf
+from .stream import StreamDecoder
 
 __all__ = [
     "encode", "decode", "count", "encode_chat", "get_tokenizer", "list_encodings",
-    "engines", "Tokenizer", "EncodingSpec", "Engine", "Piece",
+    "engines", "export_hf", "Tokenizer", "EncodingSpec", "Engine", "Piece", "StreamDecoder",
 ]
 __version__ = "0.1.0"
 
@@ -30,6 +31,16 @@ def decode(ids, errors: str = "replace") -> str:
 def count(text: str, **kwargs) -> int:
     """The number of Qwen tokens in ``text``."""
     return get_tokenizer().count(text, **kwargs)
+
+
+def encode_chat(messages, **kwargs) -> list[int]:
+    """Qwen-Chat's ids for ``messages`` (a list of ``{"role", "content"}``); see
+    ``Tokenizer.encode_chat``.
+
+    >>> encode_chat([{"role": "user", "content": "hi"}])
+    [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198]
+    """
+    return get_tokenizer().encode_chat(messages, **kwargs)
 
 
 def list_encodings() -> list[str]:

@@ -18,23 +18,20 @@ from collections.abc import Mapping, Sequence
 from .encodings import IM_END, IM_START
 
 
-def encode_chat(tokenizer=None, messages: Sequence[Mapping[str, str]] = (), *,
+def encode_chat(tokenizer, messages: Sequence[Mapping[str, str]], *,
                 add_generation_prompt: bool = True, max_window_size: int | None = None) -> list[int]:
     """The ids Qwen-Chat builds for ``messages`` (dicts with ``role`` and ``content``).
 
-    ``tokenizer`` defaults to Qwen's; it must have ``<|im_start|>`` and ``<|im_end|>``.
-    ``max_window_size`` applies make_context's history truncation (Qwen-Chat passes 6144): for
-    ``[system,] (user, assistant)*, user`` conversations, the oldest (user, assistant) pairs are
-    dropped once keeping them would reach the window.
+    ``tokenizer`` must have ``<|im_start|>`` and ``<|im_end|>`` (Qwen's does). ``max_window_size``
+    applies make_context's history truncation (Qwen-Chat passes 6144): for ``[system,] (user,
+    assistant)*, user`` conversations, the oldest (user, assistant) pairs are dropped once keeping
+    them would reach the window. ``qtok.encode_chat(messages)`` uses Qwen's tokenizer.
 
-    >>> ids = encode_chat(messages=[{"role": "user", "content": "hi"}])
+    >>> import qtok
+    >>> ids = encode_chat(qtok.get_tokenizer("qwen"), [{"role": "user", "content": "hi"}])
     >>> ids[0], ids[-1]
     (151644, 198)
     """
-    if tokenizer is None:
-        from .core import get_tokenizer
-
-        tokenizer = get_tokenizer("qwen")
     specials = tokenizer.special_tokens
     if IM_START not in specials or IM_END not in specials:
         raise ValueError(f"encoding {tokenizer.name!r} has no ChatML tokens; use 'qwen'")
@@ -58,6 +55,8 @@ def encode_chat(tokenizer=None, messages: Sequence[Mapping[str, str]] = (), *,
         turns.append(im_start + plain(role) + nl + plain(content) + im_end)
         roles.append(role)
     if max_window_size is not None:
+        if isinstance(max_window_size, bool) or not isinstance(max_window_size, int) or max_window_size <= 0:
+            raise ValueError(f"max_window_size must be a positive int, got {max_window_size!r}")
         turns = _truncate_history(turns, roles, nl, max_window_size)
     ids: list[int] = []
     for i, turn in enumerate(turns):

@@ -1,23 +1,34 @@
-"""The ``qtok`` command: encode, decode, count, explain (and train, see qtok/train.py).
+"""The ``qtok`` command: encode, decode, count, explain, train, export.
 
     qtok encode "hello world"          qtok encode - < file.txt
     qtok decode 14990 1879             qtok count README.md --json
     qtok explain "价格是 42 元"         qtok count --chat conversation.json
+    qtok train --corpus DIR --new-tokens 5000 --out mine.tiktoken
+    qtok export hf DIR [--encoding qwen] [--compat hf|safe]
+
+Options that choose the tokenizer (--encoding, --engine, --compat) and --json may stand before or
+after the subcommand and mean the same in both places.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from .core import get_tokenizer
+from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
 _RESET = "\x1b[0m"
+
+
+# --steps prints one line per merge of each piece: quadratic output in the piece's length.
+MAX_STEPS_PIECE = 512
 
 
 class CLIError(Exception):
@@ -49,9 +60,27 @@ def _parse_ids(words: list[str]) -> list[int]:
     return ids
 
 
+def text_arg(value: str | None) -> str:
+    """A text given on the command line, or stdin for ``-``/nothing: one rule for invalid UTF-8
+    wherever it comes from (Python hands undecodable argv bytes over as lone surrogates)."""
+    if value in (None, "-"):
+        return read_text("-")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise CLIError(f"the text argument is not valid UTF-8 at character {e.start}; "
+                       "convert it to UTF-8 first") from None
+    return value
+
+
+def _special_policy(args) -> dict:
+    # --allow-special opts in; otherwise the tokenizer's own default (safe, or all with --compat hf).
+    return {"allowed_special": "all"} if args.allow_special else {}
+
+
 def cmd_encode(tok, args) -> None:
-    text = read_text("-") if args.text in (None, "-") else args.text
-    ids = tok.encode(text, allowed_special="all" if args.allow_special else ())
+    text = text_arg(args.text)
+    ids = tok.encode(text, **_special_policy(args))
     print(json.dumps(ids) if args.json else " ".join(map(str, ids)))
 
 
@@ -72,8 +101,9 @@ def cmd_count(tok, args) -> None:
         if args.chat:
             try:
                 messages = json.loads(text)
-            except ValueError as e:
-                raise CLIError(f"{path} is not JSON ({e}); --chat takes a list of {{role, content}}") from None
+            except (ValueError, RecursionError) as e:
+                reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                raise CLIError(f"{path} is not JSON ({reason}); --chat takes a list of {{role, content}}") from None
             n_tokens = len(tok.encode_chat(messages, max_window_size=args.max_window_size))
         else:
             n_tokens = tok.count(text)
@@ -103,8 +133,8 @@ def _show(token: bytes) -> str:
 
 
 def cmd_explain(tok, args) -> None:
-    text = read_text("-") if args.text in (None, "-") else args.text
-    pieces = tok.explain(text, allowed_special="all" if args.allow_special else ())
+    text = text_arg(args.text)
+    pieces = tok.explain(text, **_special_policy(args))
     if args.json:
         print(json.dumps([{"piece": p.text, "ids": list(p.ids), "special": p.special,
                            "tokens": [b.decode("utf-8", "backslashreplace") for b in p.tokens]}
@@ -113,6 +143,10 @@ def cmd_explain(tok, args) -> None:
     if sys.stdout.isatty():
         print("".join(f"{_COLOURS[i % len(_COLOURS)]}\x1b[30m{p.text}{_RESET}" for i, p in enumerate(pieces)))
     steps_of = get_tokenizer(args.encoding, engine="reference").engine.merge_steps if args.steps else None
+    if steps_of and max((len(p.text.encode()) for p in pieces), default=0) > MAX_STEPS_PIECE:
+        raise CLIError(f"--steps shows every merge of each piece, which for a piece over "
+                       f"{MAX_STEPS_PIECE} bytes is more output than anyone can read; "
+                       "drop --steps or explain a shorter text")
     for p in pieces:
         print(f"{p.text!r:<24} {' '.join(map(str, p.ids)):<24} {' | '.join(map(_show, p.tokens))}")
         if steps_of and not p.special and len(p.text.encode()) > 1:
@@ -121,15 +155,74 @@ def cmd_explain(tok, args) -> None:
     print(f"{len(pieces)} pieces, {sum(len(p.ids) for p in pieces)} tokens")
 
 
+def add_train_parser(sub, json_only) -> None:
+    p = sub.add_parser("train", parents=[json_only], help="learn extension tokens on a base vocabulary")
+    p.add_argument("--base", default="cl100k_base", help="cl100k_base, qwen, or a .tiktoken file")
+    p.add_argument("--corpus", nargs="+", required=True, help="text files or directories")
+    p.add_argument("--new-tokens", type=int, required=True, help="how many tokens to learn")
+    p.add_argument("--out", required=True, help="output .tiktoken file (a .json sidecar is written too)")
+    p.add_argument("--pattern", default=QWEN_PATTERN, help="pre-tokenization pattern (default: Qwen's)")
+    p.add_argument("--drop-multi-digit", action="store_true",
+                   help="drop the base's multi-digit tokens first, as Qwen did")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> None:
+    from .train import _base_ranks, corpus_files, extend, write_extension
+    from .unicode import compile_portable
+
+    if not str(args.out).endswith(".tiktoken"):
+        raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
+    if not args.pattern:
+        raise CLIError("--pattern is empty; give a pre-tokenization regex (default: Qwen's)")
+    try:
+        compile_portable(args.pattern)
+    except Exception as e:  # regex.error, or a pattern the portable rewrite cannot take
+        raise CLIError(f"--pattern {args.pattern!r} is not a valid regex: {e}") from None
+    _, base_ranks = _base_ranks(args.base)
+    files = corpus_files(args.corpus)
+    drop = is_multi_digit if args.drop_multi_digit else None
+    ranks = extend(base_ranks, (read_text(str(f)) for f in files), args.new_tokens,
+                   pat_str=args.pattern, drop=drop)
+    meta = write_extension(args.out, ranks, base=args.base, n_new_requested=args.new_tokens,
+                           pat_str=args.pattern, drop_multi_digit=args.drop_multi_digit,
+                           corpus=[{"file": str(f), "bytes": f.stat().st_size} for f in files])
+    print(json.dumps(meta) if args.json else f"wrote {args.out}: {len(ranks)} ranks ({meta['n_new']} new)")
+
+
+def cmd_export(tok, args) -> None:
+    from .export import export_hf
+
+    paths = export_hf(tok, args.dir)
+    if args.json:
+        print(json.dumps({k: str(v) for k, v in paths.items()}))
+    else:
+        print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+
+def _tokenizer_options(parser, defaults: bool) -> None:
+    """--encoding, --engine, --compat and --json. On the subcommands their defaults are
+    SUPPRESS, so a value given before the subcommand is not overwritten by a default after it."""
+    d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    parser.add_argument("--encoding", default=d("qwen"),
+                        help="qwen (default), cl100k_base, or a .tiktoken file")
+    parser.add_argument("--engine", default=d(None), choices=engine_names(),
+                        help="fast (default where fastokens is installed), tiktoken, reference")
+    parser.add_argument("--compat", default=d(None), choices=["safe", "hf"],
+                        help="safe (default; for export: hf): special-token text is text; hf: as "
+                             "Qwen's transformers tokenizer (NFC, special tokens recognised)")
+    parser.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--encoding", default="qwen",
-                        help="qwen (default), cl100k_base, or a .tiktoken file")
-    common.add_argument("--engine", default=None, choices=engine_names(),
-                        help="fast (default where fastokens is installed), tiktoken, reference")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    parser = argparse.ArgumentParser(prog="qtok", description="Qwen's tokenizer, standalone.",
-                                     parents=[common])
+    _tokenizer_options(common, defaults=False)
+    json_only = argparse.ArgumentParser(add_help=False)
+    json_only.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                           help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="qtok", description="Qwen's tokenizer, standalone.")
+    _tokenizer_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("encode", parents=[common], help="text -> ids")
     p.add_argument("text", nargs="?", help="the text, or - (default) for stdin")
@@ -152,24 +245,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-special", action="store_true")
     p.add_argument("--steps", action="store_true", help="also show each BPE merge of each piece")
     p.set_defaults(func=cmd_explain)
-    from .train import add_train_parser
-
-    add_train_parser(sub, common)
+    add_train_parser(sub, json_only)
+    p = sub.add_parser("export", help="write the files other libraries load")
+    fmt = p.add_subparsers(dest="format", required=True)
+    e = fmt.add_parser("hf", parents=[common],
+                       help="tokenizer.json + tokenizer_config.json for tokenizers/transformers")
+    e.add_argument("dir", help="output directory (created if missing)")
+    e.set_defaults(func=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "train":
+            for option in ("encoding", "engine", "compat"):
+                if option in args and getattr(args, option) != parser.get_default(option):
+                    raise CLIError(f"--{option} does not apply to train: use --base (and --pattern)")
             args.func(args)
         else:
-            args.func(get_tokenizer(args.encoding, engine=args.engine), args)
+            if args.command == "count" and args.max_window_size is not None:
+                if not args.chat:
+                    raise CLIError("--max-window-size applies to --chat only")
+                if args.max_window_size <= 0:
+                    raise CLIError(f"--max-window-size must be positive, got {args.max_window_size}")
+            compat = args.compat or ("hf" if args.command == "export" else "safe")
+            compat = None if compat == "safe" else compat
+            args.func(get_tokenizer(args.encoding, engine=args.engine, compat=compat), args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (qtok encode ... | head): a normal end for a command-line tool.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CLIError, ValueError, TypeError, OSError, UnicodeError) as e:
         print(f"qtok: error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     return 0
 
 

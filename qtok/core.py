@@ -15,9 +15,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
-from .engine import EngineUnavailable, default_engine, engine_class
+from .engine import default_engine, engine_class
+from .offsets import char_spans, longest_fitting_prefix
 from .reference import specials_regex, split_specials
+from .stream import StreamDecoder
 from .unicode import compile_portable
 
 COMPATS = (None, "hf")
@@ -256,10 +259,12 @@ class Tokenizer:
 
     def encode_chat(self, messages, *, add_generation_prompt: bool = True,
                     max_window_size: int | None = None) -> list[int]:
-        """The ids of a conversation in Qwen-Chat's ChatML layout; see ``qtok.chat``."""
-        from .chat import encode_chat
+        """The ids of a conversation in Qwen-Chat's ChatML layout; see ``qtok.chat``.
 
-        return encode_chat(self, messages, add_generation_prompt=add_generation_prompt,
+        >>> get_tokenizer("qwen").encode_chat([{"role": "user", "content": "hi"}])[:4]
+        [151644, 872, 198, 6023]
+        """
+        return chat.encode_chat(self, messages, add_generation_prompt=add_generation_prompt,
                            max_window_size=max_window_size)
 
     # --- decoding ----------------------------------------------------------------------------
@@ -342,6 +347,57 @@ class Tokenizer:
         """
         single = self.engine.decode_single_token_bytes
         return [single(t) for t in self._as_ids(ids, "decode_tokens_bytes")]
+
+    def decode_stream(self, errors: str = "replace") -> StreamDecoder:
+        """A ``StreamDecoder``: feed it ids as they come, get back only complete text.
+
+        >>> stream = get_tokenizer("qwen").decode_stream()
+        >>> "".join(stream.feed(i) for i in get_tokenizer("qwen").encode("价格 42 元")) + stream.flush()
+        '价格 42 元'
+        """
+        return StreamDecoder(self, errors=errors)
+
+    def decode_with_offsets(self, ids: Sequence[int]) -> tuple[str, list[int]]:
+        """The text and, for each token, the character index where it starts (a token that
+        starts inside a character gets that character's index), as tiktoken's method of the
+        same name. The ids must decode to valid UTF-8 (else ``UnicodeDecodeError``).
+
+        >>> get_tokenizer("qwen").decode_with_offsets([14990, 1879])
+        ('hello world', [0, 5])
+        """
+        tokens = self.decode_tokens_bytes(ids)
+        data = b"".join(tokens)
+        text = data.decode("utf-8", errors="strict")
+        return text, [start for start, _ in char_spans(data, tokens)]
+
+    # --- offsets and budgets -----------------------------------------------------------------
+    def encode_with_offsets(self, text: str, **kwargs) -> tuple[list[int], list[tuple[int, int]]]:
+        """``encode``'s ids and each token's character span ``(start, end)`` in ``text``.
+
+        A token that begins or ends inside a character (byte-level BPE splits multi-byte
+        characters) gets the span of the whole character, so the spans tile the text in order,
+        neighbours sharing a split character. With ``compat="hf"`` the spans index the
+        NFC-normalized text, which is what is encoded; a lone surrogate counts as the U+FFFD it
+        is encoded as.
+
+        >>> get_tokenizer("qwen").encode_with_offsets("hi 元")
+        ([6023, 34369, 225], [(0, 2), (2, 4), (3, 4)])
+        """
+        text = replace_surrogates(self._prepare(text, "encode_with_offsets"))
+        ids = self.encode(text, **kwargs)
+        return ids, char_spans(text.encode("utf-8"), self.decode_tokens_bytes(ids))
+
+    def truncate(self, text: str, max_tokens: int, **kwargs) -> str:
+        """The longest prefix of ``text`` whose encoding has at most ``max_tokens`` tokens,
+        never cutting a character (one more character would not fit).
+
+        >>> get_tokenizer("qwen").truncate("hello world, again", 2)
+        'hello world'
+        """
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+            raise ValueError(f"max_tokens must be an int >= 0, got {max_tokens!r}")
+        text = self._prepare(text, "truncate")
+        return longest_fitting_prefix(text, max_tokens, lambda t: len(self.encode(t, **kwargs)))
 
     # --- looking inside ----------------------------------------------------------------------
     def explain(

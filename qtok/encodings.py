@@ -62,6 +62,11 @@ def _cl100k_ranks() -> dict[bytes, int]:
     return load_data_ranks("cl100k_base.tiktoken")
 
 
+def qwen_extension_start() -> int:
+    """The first rank of Qwen's own tokens: the number of cl100k_base tokens it kept (99,156)."""
+    return sum(1 for t in _cl100k_ranks() if not is_multi_digit(t))
+
+
 def qwen() -> EncodingSpec:
     ranks = build_qwen_ranks(_cl100k_ranks(), load_data_ranks("qwen_extension.tiktoken"))
     n = len(ranks)  # 151643

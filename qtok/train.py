@@ -6,8 +6,9 @@ unique piece is encoded once with the base, and then the most frequent adjacent 
 again and again. New tokens get ranks after the base's, so the encoder applies every base merge
 first and the new ones in the order they were learned: the merge rule tiktoken's BPE follows.
 
-Ties are broken deterministically: among pairs of equal count, the one with the smaller
-(left id, right id) wins, i.e. the pair of older tokens. Pair counts are updated incrementally
+Ties are broken deterministically: among pairs of equal count, the smallest (left id, right id)
+wins, compared as a tuple: the left ids first, the right ids only when the left ones are equal
+(so (97, 256) beats (98, 99)). Pair counts are updated incrementally
 (only the pieces that contain the merged pair are touched) and candidates sit in a heap with
 lazy deletion, so a merge costs time proportional to the pieces it changes, not to the corpus.
 
@@ -26,7 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .core import Tokenizer
 from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
+from .files import atomic_write
 from .load import dump_ranks, sha256_bytes
 from .unicode import compile_portable
 
@@ -73,7 +76,8 @@ def extend(
     ordered = [t for t, _ in sorted(base_ranks.items(), key=lambda kv: kv[1])]
     if drop is not None:
         ordered = [t for t in ordered if not drop(t)]
-        if any(bytes([b]) not in set(ordered) for b in range(256)):
+        kept = set(ordered)
+        if any(bytes([b]) not in kept for b in range(256)):
             raise ValueError("drop removed a single-byte token; the result could not encode all bytes")
     ranks = {t: i for i, t in enumerate(ordered)}
 
@@ -90,8 +94,6 @@ def extend(
         raise ValueError("the corpus is empty: give at least one non-empty text")
 
     # 2. Encode each unique piece once with the (possibly pruned) base.
-    from .core import Tokenizer
-
     base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}))
     words: list[list[int]] = []
     freqs: list[int] = []
@@ -184,48 +186,32 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def write_extension(path: str | Path, ranks: dict[bytes, int], meta: dict) -> None:
-    """Write ``path`` (tiktoken format) and ``path.json`` (how it was made, and its specials)."""
+def write_extension(path: str | Path, ranks: dict[bytes, int], *, base, n_new_requested: int,
+                    pat_str: str = QWEN_PATTERN, drop_multi_digit: bool = False,
+                    corpus=None, name: str | None = None) -> dict:
+    """Write ``path`` (tiktoken format) and its sidecar ``path.json``, the one record of how an
+    extension was made that every reader (``get_tokenizer``, ``analysis.vocab``) relies on: base
+    name and hash, pattern, sizes, corpus, specials. Both are written atomically, ranks first, so
+    a killed run leaves the old pair or a new rank file whose hash the old sidecar does not match.
+    Returns the sidecar's dict.
+    """
     path = Path(path)
+    base_name, base_ranks = _base_ranks(base)
+    n_kept = sum(1 for t in base_ranks if not (drop_multi_digit and is_multi_digit(t)))
     data = dump_ranks(ranks)
-    path.write_bytes(data)
-    meta = dict(meta, sha256=sha256_bytes(data), n_ranks=len(ranks),
-                special_tokens={ENDOFTEXT: len(ranks)})
-    path.with_name(path.name + ".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-
-
-def add_train_parser(sub, common) -> None:
-    p = sub.add_parser("train", parents=[common], help="learn extension tokens on a base vocabulary")
-    p.add_argument("--base", default="cl100k_base", help="cl100k_base, qwen, or a .tiktoken file")
-    p.add_argument("--corpus", nargs="+", required=True, help="text files or directories")
-    p.add_argument("--new-tokens", type=int, required=True, help="how many tokens to learn")
-    p.add_argument("--out", required=True, help="output .tiktoken file (a .json sidecar is written too)")
-    p.add_argument("--pattern", default=QWEN_PATTERN, help="pre-tokenization pattern (default: Qwen's)")
-    p.add_argument("--drop-multi-digit", action="store_true",
-                   help="drop the base's multi-digit tokens first, as Qwen did")
-    p.set_defaults(func=cmd_train)
-
-
-def cmd_train(args) -> None:
-    from .cli import read_text
-
-    if not str(args.out).endswith(".tiktoken"):
-        raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
-    base_name, base_ranks = _base_ranks(args.base)
-    files = corpus_files(args.corpus)
-    drop = is_multi_digit if args.drop_multi_digit else None
-    ranks = extend(base_ranks, (read_text(str(f)) for f in files), args.new_tokens,
-                   pat_str=args.pattern, drop=drop)
-    n_kept = sum(1 for t in base_ranks if drop is None or not drop(t))
     meta = {
-        "name": Path(args.out).stem,
+        "name": name or path.stem,
         "base": base_name,
         "base_sha256": sha256_bytes(dump_ranks(base_ranks)),
-        "pat_str": args.pattern,
-        "drop_multi_digit": args.drop_multi_digit,
-        "n_new_requested": args.new_tokens,
+        "pat_str": pat_str,
+        "drop_multi_digit": drop_multi_digit,
+        "n_new_requested": n_new_requested,
         "n_new": len(ranks) - n_kept,
-        "corpus": [{"file": str(f), "bytes": f.stat().st_size} for f in files],
+        "n_ranks": len(ranks),
+        "corpus": corpus,
+        "sha256": sha256_bytes(data),
+        "special_tokens": {ENDOFTEXT: len(ranks)},
     }
-    write_extension(args.out, ranks, meta)
-    print(json.dumps(meta) if args.json else f"wrote {args.out}: {len(ranks)} ranks ({meta['n_new']} new)")
+    atomic_write(path, data)
+    atomic_write(path.with_name(path.name + ".json"), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return meta

@@ -21,6 +21,12 @@ def test_tiktoken_file_adapter(tmp_path):
     path.write_bytes(dump_ranks({bytes([i]): i for i in range(256)} | {b"ab": 256}))
     a = get_adapter(str(path))
     assert a.name == "tiny" and a.count(["abab"]) == [2] and a.meta["sha256"]
+    # A path with "=" in it, named or not: NAME=PATH splits at the first "=".
+    odd = tmp_path / "lr=3e-4"
+    odd.mkdir()
+    (odd / "x.tiktoken").write_bytes(path.read_bytes())
+    assert get_adapter(f"mine={odd / 'x.tiktoken'}").name == "mine"
+    assert get_adapter(str(odd / "x.tiktoken")).name == "x"
 
 
 def test_sentencepiece_adapter_trained_in_the_test(tmp_path, multilingual):

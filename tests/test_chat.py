@@ -57,7 +57,15 @@ def test_bad_messages():
     with pytest.raises(TypeError, match="must be str"):
         encode_chat(messages=[{"role": "user", "content": 3}])
     with pytest.raises(ValueError, match="no ChatML"):
-        encode_chat(get_tokenizer("cl100k_base"), [{"role": "user", "content": "x"}])
+        get_tokenizer("cl100k_base").encode_chat([{"role": "user", "content": "x"}])
+    with pytest.raises(ValueError, match="max_window_size must be a positive int"):
+        encode_chat([{"role": "user", "content": "x"}], max_window_size=-1)
+
+
+def test_messages_positionally_as_every_chat_api_takes_them():
+    messages = [{"role": "user", "content": "hi"}]
+    assert encode_chat(messages) == encode_chat(messages=messages) == get_tokenizer().encode_chat(messages)
+    assert encode_chat(messages)[:4] == [IM_START, 872, 198, 6023]
 
 
 def test_history_truncation_follows_make_context():

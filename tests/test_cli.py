@@ -61,3 +61,67 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path):
         r = qtok(*args)
         assert r.returncode == 2, args
         assert r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
+
+
+def run_bytes(*args, stdin=None):
+    """python -m qtok with arguments given as raw bytes (as a shell passes $'\\xff')."""
+    return subprocess.run([sys.executable.encode(), b"-m", b"qtok", *args], input=stdin, capture_output=True)
+
+
+def test_options_mean_the_same_before_and_after_the_subcommand():
+    for args in (("--encoding", "cl100k_base", "encode", "hello world"),
+                 ("encode", "--encoding", "cl100k_base", "hello world")):
+        assert qtok(*args).stdout.split() == ["15339", "1917"], args
+    assert json.loads(qtok("--json", "encode", "12").stdout) == [16, 17]
+    assert qtok("--compat", "hf", "encode", "<|endoftext|>").stdout.split() == ["151643"]
+    assert qtok("encode", "--compat", "hf", "e\u0301").stdout == qtok("encode", "\u00e9").stdout
+    assert qtok("encode", "<|endoftext|>").stdout.split() != ["151643"]  # safe by default
+
+
+def test_train_takes_no_tokenizer_options(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello hello hello world world\n" * 20)
+    for args in (("train", "--encoding", "qwen"), ("--engine", "reference", "train")):
+        r = qtok(*args, "--corpus", str(corpus), "--new-tokens", "2", "--out", str(tmp_path / "o.tiktoken"))
+        assert r.returncode == 2 and ("encoding" in r.stderr or "engine" in r.stderr), r.stderr
+    assert "--encoding" not in qtok("train", "--help").stdout
+    for pattern, msg in (("(", "not a valid regex"), ("", "--pattern is empty")):
+        r = qtok("train", "--corpus", str(corpus), "--new-tokens", "2", "--pattern", pattern,
+                 "--out", str(tmp_path / "o.tiktoken"))
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_closed_pipe_is_a_normal_end(tmp_path):
+    big = ("hello world " * 50_000 + "\n") * 4
+    p = subprocess.Popen(f"{sys.executable} -m qtok encode - | head -c 10", shell=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(big.encode())
+    assert b"Broken pipe" not in err and b"error" not in err, err
+    r = subprocess.run(f"{sys.executable} -m qtok encode - | head -c 10; exit ${{PIPESTATUS[0]}}",
+                       shell=True, executable="/bin/bash", input=big.encode(), capture_output=True)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+
+
+def test_invalid_utf8_is_an_error_wherever_it_comes_from():
+    for r in (run_bytes(b"encode", b"\xff"), run_bytes(b"encode", b"-", stdin=b"\xff"),
+              run_bytes(b"explain", b"--json", b"a\xffb")):
+        assert r.returncode == 2 and b"not valid UTF-8" in r.stderr, r.stderr
+        assert r.stdout == b""
+    r = run_bytes(b"explain", b"--json", "é元".encode())
+    json.loads(r.stdout.decode("utf-8"))  # always valid JSON in valid UTF-8
+
+
+def test_chat_window_options_are_checked(tmp_path):
+    f = tmp_path / "chat.json"
+    f.write_text(json.dumps([{"role": "user", "content": "hi"}]))
+    assert "applies to --chat" in qtok("count", str(f), "--max-window-size", "100").stderr
+    assert "must be positive" in qtok("count", "--chat", str(f), "--max-window-size", "-1").stderr
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    r = qtok("count", "--chat", str(deep))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not JSON" in r.stderr
+
+
+def test_explain_steps_is_bounded():
+    r = qtok("explain", "--steps", "x" * 10_000)
+    assert r.returncode == 2 and "--steps" in r.stderr and len(r.stdout) < 1000

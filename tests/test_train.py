@@ -55,7 +55,7 @@ def test_base_ranks_unchanged_and_new_tokens_are_merges(trained):
 def test_round_trip_both_engines_and_better_compression(trained, tmp_path):
     texts, ranks = trained
     path = tmp_path / "ext.tiktoken"
-    write_extension(path, ranks, {"name": "ext"})
+    write_extension(path, ranks, base="cl100k_base", n_new_requested=300)
     fast, ref = get_tokenizer(str(path)), get_tokenizer(str(path), engine="reference")
     base = get_tokenizer("cl100k_base")
     for text in texts:
@@ -74,7 +74,8 @@ def test_drop_renumbers_like_qwen():
 
 def test_deterministic(tmp_path, multilingual):
     for name in ("a", "b"):
-        write_extension(tmp_path / f"{name}.tiktoken", extend("cl100k_base", [multilingual["ko"]], 50), {})
+        write_extension(tmp_path / f"{name}.tiktoken", extend("cl100k_base", [multilingual["ko"]], 50),
+                        base="cl100k_base", n_new_requested=50)
     assert (tmp_path / "a.tiktoken").read_bytes() == (tmp_path / "b.tiktoken").read_bytes()
 
 
@@ -129,3 +130,26 @@ def trained_tokenizers(trained):
 
     spec = EncodingSpec("trained", QWEN_PATTERN, trained[1], {"<|endoftext|>": len(trained[1])})
     return tuple(Tokenizer(spec, engine=e) for e in ("fast", "tiktoken", "reference"))
+
+
+def test_tie_rule_is_the_smallest_left_right_tuple():
+    # (a, bc) = (97, 256) and (b, d) = (98, 100) both occur twice; the tuple rule picks (97, 256)
+    # although 256 is newer than 98 and 100: the docstring says so.
+    base = BYTES | {b"bc": 256}
+    ranks = extend(base, ["abc\nbd\nabc\nbd"], 1)
+    assert new_tokens(ranks, 257) == [b"abc"]
+    ranks = extend(base, ["abc\nbd\nabc\nbd\nbd"], 1)  # with a clear winner the count decides
+    assert new_tokens(ranks, 257) == [b"bd"]
+
+
+def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):
+    path = tmp_path / "exp.tiktoken"
+    write_extension(path, extend("cl100k_base", [multilingual["th"]], 20), base="cl100k_base",
+                    n_new_requested=20, corpus="test")
+    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--tokenizer", str(path),
+                        "--out", str(tmp_path / "v")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "20 tokens from rank 100256" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--start", "999999999",
+                        "--out", str(tmp_path / "v")], capture_output=True, text=True)
+    assert r.returncode == 2 and "outside" in r.stderr
