@@ -181,3 +181,20 @@ def test_tokenizer_needs_neither_torch_nor_analysis_extras():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[14990, 1879]"
+
+
+def test_explain_takes_encodes_arguments_and_nothing_else(tok):
+    with pytest.raises(ValueError, match="disallowed_special forbids"):
+        tok.explain("a<|endoftext|>", disallowed_special="all")
+    with pytest.raises(TypeError):
+        tok.explain("a", alowed_special="all")  # a misspelled keyword is not ignored
+    pieces = tok.explain("a<|endoftext|>", allowed_special={"<|endoftext|>"})
+    assert [i for p in pieces for i in p.ids] == tok.encode("a<|endoftext|>", allowed_special="all")
+
+
+def test_special_arguments_are_sets_not_strings(tok):
+    for arg in ("allowed_special", "disallowed_special"):
+        with pytest.raises(TypeError, match=r"write \{'<\|endoftext\|>'\}"):
+            tok.encode("x", **{arg: "<|endoftext|>"})
+    with pytest.raises(ValueError, match="not special tokens"):
+        tok.encode("x", disallowed_special={"<|nope|>"})
