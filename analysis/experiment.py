@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    corpus = load_corpus("embedded", langs=[lang for lang in load_corpus().langs if lang != "code"])
+    corpus = load_corpus("udhr")
     texts = [unicodedata.normalize("NFC", "\n".join(corpus.docs(lang))) for lang in corpus.langs]
     n_base = len(cl100k_base().mergeable_ranks)
     tokenizers, overlaps = ["cl100k_base"], {}

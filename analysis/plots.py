@@ -1,10 +1,19 @@
-"""Figures: functions that take the long table and return a matplotlib Figure (no I/O)."""
+"""Figures: functions that take the long table and return a matplotlib Figure (no I/O).
+
+Two layouts: the Qwen report's (one group of bars per language, a dashed line at 1) while the
+languages fit across a page, and an atlas beyond that (one row per language, grouped and coloured
+by script, sorted within a script, the figure growing with the number of languages), so a
+128-language run stays readable at 150 dpi.
+"""
 
 from __future__ import annotations
 
 import math
 
 from .metrics import pivot
+
+# Languages beyond which grouped bars become unreadable and the atlas layout takes over.
+MAX_BARS = 30
 
 
 def _figure():
@@ -14,19 +23,32 @@ def _figure():
     return plt
 
 
+def _errors(rows, column, langs, tokenizers):
+    lo = pivot(rows, f"{column}_lo", langs, tokenizers)
+    hi = pivot(rows, f"{column}_hi", langs, tokenizers)
+    val = pivot(rows, column, langs, tokenizers)
+    return [[[0 if math.isnan(v - a) else v - a for v, a in zip(vs, los)],
+             [0 if math.isnan(b - v) else b - v for v, b in zip(vs, his)]]
+            for vs, los, his in zip(val, lo, hi)]
+
+
 def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: list[str], *,
                  title: str, ylabel: str, reference_line: float | None = 1.0):
-    """One group of bars per language, one bar per tokenizer (the Qwen report's figure)."""
+    """One group of bars per language, one bar per tokenizer, 95% intervals as error bars (the
+    Qwen report's figure)."""
     plt = _figure()
     grid = pivot(rows, column, langs, tokenizers)
+    has_ci = all(f"{column}_lo" in r for r in rows)
+    errors = _errors(rows, column, langs, tokenizers) if has_ci else [None] * len(tokenizers)
     fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(langs) + 2), 4.5), layout="constrained")
     width = 0.8 / max(1, len(tokenizers))
-    for i, (name, values) in enumerate(zip(tokenizers, grid)):
+    for i, (name, values, err) in enumerate(zip(tokenizers, grid, errors)):
         xs = [j + (i - (len(tokenizers) - 1) / 2) * width for j in range(len(langs))]
-        ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=name)
+        ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=name,
+               yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5})
     if reference_line is not None:
         ax.axhline(reference_line, color="black", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(langs)), langs)
+    ax.set_xticks(range(len(langs)), langs, rotation=45 if any(len(x) > 4 for x in langs) else 0)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(ncols=min(4, len(tokenizers)), fontsize="small")
@@ -34,14 +56,99 @@ def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: li
     return fig
 
 
+def atlas(rows: list[dict], column: str, langs: list[str], tokenizers: list[str], *,
+          title: str, xlabel: str, reference_line: float | None = 1.0):
+    """One row per language, grouped and coloured by script (the ``script`` column), sorted by
+    the first tokenizer's value within a script; one marker per tokenizer, 95% intervals as
+    whiskers. The height grows with the number of languages."""
+    plt = _figure()
+    values = {(r["tokenizer"], r["lang"]): r for r in rows}
+    script_of = {r["lang"]: r.get("script", "") for r in rows}
+    first = tokenizers[0]
+
+    def key(lang):
+        v = values[first, lang][column]
+        return (script_of[lang], math.inf if math.isnan(v) else v)
+
+    order = sorted(langs, key=key)
+    scripts = sorted({script_of[lang] for lang in order})
+    cmap = plt.get_cmap("tab10")
+    colour = {s: cmap(i % 10) for i, s in enumerate(scripts)}
+    height = max(4, 0.22 * len(order) + 1.5)
+    fig, ax = plt.subplots(figsize=(9, height), layout="constrained")
+    markers = "osD^v<>px*"
+    for i, t in enumerate(tokenizers):
+        ys = [y + (i - (len(tokenizers) - 1) / 2) * 0.25 for y in range(len(order))]
+        xs = [values[t, lang][column] for lang in order]
+        lo = [values[t, lang].get(f"{column}_lo", math.nan) for lang in order]
+        hi = [values[t, lang].get(f"{column}_hi", math.nan) for lang in order]
+        err = [[0 if math.isnan(x - a) else x - a for x, a in zip(xs, lo)],
+               [0 if math.isnan(b - x) else b - x for x, b in zip(xs, hi)]]
+        ax.errorbar(xs, ys, xerr=err, fmt=markers[i % len(markers)], markersize=3.5,
+                    linewidth=0.6, label=t)
+    ax.set_yticks(range(len(order)), [f"{lang}" for lang in order], fontsize=7)
+    # Shade each script's block and name it at the right edge.
+    start = 0
+    for y in range(1, len(order) + 1):
+        if y == len(order) or script_of[order[y]] != script_of[order[start]]:
+            ax.axhspan(start - 0.5, y - 0.5, color=colour[script_of[order[start]]], alpha=0.08, linewidth=0)
+            ax.text(1.005, (start + y - 1) / 2, script_of[order[start]], transform=ax.get_yaxis_transform(),
+                    fontsize=7, va="center")
+            start = y
+    if reference_line is not None:
+        ax.axvline(reference_line, color="black", linewidth=1, linestyle="--")
+    ax.set_ylim(-0.5, len(order) - 0.5)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _layout(rows, column, langs, tokenizers, *, title, label, reference_line=1.0):
+    if len(langs) <= MAX_BARS:
+        return grouped_bars(rows, column, langs, tokenizers, title=title, ylabel=label,
+                            reference_line=reference_line)
+    return atlas(rows, column, langs, tokenizers, title=title, xlabel=label, reference_line=reference_line)
+
+
 def compression_figure(rows: list[dict], langs: list[str], tokenizers: list[str], baseline: str = "xlm-r",
                        corpus: str = ""):
-    return grouped_bars(rows, "compression", langs, tokenizers,
-                        title=f"Tokens relative to {baseline} ({baseline} = 1, lower is better){' — ' + corpus if corpus else ''}",
-                        ylabel=f"tokens / {baseline} tokens")
+    return _layout(rows, "compression", langs, tokenizers,
+                   title=f"Tokens relative to {baseline} ({baseline} = 1, lower is better){' — ' + corpus if corpus else ''}",
+                   label=f"tokens / {baseline} tokens")
 
 
 def premium_figure(rows: list[dict], langs: list[str], tokenizers: list[str], reference_lang: str = "en"):
-    return grouped_bars(rows, "premium", [lang for lang in langs if lang != "code"], tokenizers,
-                        title=f"Tokenization premium: tokens relative to {reference_lang} on parallel text",
-                        ylabel=f"tokens / {reference_lang} tokens")
+    return _layout(rows, "premium", [lang for lang in langs if not lang.startswith("code")], tokenizers,
+                   title=f"Tokenization premium: tokens relative to {reference_lang} on parallel text",
+                   label=f"tokens / {reference_lang} tokens")
+
+
+def paper_figure(rows: list[dict], tokenizers: list[str]):
+    """Measured against the Qwen report's figure, per language, for each tokenizer the chart
+    has: the paper's value with its ±0.02 read-off band, the measured value with its 95% interval."""
+    plt = _figure()
+    charted = [t for t in tokenizers
+               if any(r["tokenizer"] == t and not math.isnan(r["paper"]) for r in rows)]
+    fig, axes = plt.subplots(len(charted), 1, figsize=(10, 3.2 * len(charted)), layout="constrained",
+                             squeeze=False)
+    for ax, t in zip(axes[:, 0], charted):
+        mine = [r for r in rows if r["tokenizer"] == t and not math.isnan(r["paper"])]
+        xs = range(len(mine))
+        paper = [r["paper"] for r in mine]
+        ax.bar(xs, [0.04] * len(mine), bottom=[p - 0.02 for p in paper], width=0.6, color="0.8",
+               label="paper ±0.02 (read off the figure)")
+        ax.errorbar(xs, [r["compression"] for r in mine],
+                    yerr=[[r["compression"] - r["compression_lo"] for r in mine],
+                          [r["compression_hi"] - r["compression"] for r in mine]],
+                    fmt="o", markersize=4, color="C3", capsize=2, label="measured, 95% interval")
+        ax.set_xticks(list(xs), [r["lang"] for r in mine])
+        ax.axhline(1, color="black", linewidth=0.8, linestyle="--")
+        worst = max(abs(r["paper_diff"]) for r in mine)
+        ax.set_title(f"{t}: measured vs the Qwen report (largest difference {worst:.3f})")
+        ax.set_ylabel("tokens / XLM-R tokens")
+        ax.legend(fontsize="small")
+        ax.grid(axis="y", alpha=0.3)
+    return fig

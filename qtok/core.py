@@ -450,18 +450,27 @@ def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = N
 
 _NAMED: dict[tuple, Tokenizer] = {}
 _SPECS: dict[str, EncodingSpec] = {}
-_LOCK = threading.Lock()
+_LOCKS: dict[tuple, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock(key: tuple) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
     key = (name, engine, compat)
     tok = _NAMED.get(key)
     if tok is None:
-        with _LOCK:  # many threads asking at once build one tokenizer, not one each
+        # Many threads asking for one tokenizer build it once; different tokenizers build in
+        # parallel (the engines' builds release the GIL).
+        with _lock(key):
             tok = _NAMED.get(key)
             if tok is None:
-                if name not in _SPECS:
-                    _SPECS[name] = get_spec(name)
+                with _lock((name,)):
+                    if name not in _SPECS:
+                        _SPECS[name] = get_spec(name)
                 tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
     return tok
 

@@ -5,20 +5,45 @@ import unicodedata
 
 import pytest
 
-from analysis.corpora import CorpusError, load_corpus, ntrex_short_codes
+from analysis.corpora import CODE_LANGS, CorpusError, flores_to_short, load_corpus, ntrex_short_codes
 
 
-def test_embedded_corpus():
+def test_embedded_corpus_is_ntrex_news_and_a_fixed_code_sample():
     c = load_corpus()
-    assert c.langs[:3] == ["th", "he", "ar"] and c.langs[-2:] == ["en", "code"]
-    assert "code" not in c.parallel and "en" in c.parallel
-    en = list(c.docs("en"))
-    assert en[0] == "Universal Declaration of Human Rights" and len(en) > 50
-    assert len(list(c.docs("code"))) >= 15
-    assert c.meta["code"]["python"]
-    # vi is stored decomposed; the study normalizes it (recorded), the corpus does not hide it.
-    vi = "".join(c.docs("vi"))
+    assert c.langs[:3] == ["th", "he", "ar"] and c.langs[17:19] == ["en", "code"]
+    assert c.langs[19:] == [f"code-{lang}" for lang in CODE_LANGS]
+    assert "code" not in c.parallel and "en" in c.parallel and len(c.parallel) == 18
+    en, de = list(c.docs("en")), list(c.docs("de"))
+    assert len(en) == len(de) == 123  # news stories, from DOCUMENT_IDS.tsv
+    assert sum(d.count("\n") + 1 for d in en) == 1997  # sentences
+    assert en[0].startswith("Welsh AMs worried about 'looking like muppets'")
+    assert c.meta["codes"]["en"] == "newstest2019-src.eng.txt"  # the source side
+    code = list(c.docs("code"))
+    assert len(code) == sum(len(list(c.docs(f"code-{lang}"))) for lang in CODE_LANGS)
+    assert any("def " in d for d in c.docs("code-python")) and any("func " in d for d in c.docs("code-go"))
+    assert c.meta["archives_sha256"]
+
+
+def test_udhr_stays_available():
+    c = load_corpus("udhr")
+    assert len(c.langs) == 18 and "code" not in c.langs
+    assert next(iter(c.docs("en"))) == "Universal Declaration of Human Rights"
+    vi = "".join(c.docs("vi"))  # stored decomposed; the study normalizes it (recorded)
     assert unicodedata.normalize("NFC", vi) != vi
+
+
+def test_tampered_archive(tmp_path, monkeypatch):
+    import analysis.corpora as corpora
+
+    data = (corpora.DATA / corpora.NTREX_CHART).read_bytes()
+    (tmp_path / corpora.NTREX_CHART).write_bytes(data[:-10] + b"0" * 10)
+    monkeypatch.setattr(corpora, "DATA", tmp_path)
+    corpora.read_archive.cache_clear()
+    try:
+        with pytest.raises(CorpusError, match="failed its hash check"):
+            load_corpus()
+    finally:
+        corpora.read_archive.cache_clear()
 
 
 def test_unknown_language_lists_available():
@@ -33,7 +58,7 @@ def test_tampered_udhr(tmp_path, monkeypatch):
     (tmp_path / "udhr" / "en.txt").write_text("changed\n")
     monkeypatch.setattr(corpora, "DATA", tmp_path)
     with pytest.raises(CorpusError, match="failed its hash check"):
-        list(load_corpus(langs=["en"]).docs("en"))
+        list(load_corpus("udhr", langs=["en"]).docs("en"))
 
 
 def test_directory_layout(tmp_path):
@@ -43,16 +68,51 @@ def test_directory_layout(tmp_path):
     assert c.langs == ["en", "fr"] and list(c.docs("en")) == ["one line", "second line"]
 
 
+def _ntrex(tmp_path, files, languages=True, ids=None):
+    for name, lines in files.items():
+        (tmp_path / name).write_bytes("".join(f"{x}\r\n" for x in lines).encode())
+    if languages:
+        (tmp_path / "LANGUAGES.tsv").write_text("deu\tGerman\nzho-CN\tChinese (Simplified)\n")
+    if ids:
+        (tmp_path / "DOCUMENT_IDS.tsv").write_text("".join(f"{i}\n" for i in ids))
+    return tmp_path
+
+
 def test_ntrex_layout(tmp_path):
-    for code, text in [("deu", "Hallo Welt"), ("zho-CN", "你好"), ("zho-TW", "你好"),
-                       ("eng-GB", "hello"), ("xyz", "unknown language")]:
-        (tmp_path / f"newstest2019-ref.{code}.txt").write_bytes(f"{text}\r\nline two\r\n".encode())
-    (tmp_path / "LANGUAGES.tsv").write_text("deu\tGerman\nzho-CN\tChinese (Simplified)\n")
+    files = {f"newstest2019-ref.{code}.txt": [text, "line two", "three"] for code, text in
+             [("deu", "Hallo Welt"), ("zho-CN", "你好"), ("zho-TW", "你好"), ("eng-GB", "hello"),
+              ("xyz", "unknown language")]}
+    files["newstest2019-src.eng.txt"] = ["hello", "line two", "three"]
+    _ntrex(tmp_path, files, ids=["a", "a", "b"])
     c = load_corpus(f"ntrex:{tmp_path}")
-    assert c.langs == ["de", "en", "xyz", "zh", "zh-TW"]
-    assert list(c.docs("de")) == ["Hallo Welt", "line two"]  # CRLF stripped
-    assert c.meta["names"]["deu"] == "German"
+    assert c.langs == ["de", "en", "en-GB", "xyz", "zh", "zh-TW"]
+    assert list(c.docs("de")) == ["Hallo Welt\nline two", "three"]  # CRLF stripped, stories joined
+    assert c.meta["names"]["deu"] == "German" and c.meta["n_documents"] == 2
     assert load_corpus(str(tmp_path)).name == "ntrex-128"  # detected from the file names
+
+
+def test_ntrex_bad_layouts(tmp_path):
+    (tmp_path / "no-tsv").mkdir()
+    bad = _ntrex(tmp_path / "no-tsv", {"newstest2019-ref.deu.txt": ["a"]}, languages=False)
+    with pytest.raises(CorpusError, match="no LANGUAGES.tsv"):
+        load_corpus(f"ntrex:{bad}")
+    (tmp_path / "uneven").mkdir()
+    bad = _ntrex(tmp_path / "uneven", {"newstest2019-ref.deu.txt": ["a", "b"],
+                                       "newstest2019-ref.fra.txt": ["a"]}, ids=["x", "x"])
+    with pytest.raises(CorpusError, match=r"ref.fra.txt has 1 lines where DOCUMENT_IDS.tsv has 2: "
+                                          "the files are not parallel"):
+        load_corpus(f"ntrex:{bad}")
+    (tmp_path / "twice").mkdir()
+    bad = _ntrex(tmp_path / "twice", {"newstest2019-ref.deu.txt": ["a"], "newstest2019-ref.de.txt": ["a"]})
+    with pytest.raises(CorpusError, match="are both language 'de'"):
+        load_corpus(f"ntrex:{bad}")
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(f"ntrex:{tmp_path / 'missing'}")
+
+
+def test_flores_codes_line_up_with_ntrex():
+    assert [flores_to_short(c) for c in ("eng_Latn", "zho_Hans", "zho_Hant", "arb_Arab", "tha_Thai")] == [
+        "en", "zh", "zh-TW", "ar", "th"]
 
 
 def test_ntrex_short_codes():

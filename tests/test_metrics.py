@@ -43,3 +43,39 @@ def test_zero_tokens_is_nan_not_an_error():
 def test_pivot():
     grid = pivot(add_metrics(ROWS, baseline="x"), "compression", ["en", "zh", "code"], ["q", "x"])
     assert grid[0][:2] == [1.25, 0.75] and math.isnan(grid[1][2])
+
+
+def test_unknown_tokens_make_the_ratio_nan_with_a_reason():
+    rows = [dict(r, n_unk=0) for r in ROWS]
+    rows[3] = dict(rows[3], n_unk=4)  # the baseline: 10% unknown tokens on zh
+    out = add_metrics(rows, baseline="x", parallel={"en", "zh"})
+    q_zh, x_zh = out[2], out[3]
+    assert math.isnan(q_zh["compression"]) and math.isnan(x_zh["compression"])
+    assert "x has 10.0% unknown tokens on zh" in q_zh["reason"]
+    assert out[0]["compression"] == 1.25 and out[0]["reason"] == ""
+    zero = add_metrics([dict(ROWS[0], n_tokens=0), ROWS[1]], baseline="x")
+    assert "q gives no tokens on en" in zero[0]["reason"]
+
+
+def test_literature_metrics_known_answers():
+    from analysis.metrics import continued_words, gini, renyi_efficiency, vocab_utilization
+
+    assert gini([2, 2, 2]) == 0.0 and math.isclose(gini([0, 0, 0, 1]), 0.75)
+    # Rényi entropy of a uniform distribution is log n: efficiency log 2 / log 4 = 0.5.
+    assert math.isclose(renyi_efficiency([7, 7, 0, 0], 4), 0.5)
+    # Two tokens, p = (0.75, 0.25): H_2.5 = log(0.75^2.5 + 0.25^2.5) / (1 - 2.5).
+    h = math.log(0.75 ** 2.5 + 0.25 ** 2.5) / -1.5
+    assert math.isclose(renyi_efficiency([3, 1], 8), h / math.log(8))
+    assert vocab_utilization([1, 0, 0, 5, 0], 5) == 0.4
+    assert continued_words([1, 1, 4], [10, 5, 5]) == 0.25
+
+
+def test_bootstrap_interval_is_seeded_and_paired():
+    from analysis.uncertainty import paired_interval
+
+    num, den = [3, 5, 2, 8, 4, 6] * 5, [2, 4, 2, 6, 3, 5] * 5
+    a, b = paired_interval(num, den, seed=1), paired_interval(num, den, seed=1)
+    assert a == b and a[0] < sum(num) / sum(den) < a[1]
+    # Paired: when numerator and denominator move together the interval is narrow.
+    tight = paired_interval([2 * x for x in den], den)
+    assert tight == (2.0, 2.0)

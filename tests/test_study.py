@@ -20,20 +20,40 @@ def results(tmp_path_factory):
 
 def test_main_job_writes_csv_json_png(results):
     out, stdout = results
-    assert "compression" in stdout and "code" in stdout
+    assert "compression" in stdout and "code" in stdout and "paper" in stdout
     rows = read_results(out / "compression.csv")
     langs = {r["lang"] for r in rows}
-    assert len(langs) == 19 and {r["tokenizer"] for r in rows} == {"qwen", "cl100k_base", "xlm-r"}
+    assert len(langs) == 27 and {r["tokenizer"] for r in rows} == {"qwen", "cl100k_base", "xlm-r"}
     for r in rows:
         assert r["n_tokens"] > 0 and math.isfinite(r["compression"]) and math.isfinite(r["bytes_per_token"])
+        assert r["compression_lo"] <= r["compression"] <= r["compression_hi"]
         if r["tokenizer"] == "xlm-r":
             assert r["compression"] == 1.0
     meta = json.loads((out / "compression.json").read_text())
-    assert meta["normalization"] == "NFC"
-    assert meta["corpus"]["code"]["python"] == sys.version.split()[0]
+    assert meta["normalization"] == "NFC" and meta["bootstrap"]["seed"] == 0
+    assert meta["corpus"]["archives_sha256"] and meta["corpus"]["codes"]["en"] == "newstest2019-src.eng.txt"
     assert meta["tokenizers"]["xlm-r"]["sha256"] == "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
     assert meta["versions"]["tiktoken"]
+    # The JSON, written last, lists every file of the run with its hash.
+    from qtok.load import sha256_file
+
+    for name, digest in meta["files"].items():
+        assert sha256_file(out / name) == digest
     assert (out / "compression.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {"compression.png", "compression-paper.png", "compression-premium.png"} <= set(meta["files"])
+
+
+def test_default_run_reproduces_the_qwen_figure(results):
+    # Every Qwen/XLM-R value of the report's chart within 0.05 (the chart is read off to +-0.02).
+    rows = [r for r in read_results(results[0] / "compression.csv") if r["tokenizer"] == "qwen"]
+    charted = [r for r in rows if math.isfinite(r["paper"])]
+    assert len(charted) == 19
+    worst = max(charted, key=lambda r: abs(r["paper_diff"]))
+    assert abs(worst["paper_diff"]) <= 0.05, worst
+    for r in rows:  # the literature's metrics are there and sane
+        assert 0 < r["renyi_efficiency"] < 1 and 0 < r["vocab_utilization"] < 1
+        if r["lang"] in ("de", "en", "ru"):
+            assert 0 < r["continued_words"] < 1 and math.isfinite(r["fertility"])
 
 
 def test_qwen_beats_cl100k_where_it_was_extended(results):
@@ -59,3 +79,14 @@ def test_caps_and_bad_arguments(tmp_path):
     assert r.returncode == 2 and "baseline 'xlm-r' is not among" in r.stderr
     r = run("--corpus", str(tmp_path / "missing"))
     assert r.returncode == 2 and "unknown corpus" in r.stderr
+    r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--reference-lang", "fr")
+    assert r.returncode == 2 and "reference language 'fr'" in r.stderr
+    r = run("--langs", "en,de", "--tokenizers", f"qwen,xlm-r,{tmp_path / 'missing.model'}")
+    assert r.returncode == 2 and "unknown tokenizer" in r.stderr and r.stderr.count("\n") == 1
+    (tmp_path / "bad.model").write_bytes(b"not a model")
+    r = run("--langs", "en,de", "--tokenizers", f"qwen,xlm-r,{tmp_path / 'bad.model'}")
+    assert r.returncode == 2 and "not a SentencePiece model" in r.stderr and r.stderr.count("\n") == 1
+    (tmp_path / "compression.png").unlink()
+    (tmp_path / "compression.png").mkdir()
+    r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--bootstrap", "50")
+    assert r.returncode == 2 and "is a directory" in r.stderr
