@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 from .corpora import CorpusError, load_corpus
 from .study import format_table, run_study, write_results
-from .tokenizers import TokenizerError, get_adapter
+from .tokenizers import TokenizerError, load_adapters
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,10 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
-        names = [s.strip() for s in args.tokenizers.split(",") if s.strip()]
-        # Built in parallel: the tokenizers' own builds release the GIL (about 2x on 2 cores).
-        with ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool:
-            adapters = list(pool.map(get_adapter, names))
+        adapters = load_adapters([s.strip() for s in args.tokenizers.split(",") if s.strip()])
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,

@@ -16,14 +16,14 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 
 from .corpora import DATA, Corpus, normalize
 from .metrics import (COLUMNS, METRICS, NAN, NO_SPACE_LANGS, RENYI_ALPHA, UNK_THRESHOLD, add_metrics,
                       continued_words, gini, pivot, renyi_efficiency, vocab_utilization)
 from .tokenizers import Adapter
-from .uncertainty import N_BOOT, SEED, paired_interval
+from .uncertainty import N_BOOT, SEED, Resampler
 
 # The study's tokenizer names -> the Qwen report chart's columns (pass a file under one of these
 # names, e.g. --tokenizers llama=path/to/LLaMA-7B/tokenizer.model, to get that row's paper value).
@@ -119,9 +119,8 @@ def count_language(corpus: Corpus, lang: str, adapters: list[Adapter], form: str
         if not batch:
             break
         for a in adapters:
-            encoded = a.encode(batch)
-            per_doc[a.name].extend(map(len, encoded))
-            flat = np.fromiter(chain.from_iterable(encoded), dtype=np.int64)
+            flat, lengths = a.flat(batch)
+            per_doc[a.name].extend(lengths.tolist())
             if flat.size:
                 if flat.max() >= len(freq[a.name]):  # a vocabulary larger than declared
                     freq[a.name] = np.pad(freq[a.name], (0, int(flat.max()) + 1 - len(freq[a.name])))
@@ -219,16 +218,18 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
 
 def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_lang: str,
                   parallel: set[str], n_boot: int, seed: int) -> None:
-    """``compression_lo/hi`` and ``premium_lo/hi``: 95% paired bootstrap intervals (in place)."""
+    """``compression_lo/hi`` and ``premium_lo/hi``: 95% paired bootstrap intervals (in place).
+    Every ratio over the same number of documents uses the same draws."""
+    boot = Resampler(n_boot=n_boot, seed=seed)
     for r in rows:
         t, lang = r["tokenizer"], r["lang"]
         r["compression_lo"] = r["compression_hi"] = r["premium_lo"] = r["premium_hi"] = NAN
         if not math.isnan(r["compression"]):
-            r["compression_lo"], r["compression_hi"] = paired_interval(
-                doc_tokens[t, lang], doc_tokens[baseline, lang], n_boot=n_boot, seed=seed)
+            r["compression_lo"], r["compression_hi"] = boot.interval(
+                (t, lang), doc_tokens[t, lang], (baseline, lang), doc_tokens[baseline, lang])
         if not math.isnan(r["premium"]) and lang in parallel and reference_lang in parallel:
-            r["premium_lo"], r["premium_hi"] = paired_interval(
-                doc_tokens[t, lang], doc_tokens[t, reference_lang], n_boot=n_boot, seed=seed)
+            r["premium_lo"], r["premium_hi"] = boot.interval(
+                (t, lang), doc_tokens[t, lang], (t, reference_lang), doc_tokens[t, reference_lang])
 
 
 def add_paper(rows: list[dict], baseline: str) -> None:

@@ -50,3 +50,44 @@ def paired_interval(num, den, *, n_boot: int = N_BOOT, seed: int = SEED,
     tail = (1 - level) / 2 * 100
     lo, hi = np.nanpercentile(r, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+class Resampler:
+    """Shared bootstrap draws for many ratios over the same documents: one draw of document
+    indices per size n (seeded), and each count vector's resampled sums computed once, so that
+    hundreds of intervals cost one gather each. Falls back to ``paired_interval`` when the draws
+    would not fit in memory (millions of documents)."""
+
+    def __init__(self, n_boot: int = N_BOOT, seed: int = SEED, level: float = 0.95):
+        self.n_boot, self.seed, self.level = n_boot, seed, level
+        self._draws: dict[int, object] = {}
+        self._sums: dict[object, object] = {}
+
+    def _resampled(self, key, counts):
+        import numpy as np
+
+        if key not in self._sums:
+            counts = np.asarray(counts, dtype=np.float64)
+            n = len(counts)
+            if n not in self._draws:
+                self._draws[n] = np.random.default_rng(self.seed).integers(0, n, size=(self.n_boot, n))
+            self._sums[key] = counts[self._draws[n]].sum(axis=1)
+        return self._sums[key]
+
+    def interval(self, num_key, num, den_key, den) -> tuple[float, float]:
+        """The interval of sum(num) / sum(den); the keys name the count vectors for reuse."""
+        import numpy as np
+
+        n = len(num)
+        if n == 0 or len(den) != n or self.n_boot <= 0:
+            return math.nan, math.nan
+        if n * self.n_boot > _CHUNK_CELLS * 4:
+            return paired_interval(num, den, n_boot=self.n_boot, seed=self.seed, level=self.level)
+        a, b = self._resampled(num_key, num), self._resampled(den_key, den)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(b > 0, a / b, np.nan)
+        if np.isnan(r).all():
+            return math.nan, math.nan
+        tail = (1 - self.level) / 2 * 100
+        lo, hi = np.nanpercentile(r, [tail, 100 - tail])
+        return float(lo), float(hi)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from common import header
 
-from analysis import get_adapter, load_corpus, run_study
+from analysis import load_corpus, run_study
+from analysis.tokenizers import load_adapters
 
 
 def peak_rss_mb() -> float:
@@ -43,7 +44,7 @@ def main() -> None:
     header("analysis study benchmark")
 
     start = time.perf_counter()
-    adapters, t_load = timed(lambda: [get_adapter(t) for t in ("qwen", "cl100k_base", "xlm-r")])
+    adapters, t_load = timed(lambda: load_adapters(["qwen", "cl100k_base", "xlm-r"]))
     corpus = load_corpus()
     study, t_study = timed(lambda: run_study(corpus, adapters))
     print(f"default study (3 tokenizers x {len(corpus.langs)} languages): {time.perf_counter() - start:.2f} s "

@@ -17,6 +17,7 @@ from typing import Literal
 
 from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
+from .load import check_table
 from .engine import default_engine, engine_class
 from .offsets import char_spans, longest_fitting_prefix
 from .reference import specials_regex, split_specials
@@ -81,6 +82,8 @@ class Tokenizer:
         engine = engine or default_engine()
         if not isinstance(engine, str):
             raise TypeError(f"engine is a name such as 'fast', got {type(engine).__name__}")
+        # The same checks whichever engine is asked for, before any engine sees the table.
+        check_table(spec.mergeable_ranks, spec.special_tokens, f"encoding {spec.name!r}")
         self.spec = spec
         self.engine_name = engine
         self.engine = engine_class(engine)(spec)
@@ -248,6 +251,43 @@ class Tokenizer:
         except UnicodeEncodeError:
             texts = [replace_surrogates(t) for t in texts]
             return self.engine.encode_batch(texts, allowed, num_threads)
+
+    def encode_batch_flat(self, texts: Iterable[str], *,
+                          allowed_special: Literal["all"] | Collection[str] = _DEFAULT,  # type: ignore[assignment]
+                          disallowed_special: Literal["all"] | Collection[str] = ()):
+        """``encode_batch`` as two numpy arrays: every text's ids concatenated (uint32) and
+        ``len(texts) + 1`` offsets, text ``i`` being ``ids[offsets[i]:offsets[i + 1]]``. For bulk
+        work (corpus statistics, training data) it skips a Python object per token: with the
+        fast engine the arrays are filled in Rust. Needs numpy.
+
+        >>> ids, offsets = get_tokenizer("qwen").encode_batch_flat(["hello world", "12"])
+        >>> ids.tolist(), offsets.tolist()
+        ([14990, 1879, 16, 17], [0, 2, 4])
+        """
+        import numpy as np
+
+        if isinstance(texts, str):
+            raise TypeError("encode_batch_flat() takes a list of str, got one str; use encode()")
+        texts = [self._prepare(t, "encode_batch_flat") for t in texts]
+        allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        if disallowed:
+            for t in texts:
+                self._check_disallowed(t, disallowed)
+        flat = getattr(self.engine, "encode_batch_flat", None)
+        if flat is not None:
+            try:
+                out = flat(texts, allowed)
+            except UnicodeEncodeError:
+                texts = [replace_surrogates(t) for t in texts]
+                out = flat(texts, allowed)
+            if out is not None:
+                ids, offsets = out
+                return (np.frombuffer(ids, dtype="<u4").astype(np.uint32, copy=False),
+                        np.frombuffer(offsets, dtype="<u8").astype(np.int64))
+        lists = self.encode_batch(texts, allowed_special=allowed, num_threads=2)
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lists], out=offsets[1:])
+        return np.fromiter((i for x in lists for i in x), dtype=np.uint32, count=int(offsets[-1])), offsets
 
     def count(self, text: str, **kwargs) -> int:
         """The number of tokens ``encode(text, **kwargs)`` gives.

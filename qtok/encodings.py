@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .load import DataFileError, load_data_ranks, load_ranks_file
+from .load import DataFileError, check_table, load_data_ranks, load_ranks_file, sha256_file
 
 # cl100k_base's pattern; numbers are split into runs of up to three digits.
 CL100K_PATTERN = (
@@ -111,14 +111,30 @@ def from_file(path: str | Path, pat_str: str | None = None) -> EncodingSpec:
     if sidecar.exists():
         try:
             meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
         except (OSError, ValueError) as e:
             raise DataFileError(f"cannot read the sidecar {str(sidecar)!r}: {e}") from None
+        # A sidecar describes one rank file: a rank file changed after it was written (cut,
+        # edited, or a new one beside an old sidecar) would get the wrong special tokens.
+        if "sha256" in meta and meta["sha256"] != sha256_file(path):
+            raise DataFileError(
+                f"{path} does not match its sidecar {sidecar.name} (sha256 {sha256_file(path)}, the "
+                f"sidecar says {meta['sha256']}): the rank file was changed or replaced after it was "
+                "written; restore it, or delete the sidecar to load the ranks alone"
+            )
     specials = meta.get("special_tokens") or {ENDOFTEXT: max(ranks.values()) + 1}
+    try:
+        specials = {str(k): int(v) for k, v in specials.items()}
+    except (TypeError, ValueError, AttributeError):
+        raise DataFileError(f"the sidecar {str(sidecar)!r} has special_tokens that are not "
+                            "{text: id}") from None
+    check_table(ranks, specials, str(path))
     return EncodingSpec(
         name=meta.get("name", path.stem),
         pat_str=pat_str or meta.get("pat_str", QWEN_PATTERN),
         mergeable_ranks=ranks,
-        special_tokens={str(k): int(v) for k, v in specials.items()},
+        special_tokens=specials,
     )
 
 

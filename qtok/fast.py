@@ -63,6 +63,15 @@ class FastokensEngine:
         # (encode_batch_flat's buffers were slower to turn into lists than .ids, measured.)
         return [e.ids for e in self._fk.encode_batch(texts, split_special_tokens=not everything)]
 
+    def encode_batch_flat(self, texts: list[str], allowed_special: frozenset[str]):
+        """All texts' ids in one little-endian uint32 buffer and ``len(texts) + 1`` uint64
+        offsets, built in Rust without a Python object per token (``None`` when the special
+        tokens asked for are a subset, which only the per-text path handles)."""
+        everything = len(allowed_special) == len(self.spec.special_tokens)
+        if allowed_special and not everything:
+            return None
+        return self._fk.encode_batch_flat(texts, split_special_tokens=not everything)
+
     def decode_bytes(self, ids: list[int]) -> bytes:
         return decode_with_table(self._table, ids)
 

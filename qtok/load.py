@@ -63,24 +63,65 @@ def read_data_file(name: str) -> bytes:
 
 
 def parse_ranks(data: bytes, source: str = "<bytes>") -> dict[bytes, int]:
-    """Parse tiktoken's rank format into ``{token_bytes: rank}``.
+    """Parse tiktoken's rank format into ``{token_bytes: rank}``, refusing a malformed line, a
+    token listed twice and a rank given twice (each names the file and the line).
 
-    >>> parse_ranks(b"YQ== 0\\nYg== 1\\n")
+    >>> parse_ranks(b"YQ== 0\nYg== 1\n")
     {b'a': 0, b'b': 1}
     """
     ranks: dict[bytes, int] = {}
+    line_of_rank: dict[int, int] = {}
+    line_of_token: dict[bytes, int] = {}
     for lineno, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            token, rank = line.split()
-            ranks[base64.b64decode(token, validate=True)] = int(rank)
+            token_b64, rank_text = line.split()
+            token = base64.b64decode(token_b64, validate=True)
+            if not rank_text.isdigit():
+                raise ValueError
+            rank = int(rank_text)
         except (ValueError, base64.binascii.Error):
             raise DataFileError(
                 f"{source}: line {lineno} is not 'base64_token rank': {line[:80]!r}. "
                 "Rank files use tiktoken's format, one token a line."
             ) from None
+        if token in line_of_token:
+            raise DataFileError(f"{source}: line {lineno} repeats the token {token!r} of line "
+                                f"{line_of_token[token]}; each token has one rank")
+        if rank in line_of_rank:
+            raise DataFileError(f"{source}: line {lineno} repeats rank {rank} of line "
+                                f"{line_of_rank[rank]}; each rank is one token (a file cut "
+                                "inside a number looks like this)")
+        line_of_token[token] = line_of_rank[rank] = lineno
+        ranks[token] = rank
     return ranks
+
+
+def check_table(ranks: dict[bytes, int], special_tokens: dict[str, int], source: str) -> None:
+    """Refuse a vocabulary that would give wrong ids or exhaust memory: ranks must be dense from
+    0, every single byte must be a token (else some text cannot be encoded), special tokens must
+    have non-empty texts and ids that no rank uses."""
+    n = len(ranks)
+    if n and (max(ranks.values()) != n - 1 or min(ranks.values()) != 0):
+        present = set(ranks.values())
+        gap = next((i for i in range(n) if i not in present), n)
+        raise DataFileError(f"{source}: ranks must be 0..{n - 1} without gaps; rank {gap} is missing "
+                            f"and the largest is {max(ranks.values())}")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise DataFileError(f"{source}: {len(missing)} of the 256 single bytes are not tokens (the first "
+                            f"is byte {missing[0]}); a byte-level BPE vocabulary needs all of them")
+    for text, i in special_tokens.items():
+        if not text:
+            raise DataFileError(f"{source}: a special token has an empty text; give it a name such as <|x|>")
+        if not isinstance(i, int) or i < 0:
+            raise DataFileError(f"{source}: special token {text!r} has id {i!r}, not an int >= 0")
+        if i < n:
+            raise DataFileError(f"{source}: special token {text!r} has id {i}, which is a rank "
+                                f"(ranks are 0..{n - 1}); special ids come after the ranks")
+    if len(set(special_tokens.values())) != len(special_tokens):
+        raise DataFileError(f"{source}: two special tokens share an id")
 
 
 def dump_ranks(ranks: dict[bytes, int]) -> bytes:

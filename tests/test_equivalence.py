@@ -94,6 +94,8 @@ def test_encode_batch_is_encode_one_by_one(family, texts, allow):
         one_by_one = [tok.encode(t, allowed_special=allowed) for t in texts]
         for threads in (1, 2):
             assert tok.encode_batch(texts, num_threads=threads, allowed_special=allowed) == one_by_one, name
+        ids, offsets = tok.encode_batch_flat(texts, allowed_special=allowed)
+        assert [ids[a:b].tolist() for a, b in zip(offsets, offsets[1:])] == one_by_one, name
 
 
 def test_multilingual_sample(multilingual):

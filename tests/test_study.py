@@ -90,3 +90,19 @@ def test_caps_and_bad_arguments(tmp_path):
     (tmp_path / "compression.png").mkdir()
     r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--bootstrap", "50")
     assert r.returncode == 2 and "is a directory" in r.stderr
+
+
+def test_other_chart_rows_line_up_by_name():
+    # A tokenizer passed as llama=PATH (or baichuan, chatglm2, internlm) gets the chart's row.
+    from analysis.study import add_paper
+
+    rows = [dict(tokenizer=t, lang=lang, compression=1.10)
+            for t in ("llama", "chatglm2", "mine") for lang in ("en", "zh", "xx")]
+    add_paper(rows, "xlm-r")
+    paper = {(r["tokenizer"], r["lang"]): r["paper"] for r in rows}
+    assert paper["llama", "en"] == 1.06 and paper["llama", "zh"] == 2.14
+    assert paper["chatglm2", "zh"] == 0.92
+    assert math.isnan(paper["mine", "en"]) and math.isnan(paper["llama", "xx"])
+    assert math.isclose([r for r in rows if r["tokenizer"] == "llama"][0]["paper_diff"], 1.10 - 1.06)
+    add_paper(rows, "qwen")  # the chart is relative to XLM-R: another baseline has no paper values
+    assert all(math.isnan(r["paper"]) for r in rows)
