@@ -192,6 +192,17 @@ class Tokenizer:
         except UnicodeEncodeError:
             return self.engine.encode(replace_surrogates(text), allowed)
 
+    def _batch_policy(self, func: str, texts, allowed_special, disallowed_special):
+        """The checked texts and the allowed specials of a batch call (one rule for every batch)."""
+        if isinstance(texts, str):
+            raise TypeError(f"{func}() takes a list of str, got one str; use encode()")
+        texts = [self._prepare(t, func) for t in texts]
+        allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        if disallowed:
+            for t in texts:
+                self._check_disallowed(t, disallowed)
+        return texts, allowed
+
     def _policy(self, allowed_special, disallowed_special) -> tuple[frozenset[str], frozenset[str]]:
         allowed = self._allowed(allowed_special)
         if disallowed_special == "all":
@@ -239,13 +250,7 @@ class Tokenizer:
         >>> get_tokenizer("qwen").encode_batch(["hello", "world"])
         [[14990], [14615]]
         """
-        if isinstance(texts, str):
-            raise TypeError("encode_batch() takes a list of str, got one str; use encode()")
-        texts = [self._prepare(t, "encode_batch") for t in texts]
-        allowed, disallowed = self._policy(allowed_special, disallowed_special)
-        if disallowed:
-            for t in texts:
-                self._check_disallowed(t, disallowed)
+        texts, allowed = self._batch_policy("encode_batch", texts, allowed_special, disallowed_special)
         try:
             return self.engine.encode_batch(texts, allowed, num_threads)
         except UnicodeEncodeError:
@@ -266,13 +271,8 @@ class Tokenizer:
         """
         import numpy as np
 
-        if isinstance(texts, str):
-            raise TypeError("encode_batch_flat() takes a list of str, got one str; use encode()")
-        texts = [self._prepare(t, "encode_batch_flat") for t in texts]
-        allowed, disallowed = self._policy(allowed_special, disallowed_special)
-        if disallowed:
-            for t in texts:
-                self._check_disallowed(t, disallowed)
+        texts, allowed = self._batch_policy("encode_batch_flat", texts, allowed_special,
+                                            disallowed_special)
         flat = getattr(self.engine, "encode_batch_flat", None)
         if flat is not None:
             try:

@@ -66,7 +66,7 @@ def parse_ranks(data: bytes, source: str = "<bytes>") -> dict[bytes, int]:
     """Parse tiktoken's rank format into ``{token_bytes: rank}``, refusing a malformed line, a
     token listed twice and a rank given twice (each names the file and the line).
 
-    >>> parse_ranks(b"YQ== 0\nYg== 1\n")
+    >>> parse_ranks(b"YQ== 0\\nYg== 1\\n")
     {b'a': 0, b'b': 1}
     """
     ranks: dict[bytes, int] = {}
