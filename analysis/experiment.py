@@ -38,13 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="2000,10000")
     p.add_argument("--out", default="results/extension")
     args = p.parse_args(argv)
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(n <= 0 for n in sizes) or len(set(sizes)) != len(sizes):
+        print(f"analysis.experiment: error: --sizes takes distinct positive integers separated by "
+              f"commas (e.g. 2000,10000), got {args.sizes!r}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus("udhr")
     texts = [unicodedata.normalize("NFC", "\n".join(corpus.docs(lang))) for lang in corpus.langs]
     n_base = len(cl100k_base().mergeable_ranks)
     tokenizers, overlaps = ["cl100k_base"], {}
-    for size in map(int, args.sizes.split(",")):
+    for size in sizes:
         ranks = extend("cl100k_base", texts, size)
         path = out / f"cl100k-ext-{size}.tiktoken"
         write_extension(path, ranks, base="cl100k_base", n_new_requested=size,

@@ -203,7 +203,12 @@ def get_adapter(spec: str) -> Adapter:
     if path.suffix == ".json":
         return hf_json_adapter(path.read_bytes(), label or path.stem, str(path))
     if path.name.endswith(".json.xz"):
-        return hf_json_adapter(lzma.decompress(path.read_bytes()), label or path.stem, str(path))
+        try:
+            data = lzma.decompress(path.read_bytes())
+        except lzma.LZMAError as e:
+            raise TokenizerError(f"{path} is not a valid .xz file ({e}); decompress-check it or "
+                                 "give the plain tokenizer.json") from None
+        return hf_json_adapter(data, label or path.stem, str(path))
     raise TokenizerError(f"cannot tell what kind of tokenizer {path} is: name it *.tiktoken, "
                          "*.model (SentencePiece) or *.json (tokenizer.json)")
 

@@ -23,6 +23,23 @@ from .qwen import PRESETS, Qwen, QwenConfig
 EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
 
 
+def _check_args(args) -> str | None:
+    """What is wrong with the command line, in one line (None when nothing is)."""
+    import math
+
+    if not args.text:
+        return "the prompt is empty; give a text to continue"
+    if args.max_new_tokens < 0:
+        return f"--max-new-tokens must be >= 0, got {args.max_new_tokens}"
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        return f"--temperature must be a finite number >= 0 (0 = greedy), got {args.temperature}"
+    if args.top_k is not None and args.top_k <= 0:
+        return f"--top-k must be a positive int, got {args.top_k}"
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        return f"--top-p must be in (0, 1], got {args.top_p}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
     p.add_argument("text", nargs="?", default=EXAMPLE, help="the prompt (default: the capitals example)")
@@ -35,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-p", type=float)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if problem := _check_args(args):
+        print(f"model: error: {problem}", file=sys.stderr)
+        return 2
     dtype = getattr(torch, args.dtype)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:

@@ -103,3 +103,10 @@ def test_xlmr_sentencepiece_route_equals_the_tokenizer_json(tmp_path, monkeypatc
     assert sp.encode(["trail "]) == [[141037]] and hf.encode(["trail "]) == [[141037, 6]]
     assert sp.encode(["a  b\tc"]) == hf.encode(["a  b\tc"])
     assert get_adapter("xlm-r").count(["Hello world"]) == [2]  # now from the cache
+
+
+def test_corrupt_json_xz_is_one_error(tmp_path):
+    bad = tmp_path / "tok.json.xz"
+    bad.write_bytes(b"not xz at all")
+    with pytest.raises(TokenizerError, match="is not a valid .xz file"):
+        get_adapter(str(bad))

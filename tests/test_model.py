@@ -221,3 +221,18 @@ def test_cli_end_to_end(tiny, tmp_path):
     r = subprocess.run([sys.executable, "-m", "model", "x", "--weights", str(tmp_path / "missing")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["hi", "--max-new-tokens", "-5"], "--max-new-tokens must be >= 0"),
+    (["hi", "--temperature", "nan"], "--temperature must be a finite number"),
+    (["hi", "--top-k", "0"], "--top-k must be a positive int"),
+    (["hi", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
+    ([""], "the prompt is empty"),
+])
+def test_cli_bad_arguments_are_one_line(args, message):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "model", *args], capture_output=True, text=True)
+    assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr

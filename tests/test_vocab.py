@@ -44,3 +44,13 @@ def test_experiment_small(tmp_path):
     overlap = json.loads((tmp_path / "overlap.json").read_text())["cl100k-ext-300"]
     assert overlap["n_new"] == 300 and 0 < overlap["in_qwen_extension"] <= 300
     assert "cl100k-ext-300" in r.stdout
+
+
+def test_experiment_sizes_are_checked(tmp_path):
+    import subprocess
+    import sys
+
+    for sizes in ("0", "abc", "50,50", "-3"):
+        r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", sizes,
+                            "--out", str(tmp_path)], capture_output=True, text=True)
+        assert r.returncode == 2 and "--sizes takes distinct positive integers" in r.stderr, sizes
