@@ -293,7 +293,8 @@ def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[st
         files[short[code]] = refs[code]
     if has_src:
         files["en"] = _SRC
-    lines = {lang: _lines(read(name), f"{source}/{name}", errors) for lang, name in files.items()}
+    raw = {lang: read(name) for lang, name in files.items()}
+    lines = {lang: _lines(raw[lang], f"{source}/{files[lang]}", errors) for lang in files}
     ids_file = read("DOCUMENT_IDS.tsv")
     doc_ids = _lines(ids_file, f"{source}/DOCUMENT_IDS.tsv", errors) if ids_file else None
     expected = len(doc_ids) if doc_ids else len(lines["en"] if "en" in lines else next(iter(lines.values())))
@@ -320,7 +321,7 @@ def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[st
     meta = {"corpus": f"NTREX-128 at {source}", "codes": {lang: f for lang, f in files.items()},
             "names": lang_names, "n_documents": len(spans),
             "documents": "one news story each (DOCUMENT_IDS.tsv)" if doc_ids else "one line each",
-            "files_sha256": {f: sha256_bytes(read(f)) for f in files.values()}}
+            "files_sha256": {files[lang]: sha256_bytes(data) for lang, data in raw.items()}}
     return Corpus("ntrex-128", sorted(files), docs, meta, parallel=set(files))
 
 
@@ -333,8 +334,7 @@ def ntrex(path: str | Path, errors: str = "strict") -> Corpus:
         p = root / name
         return p.read_bytes() if p.is_file() else None
 
-    corpus = _ntrex_from(str(root), read, sorted(p.name for p in root.iterdir()), errors)
-    return corpus
+    return _ntrex_from(str(root), read, sorted(p.name for p in root.iterdir()), errors)
 
 
 # FLORES-200 style codes (eng_Latn, zho_Hans): the script suffix names Chinese variants only.

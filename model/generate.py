@@ -11,8 +11,13 @@ from qtok.encodings import ENDOFTEXT, IM_END
 
 from .qwen import KVCache, Qwen
 
-# <|endoftext|> and <|im_end|>: where Qwen (base and chat) stops; ids from the encoding itself.
-STOP_IDS = tuple(qtok.get_tokenizer("qwen").special_tokens[t] for t in (ENDOFTEXT, IM_END))
+
+
+def qwen_stop_ids() -> tuple[int, ...]:
+    """<|endoftext|> and <|im_end|>: where Qwen (base and chat) stops; ids from the encoding
+    itself, looked up when generating (building the tokenizer is not an import's job)."""
+    specials = qtok.get_tokenizer("qwen").special_tokens
+    return tuple(specials[t] for t in (ENDOFTEXT, IM_END))
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
@@ -37,10 +42,11 @@ def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | Non
 @torch.inference_mode()
 def generate(model: Qwen, ids: torch.Tensor, max_new_tokens: int = 32, *, temperature: float = 0.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = 0,
-             stop_ids: tuple[int, ...] = STOP_IDS,
+             stop_ids: tuple[int, ...] | None = None,
              on_token: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     """New ids (B, <= max_new_tokens) after ``ids`` (B, T); a row stops at a stop id (kept)
-    and is padded with that id until every row has stopped or the budget is spent.
+    and is padded with that id until every row has stopped or the budget is spent (``stop_ids``
+    defaults to Qwen's <|endoftext|> and <|im_end|>).
     ``on_token(ids)`` is called with each step's ids (B,) as they are sampled (streaming)."""
     if ids.dim() == 1:
         ids = ids[None]
@@ -55,7 +61,7 @@ def generate(model: Qwen, ids: torch.Tensor, max_new_tokens: int = 32, *, temper
     logits = model(ids, cache=cache, start=0, last_only=True)[:, -1]  # (B, vocab)
     out = []
     done = torch.zeros(B, dtype=torch.bool, device=ids.device)
-    stops = torch.tensor(stop_ids, device=ids.device)
+    stops = torch.tensor(qwen_stop_ids() if stop_ids is None else stop_ids, device=ids.device)
     pos = T
     for _ in range(max_new_tokens):
         nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)

@@ -268,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "count" and args.max_window_size is not None:
                 if not args.chat:
                     raise CLIError("--max-window-size applies to --chat only")
-                if args.max_window_size <= 0:
-                    raise CLIError(f"--max-window-size must be positive, got {args.max_window_size}")
             compat = args.compat or ("hf" if args.command == "export" else "safe")
             compat = None if compat == "safe" else compat
             args.func(get_tokenizer(args.encoding, engine=args.engine, compat=compat), args)

@@ -26,10 +26,6 @@ from .unicode import compile_portable
 
 COMPATS = (None, "hf")
 _DEFAULT = object()
-# Gaps in the id space (ids neither a rank nor a special token) are kept as a set to check decode
-# input against; a rank file with more than this many is refused rather than allowed to take the
-# machine's memory.
-_MAX_GAPS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -516,16 +512,7 @@ def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
 
 
 def _gaps(spec: EncodingSpec) -> frozenset[int]:
-    """Ids below ``n_vocab`` that are neither a rank nor a special token (cl100k's 100256)."""
-    assigned = sorted(set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values()))
-    gaps: list[int] = []
-    prev = -1
-    for i in assigned:
-        if i - prev - 1 > _MAX_GAPS - len(gaps):
-            raise ValueError(
-                f"encoding {spec.name!r} leaves more than {_MAX_GAPS:,} ids unassigned (next "
-                f"assigned id after {prev} is {i}); ranks must be dense from 0"
-            )
-        gaps.extend(range(prev + 1, i))
-        prev = i
-    return frozenset(gaps)
+    """Ids below ``n_vocab`` that are neither a rank nor a special token (cl100k's 100256);
+    ``check_table`` has bounded how many there can be."""
+    assigned = set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values())
+    return frozenset(range(len(spec.mergeable_ranks), spec.n_vocab)) - assigned

@@ -24,6 +24,11 @@ DATA_FILES = {
 }
 
 
+# Ids between the ranks and the special tokens that a vocabulary may leave unassigned (cl100k
+# leaves 100256 and 100261..100275).
+MAX_UNASSIGNED = 1 << 20
+
+
 class DataFileError(ValueError):
     """A rank or data file is missing, unreadable or does not match its pinned hash."""
 
@@ -122,6 +127,13 @@ def check_table(ranks: dict[bytes, int], special_tokens: dict[str, int], source:
                                 f"(ranks are 0..{n - 1}); special ids come after the ranks")
     if len(set(special_tokens.values())) != len(special_tokens):
         raise DataFileError(f"{source}: two special tokens share an id")
+    # Engines allocate one entry per id up to the largest: a stray id of 10**9 must not get there.
+    limit = n + len(special_tokens) + MAX_UNASSIGNED
+    if special_tokens and max(special_tokens.values()) >= limit:
+        text, i = max(special_tokens.items(), key=lambda kv: kv[1])
+        raise DataFileError(f"{source}: special token {text!r} has id {i}, more than "
+                            f"{MAX_UNASSIGNED:,} ids past the last rank ({n - 1}); number special "
+                            "tokens right after the ranks")
 
 
 def dump_ranks(ranks: dict[bytes, int]) -> bytes:

@@ -115,7 +115,7 @@ def test_chat_window_options_are_checked(tmp_path):
     f = tmp_path / "chat.json"
     f.write_text(json.dumps([{"role": "user", "content": "hi"}]))
     assert "applies to --chat" in qtok("count", str(f), "--max-window-size", "100").stderr
-    assert "must be positive" in qtok("count", "--chat", str(f), "--max-window-size", "-1").stderr
+    assert "max_window_size must be a positive int" in qtok("count", "--chat", str(f), "--max-window-size", "-1").stderr
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000)
     r = qtok("count", "--chat", str(deep))

@@ -77,6 +77,7 @@ def test_truncated_file_beside_its_sidecar(tmp_path, multilingual):
     ({"": 300}, r"a special token has an empty text"),
     ({"<|a|>": 300, "<|b|>": 300}, r"two special tokens share an id"),
     ({"<|a|>": "x"}, r"special_tokens that are not"),
+    ({"<|a|>": 10 ** 9}, r"more than 1,048,576 ids past the last rank"),
 ])
 def test_bad_sidecar_specials(tmp_path, specials, match):
     p = tmp_path / "s.tiktoken"
