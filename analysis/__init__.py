@@ -8,8 +8,9 @@
 
 from .corpora import Corpus, CorpusError, load_corpus
 from .metrics import add_metrics
-from .study import Study, format_table, read_results, run_study, write_results
+from .study import Study, format_table, read_results, run_study, verify_results, write_results
 from .tokenizers import Adapter, TokenizerError, get_adapter
 
 __all__ = ["Corpus", "CorpusError", "load_corpus", "add_metrics", "Study", "format_table",
-           "read_results", "run_study", "write_results", "Adapter", "TokenizerError", "get_adapter"]
+           "read_results", "run_study", "verify_results", "write_results", "Adapter", "TokenizerError",
+           "get_adapter"]

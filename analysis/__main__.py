@@ -8,6 +8,11 @@ from .cli import main
 try:
     code = main()
     sys.stdout.flush()
+except KeyboardInterrupt:
+    # Ctrl-C: the workers are stopped and no result was renamed into place, so the previous
+    # run's files are still whole.
+    print("analysis: interrupted; the previous results (if any) are unchanged", file=sys.stderr)
+    code = 130
 except BrokenPipeError:
     # The reader went away (python -m analysis | head): a normal end, not an error.
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -26,15 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default="xlm-r", help="the tokenizer that is 1.0")
     p.add_argument("--reference-lang", default="en", help="the language premiums are relative to")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (0: no intervals)")
-    p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the seed of the bootstrap and of --sample (default 0)")
     p.add_argument("--normalize", default="NFC", choices=["NFC", "NFKC", "none"])
-    p.add_argument("--max-docs", type=int, help="at most this many documents per language")
+    p.add_argument("--max-docs", type=int, help="at most this many documents per language (the first)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="N documents per language drawn at random (by --seed) from all of them, "
+                        "as the Qwen report's 1 million")
     p.add_argument("--max-bytes", type=int, help="stop a language after this many bytes")
     p.add_argument("--errors", default="strict", choices=["strict", "replace"],
                    help="invalid UTF-8 in corpus files: fail (default) or replace")
     p.add_argument("--text-field", default="text", help="datasets corpora: the text column")
     p.add_argument("--split", default="train", help="datasets corpora: the split")
-    p.add_argument("--jobs", type=int, help="languages counted at once (default: all cores)")
+    p.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="local: all cores of this machine (default); ray: a Ray cluster (pip "
+                        "install 'qtok[scale]'), local unless --address")
+    p.add_argument("--address", help="with --backend ray: the cluster to join (ray://HOST:10001 or auto)")
+    p.add_argument("--jobs", type=int,
+                   help="workers: processes (local) or Ray actors (default: all cores)")
     return p
 
 
@@ -48,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
-                          reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed)
-    except (CorpusError, TokenizerError, ValueError, OSError) as e:
+                          reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed,
+                          backend=args.backend, address=args.address, sample=args.sample)
+    except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2
     print(format_table(study))

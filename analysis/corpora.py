@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qtok.load import sha256_bytes, sha256_file
+from qtok.scale import BLOCK_BYTES, Block, CorpusFileError, docs_blocks, plan_file, read_docs
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -96,6 +97,25 @@ class Corpus:
     _docs: Callable[[str], Iterator[str]] = field(repr=False)
     meta: dict = field(default_factory=dict)
     parallel: set[str] = field(default_factory=set)  # languages whose texts translate each other
+    # Corpora on disk: each language's files, read in blocks (qtok.scale) by whoever counts them,
+    # so no language is ever loaded whole; the rest are small and cut into blocks in memory.
+    files: dict[str, list[Path]] | None = field(default=None, repr=False)
+    file_kind: str | None = None  # text | jsonl | parquet (None: from the suffix)
+    text_field: str = "text"
+    errors: str = "strict"
+
+    def blocks(self, lang: str, block_bytes: int = BLOCK_BYTES) -> list[Block]:
+        """A language's documents as blocks (numbered by the caller, ``qtok.scale.number``)."""
+        if self.files is None:
+            return list(docs_blocks(self.docs(lang), lang, block_bytes))
+        if lang not in self.files:
+            self.docs(lang)  # the unknown-language error
+        try:
+            return [b for path in self.files[lang]
+                    for b in plan_file(path, lang, self.file_kind, text_field=self.text_field,
+                                       errors=self.errors, block_bytes=block_bytes)]
+        except CorpusFileError as e:
+            raise CorpusError(str(e)) from None
 
     def docs(self, lang: str) -> Iterator[str]:
         if lang not in self.langs:
@@ -110,7 +130,8 @@ class Corpus:
         if unknown:
             raise CorpusError(f"unknown language(s) {', '.join(unknown)} in corpus {self.name!r}; "
                               f"available: {', '.join(self.langs)}")
-        return Corpus(self.name, list(langs), self._docs, self.meta, self.parallel & set(langs))
+        return Corpus(self.name, list(langs), self._docs, self.meta, self.parallel & set(langs),
+                      self.files, self.file_kind, self.text_field, self.errors)
 
 
 def decode_file(path: Path, errors: str = "strict") -> str:
@@ -242,7 +263,8 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
     meta = {"corpus": f"directory {root}", "files": {lang: sha256_file(p) for lang, p in files.items()},
             "documents": "one line each"}
     return Corpus(root.name, list(files), lambda lang: stream_lines(files[lang], errors),
-                  meta, parallel=set(files))
+                  meta, parallel=set(files), files={lang: [p] for lang, p in files.items()},
+                  file_kind="text", errors=errors)
 
 
 def ntrex_short_codes(codes: list[str], reserved: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -353,29 +375,67 @@ def flores_to_short(code: str) -> str:
     return ISO3_TO_1.get(base, base)
 
 
-def huggingface(spec: str, langs: list[str] | None, text_field: str = "text",
-                split: str = "train") -> Corpus:
-    """``hf:NAME`` (config = language) or ``hf:BUILDER:PATTERN`` (local files, ``{lang}`` in the
-    pattern, builder text/json/parquet), streamed so memory stays bounded."""
-    import datasets
+HASH_LIMIT = 256 << 20  # files larger than this are recorded by size and mtime, not hashed
 
+
+def file_record(path: Path) -> dict:
+    """What a result's metadata says about a corpus file: its sha256 (size and mtime past
+    ``HASH_LIMIT``, where hashing would cost a pass over the corpus of its own)."""
+    st = path.stat()
+    if st.st_size <= HASH_LIMIT:
+        return {"file": str(path), "bytes": st.st_size, "sha256": sha256_file(path)}
+    return {"file": str(path), "bytes": st.st_size, "mtime": int(st.st_mtime)}
+
+
+def files_corpus(pattern: str, langs: list[str] | None, kind: str | None = None,
+                 text_field: str = "text", errors: str = "strict") -> Corpus:
+    """Local files by a pattern with ``{lang}`` (a glob: ``data/{lang}/*.parquet``), each
+    language's files read in blocks, never whole. Text files are one document a line, JSON Lines
+    one object a line (``text_field``), Parquet one row each."""
+    if not langs:
+        raise CorpusError("a corpus of files by pattern needs --langs (the {lang} values to read)")
+    if "{lang}" not in pattern:
+        raise CorpusError(f"the file pattern {pattern!r} needs a {{lang}} placeholder")
+    labels = {flores_to_short(lang): lang for lang in langs}  # zho_Hans is labelled zh
+    files = {}
+    for label, lang in labels.items():
+        found = sorted(Path(p) for p in glob.glob(pattern.format(lang=lang)) if Path(p).is_file())
+        if not found:
+            raise CorpusError(f"no file matches {pattern.format(lang=lang)!r}")
+        files[label] = found
+
+    def docs(label: str) -> Iterator[str]:
+        for path in files[label]:
+            try:
+                for block in plan_file(path, label, kind, text_field=text_field, errors=errors):
+                    yield from read_docs(block)
+            except CorpusFileError as e:
+                raise CorpusError(str(e)) from None
+
+    meta = {"corpus": f"files {pattern}", "text_field": text_field, "configs": labels,
+            "documents": "one line (text), one JSON line (jsonl) or one row (parquet) each",
+            "files": {label: [file_record(p) for p in fs] for label, fs in files.items()}}
+    return Corpus(pattern, list(labels), docs, meta, parallel=set(labels), files=files,
+                  file_kind=kind, text_field=text_field, errors=errors)
+
+
+def huggingface(spec: str, langs: list[str] | None, text_field: str = "text",
+                split: str = "train", errors: str = "strict") -> Corpus:
+    """``hf:NAME`` (a dataset on the Hub, config = language, streamed by ``datasets``) or
+    ``hf:BUILDER:PATTERN`` (local files, ``{lang}`` in the pattern, builder text/json/parquet:
+    read in blocks by ``files_corpus``)."""
     body = spec[len("hf:"):]
     builder, _, pattern = body.partition(":")
-    local = builder in ("text", "json", "parquet") and pattern
+    if builder in ("text", "json", "parquet") and pattern:
+        corpus = files_corpus(pattern, langs, {"json": "jsonl"}.get(builder, builder), text_field, errors)
+        corpus.name = spec
+        return corpus
     if not langs:
-        raise CorpusError("a datasets corpus needs --langs (the configs or {lang} values to read)")
-    if local and "{lang}" not in pattern:
-        raise CorpusError(f"the file pattern {pattern!r} needs a {{lang}} placeholder")
+        raise CorpusError("a datasets corpus needs --langs (the configs to read)")
+    import datasets
 
     def docs(lang: str) -> Iterator[str]:
-        if local:
-            files = sorted(glob.glob(pattern.format(lang=lang)))
-            if not files:
-                raise CorpusError(f"no file matches {pattern.format(lang=lang)!r}")
-            ds = datasets.load_dataset(builder, data_files=files, split="train",
-                                       streaming=True)
-        else:
-            ds = datasets.load_dataset(body, lang, split=split, streaming=True)
+        ds = datasets.load_dataset(body, lang, split=split, streaming=True)
         for row in ds:
             if text_field not in row:
                 raise CorpusError(f"dataset rows have no field {text_field!r}; fields: {sorted(row)} "
@@ -399,12 +459,15 @@ def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, error
     elif spec.startswith("ntrex:"):
         corpus = ntrex(spec[len("ntrex:"):], errors)
     elif spec.startswith("hf:"):
-        return huggingface(spec, langs, text_field, split)
+        return huggingface(spec, langs, text_field, split, errors)
+    elif "{lang}" in spec:
+        return files_corpus(spec, langs, None, text_field, errors)
     elif Path(spec).is_dir():
         corpus = ntrex(spec, errors) if any(Path(spec).glob("newstest2019-ref.*.txt")) else directory(spec, errors)
     else:
         raise CorpusError(f"unknown corpus {spec!r}: use 'embedded', 'udhr', a directory of <lang>.txt "
-                          "files, ntrex:DIR, or hf:NAME / hf:text|json|parquet:PATTERN")
+                          "files, a file pattern with {lang} (data/{lang}/*.parquet), ntrex:DIR, or "
+                          "hf:NAME / hf:text|json|parquet:PATTERN")
     return corpus.select(langs)
 
 

@@ -9,10 +9,12 @@ the ``<0xNN>`` byte pieces: text the vocabulary has no piece for.
 from __future__ import annotations
 
 import lzma
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qtok.encodings import CL100K_PATTERN, QWEN_PATTERN
 from qtok.load import sha256_bytes, sha256_file
 
 from .corpora import DATA
@@ -23,6 +25,38 @@ XLMR_JSON_XZ_SHA256 = "f228f56caf2cde9e918901eb823418089897ddd185b52eec0a0a5d775
 XLMR_SPM_SHA256 = "cfc8146abe2a0488e9e2a0c56de7952f7c11ab059eca145a0a727afce0db2865"  # sentencepiece.bpe.model
 # The SentencePiece model analysis/spm_build.py makes from the vendored tokenizer.json.
 XLMR_SPM_BUILT_SHA256 = "137dc9f0f478b7a901bffd99d26abcb7dcdc8124a33654840bd40a7d42f19cfd"
+
+
+# Patterns whose pieces never cross a space between two letters (see split_long).
+_WHITESPACE_SPLIT_PATTERNS = frozenset({QWEN_PATTERN, CL100K_PATTERN})
+LONG_DOC = 1 << 20  # characters: longer documents are tokenized in pieces of about this size
+MAX_WHOLE = 8 << 20  # characters a tokenizer that cannot be cut is asked to take at once
+_CUT = re.compile(r"(?<=[^\W\d_]) (?=[^\W\d_])")  # a space between two letters
+
+
+def split_long(text: str, limit: int = LONG_DOC) -> list[str]:
+    """``text`` cut before a space between two letters, about every ``limit`` characters.
+
+    Tokenizers that split text at whitespace before merging (Qwen's and cl100k's patterns:
+    a piece is " " + letters; SentencePiece with ``split_by_whitespace``, XLM-R) never put a
+    token across such a space, so the counts of the pieces add up to the count of the whole
+    (tests/test_adapters.py checks it for each built-in tokenizer): a 50 MB one-line document is
+    counted a megabyte at a time.
+
+    >>> split_long("aaa bbb ccc", 2)
+    ['aaa', ' bbb', ' ccc']
+    """
+    if len(text) <= limit:
+        return [text]
+    out, start = [], 0
+    while len(text) - start > limit:
+        m = _CUT.search(text, start + limit)
+        if m is None:
+            break
+        out.append(text[start:m.start()])
+        start = m.start()
+    out.append(text[start:])
+    return out
 
 
 class TokenizerError(ValueError):
@@ -42,6 +76,15 @@ class Adapter:
     # Optional bulk path: (all ids as one numpy array, len(texts) + 1 offsets), no Python list
     # per text; the study uses it for counts and token frequencies when an adapter has it.
     encode_flat: Callable | None = field(default=None, repr=False)
+    # What get_adapter was given: how a worker process or a Ray actor builds the same adapter.
+    spec: str | None = None
+    # Whether split_long's cuts leave the counts unchanged (whitespace pre-tokenization);
+    # otherwise a document is tokenized whole, and refused past MAX_WHOLE characters.
+    cut_safe: bool = False
+    # Byte-level BPE engines that take any length in bounded memory need no MAX_WHOLE.
+    max_chars: int | None = MAX_WHOLE
+    # (ids, each token's character span) of one text: what report.html colours.
+    spans: Callable[[str], tuple[list[int], list[tuple[int, int]]]] | None = field(default=None, repr=False)
 
     def count(self, texts: list[str]) -> list[int]:
         """The number of tokens of each text."""
@@ -76,7 +119,9 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
         meta["sha256"] = sha256_file(name)
     return Adapter(label or (name if name in ("qwen", "cl100k_base") else Path(name).stem),
                    lambda texts: tok.encode_batch(texts, num_threads=4), meta,
-                   vocab_size=tok.n_vocab, word_prefix=" ", encode_flat=tok.encode_batch_flat)
+                   vocab_size=tok.n_vocab, word_prefix=" ", encode_flat=tok.encode_batch_flat,
+                   spans=tok.encode_with_offsets, cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS,
+                   max_chars=None)
 
 
 def hf_json_adapter(data: bytes, name: str, source: str) -> Adapter:
@@ -93,9 +138,13 @@ def hf_json_adapter(data: bytes, name: str, source: str) -> Adapter:
     byte_level = any(piece.startswith("Ġ") for piece in list(vocab)[:5000])
     # encode_batch_fast (tokenizers >= 0.21) skips the offsets nobody here reads: 1.6x faster.
     batch = getattr(tok, "encode_batch_fast", tok.encode_batch)
+    def spans(text: str):
+        enc = tok.encode(text, add_special_tokens=False)
+        return enc.ids, [tuple(o) for o in enc.offsets]
+
     return Adapter(name, lambda texts: [e.ids for e in batch(texts, add_special_tokens=False)],
                    meta, vocab_size=max(vocab.values()) + 1, unk_ids=frozenset(unk),
-                   word_prefix=" " if byte_level else "")
+                   word_prefix=" " if byte_level else "", spans=spans)
 
 
 def _is_byte_piece(piece: str) -> bool:
@@ -171,8 +220,22 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
             "sha256": digest, "is_original_xlmr": digest == XLMR_SPM_SHA256}
     # encode() adds no BOS/EOS unless asked.
     unk = {sp.unk_id()} | {i for i in range(sp.get_piece_size()) if sp.is_byte(i)}
+    def spans(text: str):
+        from qtok.offsets import byte_to_char
+
+        proto = sp.encode(text, return_type="proto")
+        char_at = byte_to_char(text.encode("utf-8"))
+        return [p.id for p in proto.pieces], [(char_at[p.begin], char_at[p.end]) for p in proto.pieces]
+
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(data)
+    # Pieces never cross whitespace when the model splits by whitespace and collapses it.
+    cut_safe = (proto.trainer_spec.split_by_whitespace and proto.normalizer_spec.remove_extra_whitespaces
+                and not proto.trainer_spec.treat_whitespace_as_suffix)
     return Adapter(name, lambda texts: sp.encode(texts), meta, vocab_size=sp.get_piece_size(),
-                   unk_ids=frozenset(i for i in unk if i >= 0))
+                   unk_ids=frozenset(i for i in unk if i >= 0), spans=spans, cut_safe=bool(cut_safe))
 
 
 KNOWN = ["qwen", "cl100k_base", "xlm-r", "xlm-r-hf"]
@@ -181,6 +244,19 @@ KNOWN = ["qwen", "cl100k_base", "xlm-r", "xlm-r-hf"]
 def get_adapter(spec: str) -> Adapter:
     """``qwen``, ``cl100k_base``, ``xlm-r``, or a file (``*.tiktoken``, ``*.model``,
     ``tokenizer.json``), optionally named: ``NAME=PATH``."""
+    adapter = _get_adapter(spec)
+    if spec in KNOWN or "=" not in spec or Path(spec).is_file():
+        label, path_str = None, spec
+    else:
+        label, _, path_str = spec.partition("=")
+    # What a worker process or a Ray actor rebuilds it from: an absolute path (its working
+    # directory may differ) and the name this adapter got.
+    source = path_str if path_str in KNOWN else str(Path(path_str).resolve())
+    adapter.spec = spec if label is None and path_str in KNOWN else f"{adapter.name}={source}"
+    return adapter
+
+
+def _get_adapter(spec: str) -> Adapter:
     # NAME=PATH splits at the first "=": a name has none, a path may ("runs/lr=3e-4/x.tiktoken").
     if spec in KNOWN or "=" not in spec or Path(spec).is_file():
         label, path_str = None, spec

@@ -1,17 +1,27 @@
-"""Speed of the Qwen-1.8B-shaped forward pass (random weights).
+"""Speed and memory of the Qwen-1.8B-shaped model (random weights), beside transformers' Qwen2 at
+the same shape and dtype, in one process.
 
-    python benchmarks/model.py                 # CPU: forward tokens/s, float32 and bfloat16, T = 128
-    python benchmarks/model.py --gpu           # CUDA: prefill tok/s + MFU at T = 2048, 8192 (bf16),
-                                               # greedy decode tok/s at batch 1 and 32, peak memory
-                                               # generating 2048 tokens
+    python benchmarks/model.py                 # CPU: prefill and decode tok/s (ours eager and
+                                               # static, transformers), bf16; memory and quality
+                                               # of bf16 / int8 / int4 (each in a fresh process)
+    python benchmarks/model.py --compile       # also our compiled decode step on the CPU
+    python benchmarks/model.py --gpu           # CUDA, under 5 minutes: prefill B1/B8 x T2048,
+                                               # decode B1/B32 (eager, compiled static, transformers),
+                                               # peak memory generating 2,048 tokens, bf16/int8/int4
 
-Peer figures (HF transformers' Qwen2 at the same shape, H200, bf16, SDPA) are in
-benchmarks/README.md; compare only numbers from the same card.
+Both models get the same random weights (ours converted with model.convert.to_hf). "Generating
+2,048 tokens" is measured as a prompt of 2,016 tokens plus 32 new ones: the KV cache is static, so
+memory is the same at step 32 as at step 2,048 of a short prompt, and the long prefill is the
+worst case. Random weights make the quantization quality figures a weak proxy: real checkpoints
+have outlier channels that random ones lack.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,17 +33,39 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from model import Qwen, QwenConfig  # noqa: E402
 from model.generate import generate  # noqa: E402
-from model.qwen import flops_per_token  # noqa: E402
+
+UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
 
 
-def random_model(dtype, device) -> Qwen:
+def random_model(dtype, device, seed: int = 0) -> Qwen:
     with torch.device("meta"):
         model = Qwen(QwenConfig.from_name("qwen-1.8b"))
-    model = model.to_empty(device=device).to(dtype)
+    model = model.to(dtype).to_empty(device=device)  # allocated in dtype: no float32 copy on the way
+    g = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.normal_(0, 0.02) if p.dim() > 1 else p.fill_(1.0 if "ln" in name else 0.0)
+            if p.dim() > 1:
+                p.normal_(0, 0.02, generator=g)
+            else:
+                p.fill_(1.0 if "ln" in name else 0.0)
     return model.eval()
+
+
+def hf_twin(model: Qwen, dtype, device):
+    """transformers' Qwen2ForCausalLM with our weights (SDPA attention)."""
+    import transformers
+
+    from model.convert import qwen2_config, to_hf
+
+    cfg = qwen2_config(model.config, dtype)
+    cfg.pop("architectures"), cfg.pop("model_type"), cfg.pop("torch_dtype")
+    config = transformers.Qwen2Config(**cfg)
+    config._attn_implementation = "sdpa"
+    with torch.device("meta"):
+        hf = transformers.Qwen2ForCausalLM(config)
+    hf = hf.to_empty(device=device).to(dtype)
+    hf.load_state_dict(to_hf(model.state_dict(), model.config), strict=False)
+    return hf.eval()
 
 
 def timed(fn, sync, repeat=3) -> float:
@@ -48,47 +80,157 @@ def timed(fn, sync, repeat=3) -> float:
     return best
 
 
-@torch.inference_mode()
-def cpu(args) -> None:
-    print(f"# CPU, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for dtype in (torch.float32, torch.bfloat16):
-        model = random_model(dtype, "cpu")
-        ids = torch.randint(0, 151851, (1, args.t))
-        s = timed(lambda: model(ids), lambda: None, repeat=2)
-        print(f"forward 1.8B {str(dtype):>15}  B=1 T={args.t}: {args.t / s:8.1f} tok/s ({s:.2f} s)")
-        model = None  # free the weights before building the next dtype
+def prompt_ids(n: int, batch: int = 1, device="cpu") -> torch.Tensor:
+    """A fixed multilingual prompt (the UDHR in 18 languages, interleaved), n ids per row."""
+    import qtok
+
+    text = "\n".join(p.read_text(encoding="utf-8")[:3000] for p in sorted(UDHR.glob("*.txt")))
+    ids = qtok.encode(text)
+    while len(ids) < n:
+        ids = ids + ids
+    return torch.tensor([ids[:n]] * batch, device=device)
+
+
+def decode_rate(model, ids, n, sync, compile=False) -> float:
+    """New tokens per second of our generate (static path), prefill excluded."""
+    generate(model, ids, 4, stop_ids=(), compile=compile)  # warm-up (and compile)
+    sync()
+    t0 = time.perf_counter()
+    generate(model, ids, 1, stop_ids=())
+    sync()
+    prefill = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    generate(model, ids, n + 1, stop_ids=(), compile=compile)
+    sync()
+    return ids.shape[0] * n / max(1e-9, time.perf_counter() - t0 - prefill)
+
+
+def hf_decode_rate(hf, ids, n, sync) -> float:
+    kw = dict(do_sample=False, eos_token_id=None, pad_token_id=0, attention_mask=torch.ones_like(ids))
+    hf.generate(ids, max_new_tokens=4, **kw)
+    sync()
+    t0 = time.perf_counter()
+    hf.generate(ids, max_new_tokens=1, **kw)
+    sync()
+    prefill = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hf.generate(ids, max_new_tokens=n + 1, min_new_tokens=n + 1, **kw)
+    sync()
+    return ids.shape[0] * n / max(1e-9, time.perf_counter() - t0 - prefill)
 
 
 @torch.inference_mode()
-def gpu(args) -> None:
-    dev = "cuda"
-    sync = torch.cuda.synchronize
-    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}")
-    peak_flops = args.peak_tflops * 1e12
-    model = random_model(torch.bfloat16, dev)
-    c = model.config
-    for T in (2048, 8192):
-        ids = torch.randint(0, 151851, (1, T), device=dev)
-        s = timed(lambda: model(ids, last_only=True), sync)
-        tps = T / s
-        print(f"prefill B=1 T={T}: {tps:,.0f} tok/s, MFU {tps * flops_per_token(c, T) / peak_flops:.2f}")
-    for B in (1, 32):
-        ids = torch.randint(0, 151851, (B, 128), device=dev)
-        n = 128
-        s = timed(lambda: generate(model, ids, n, stop_ids=()), sync, repeat=1)
-        print(f"greedy decode B={B}: {B * n / s:,.0f} tok/s ({n / s:.0f} steps/s, incl. prefill of 128)")
-    torch.cuda.reset_peak_memory_stats()
-    generate(model, torch.randint(0, 151851, (1, 16), device=dev), 2048, stop_ids=())
-    print(f"peak memory generating 2048 tokens: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+def speed(args, device: str) -> None:
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    model = random_model(torch.bfloat16, device)
+    hf = hf_twin(model, torch.bfloat16, device)
+    T = args.t
+    shapes = [(1, T)] if device == "cpu" else [(1, 2048), (8, 2048)]
+    for B, t in shapes:
+        ids = prompt_ids(t, B, device)
+        ours = timed(lambda: model(ids, last_only=True), sync, repeat=2)
+        theirs = timed(lambda: hf(ids, logits_to_keep=1), sync, repeat=2)
+        print(f"prefill B={B} T={t}: ours {B * t / ours:,.0f} tok/s, transformers {B * t / theirs:,.0f} tok/s "
+              f"({theirs / ours:.2f}x)", flush=True)
+    batches = [1] if device == "cpu" else [1, 32]
+    n = args.new_tokens
+    for B in batches:
+        ids = prompt_ids(64, B, device)
+        eager = decode_rate(model, ids, n, sync)
+        line = f"decode B={B} ({n} tokens after 64): ours static {eager:,.1f} tok/s"
+        if args.compile or device == "cuda":
+            compiled = decode_rate(model, ids, n, sync, compile=True)
+            line += f", ours compiled {compiled:,.1f} tok/s"
+        hf_rate = hf_decode_rate(hf, ids, n, sync)
+        line += f", transformers {hf_rate:,.1f} tok/s"
+        best = max(eager, compiled) if (args.compile or device == "cuda") else eager
+        print(line + f" (best/transformers {best / hf_rate:.2f}x)", flush=True)
+
+
+def memory_one(mode: str, device: str) -> dict:
+    """In a fresh process: memory after load (and quantization), the peak while loading, and the
+    peak while generating 2,048 tokens (on the CPU the kernel's high-water mark is reset between
+    the two through /proc/self/clear_refs)."""
+    from model.quantize import quantize, weight_bytes
+
+    def status(field: str) -> float:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith(field + ":"))
+        return int(line.split()[1]) / 2**20  # kB -> GiB
+
+    cuda = device == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    model = random_model(torch.bfloat16, device)
+    if mode != "bf16":
+        quantize(model, mode)
+    import gc
+
+    gc.collect()
+    if cuda:
+        torch.cuda.synchronize()
+        loaded, load_peak = torch.cuda.memory_allocated() / 2**30, torch.cuda.max_memory_allocated() / 2**30
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        loaded, load_peak = status("VmRSS"), status("VmHWM")
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+    with torch.inference_mode():
+        generate(model, prompt_ids(2016, 1, device), 32, stop_ids=())
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else status("VmHWM")
+    return {"mode": mode, "weights_gib": weight_bytes(model) / 2**30, "loaded_gib": loaded,
+            "load_peak_gib": load_peak, "peak_gib": peak}
+
+
+@torch.inference_mode()
+def quality(device: str) -> None:
+    """Top-1 agreement and KL(bf16 || quantized) of the next-token distributions on 512 ids."""
+    from model.quantize import quantize
+
+    ids = prompt_ids(512, 1, device)
+    ref = random_model(torch.bfloat16, device)(ids)[0].float().log_softmax(-1)
+    for mode in ("int8", "int4"):
+        model = quantize(random_model(torch.bfloat16, device), mode)
+        out = model(ids)[0].float().log_softmax(-1)
+        agree = (out.argmax(-1) == ref.argmax(-1)).float().mean().item()
+        kl = (ref.exp() * (ref - out)).sum(-1).mean().item()
+        print(f"quality {mode} vs bf16 (random weights: a weak proxy): top-1 agreement {agree:.3f}, "
+              f"KL {kl:.4f} nats/token", flush=True)
+        del model
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--gpu", action="store_true")
-    p.add_argument("--t", type=int, default=128)
-    p.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak of the card (H100 SXM: 989)")
+    p.add_argument("--compile", action="store_true", help="CPU: also the compiled decode step (slow to compile)")
+    p.add_argument("--t", type=int, default=128, help="CPU prefill length")
+    p.add_argument("--new-tokens", type=int, default=32)
+    p.add_argument("--skip", default="", help="comma-separated: speed, memory, quality")
+    p.add_argument("--memory-one", help=argparse.SUPPRESS)
     args = p.parse_args()
-    gpu(args) if args.gpu else cpu(args)
+    device = "cuda" if args.gpu else "cpu"
+    if args.memory_one:
+        print(json.dumps(memory_one(args.memory_one, device)))
+        return
+    name = torch.cuda.get_device_name() if args.gpu else f"CPU, {torch.get_num_threads()} threads"
+    print(f"# Qwen-1.8B shape, bf16, random weights; {name}; torch {torch.__version__}", flush=True)
+    skip = set(args.skip.split(","))
+    if "speed" not in skip:
+        speed(args, device)
+    if "memory" not in skip:
+        for mode in ("bf16", "int8", "int4"):
+            cmd = [sys.executable, __file__, "--memory-one", mode] + (["--gpu"] if args.gpu else [])
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                print(f"memory {mode}: failed: {r.stderr.strip().splitlines()[-1:]}", flush=True)
+                continue
+            m = json.loads(r.stdout.strip().splitlines()[-1])
+            what = "allocated" if args.gpu else "resident (RSS)"
+            print(f"memory {mode:>4}: weights {m['weights_gib']:.2f} GiB, {what} after load "
+                  f"{m['loaded_gib']:.2f} GiB (peak while loading {m['load_peak_gib']:.2f}), peak "
+                  f"generating 2,048 tokens {m['peak_gib']:.2f} GiB", flush=True)
+    if "quality" not in skip:
+        quality(device)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
     python -m model "蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是"
     python -m model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
+    python -m model "What is the capital of Iceland?" --chat --weights /path/to/Qwen-1_8B-Chat
+    python -m model "..." --weights ... --dtype bfloat16 --quantize int8 --compile
 
 Without --weights the model has seeded random weights (and says so): the continuation is noise,
 but every step of the pipeline runs.
@@ -17,7 +19,7 @@ import torch
 import qtok
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .generate import generate
+from .generate import generate_stream
 from .qwen import PRESETS, Qwen, QwenConfig
 
 EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
@@ -37,6 +39,8 @@ def _check_args(args) -> str | None:
         return f"--top-k must be a positive int, got {args.top_k}"
     if args.top_p is not None and not 0 < args.top_p <= 1:
         return f"--top-p must be in (0, 1], got {args.top_p}"
+    if args.quantize == "int4" and args.dtype != "bfloat16":
+        return "--quantize int4 needs --dtype bfloat16 (the int4 kernels take bf16 activations)"
     return None
 
 
@@ -51,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chat", action="store_true",
+                   help="treat the text as a user message in Qwen-Chat's ChatML layout; stop at <|im_end|>")
+    p.add_argument("--system", default="You are a helpful assistant.", help="with --chat: the system message")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the decode step (torch.compile; CUDA graphs on a GPU)")
+    p.add_argument("--quantize", choices=["int8", "int4"], help="weight-only quantization (torchao)")
     args = p.parse_args(argv)
     if problem := _check_args(args):
         print(f"model: error: {problem}", file=sys.stderr)
@@ -66,10 +76,22 @@ def main(argv: list[str] | None = None) -> int:
             model = Qwen(QwenConfig.from_name(args.preset)).init_weights(args.seed).to(device, dtype).eval()
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
                   "the continuation is noise")
+        if args.quantize:
+            from .quantize import quantize
+
+            quantize(model, args.quantize)
+            print(f"quantized: {args.quantize} weight-only")
         tok = qtok.get_tokenizer("qwen")
-        ids = tok.encode(args.text)
+        if args.chat:
+            messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.text}]
+            ids = tok.encode_chat(messages)
+            stop_ids = (tok.special_tokens["<|im_end|>"], tok.special_tokens["<|endoftext|>"])
+        else:
+            ids = tok.encode(args.text)
+            stop_ids = None
         print(f"ids ({len(ids)}): {ids}")
         x = torch.tensor([ids], device=device)
+        model.check_ids(x)
         with torch.inference_mode():
             probs = model(x, last_only=True)[0, -1].float().softmax(-1)
         top = torch.topk(probs, 5)
@@ -82,16 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         stream = tok.decode_stream()
         print("continuation: ", end="", flush=True)
 
-        def show(step: torch.Tensor) -> None:
+        new = []
+        for step in generate_stream(model, x, args.max_new_tokens, temperature=args.temperature,
+                                    top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                                    stop_ids=stop_ids, compile=args.compile):
             i = int(step[0])
+            new.append(i)
+            if args.chat and i in stop_ids:
+                break
             if i < tok.n_vocab:  # padded-vocabulary ids have no text
                 print(stream.feed(i), end="", flush=True)
-
-        new = generate(model, x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                       top_p=args.top_p, seed=args.seed, on_token=show)[0].tolist()
         print(stream.flush())
         print(f"continuation ids: {[i for i in new if i < tok.n_vocab]}")
-    except (CheckpointError, ValueError, TypeError) as e:
+    except (CheckpointError, ValueError, TypeError, ImportError) as e:
         print(f"model: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -25,18 +25,49 @@ class CheckpointError(ValueError):
 
 
 def _read_shard(path: Path) -> dict[str, torch.Tensor]:
+    """One weights file as tensors, or a one-line ``CheckpointError`` naming it: empty,
+    truncated, not safetensors, or a pickle that is not a plain state dict. A ``.bin`` is read
+    with ``weights_only=True`` only: it may hold tensors and containers, never code to run."""
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty; re-download or re-convert the checkpoint")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = load_file(str(path))
+        except Exception as e:  # safetensors_rust.SafetensorError: truncated or not safetensors
+            raise CheckpointError(f"{path} is not a valid safetensors file ({e}); it may be truncated: "
+                                  "re-download or re-convert it") from None
+    else:
+        import pickle
+        import warnings
+        import zipfile
+
+        try:
+            with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError):
+            raise CheckpointError(f"{path} is not a plain state dict of tensors (it is truncated, or "
+                                  "its pickle holds other objects); it is read with weights_only=True "
+                                  "and never executed: convert it to safetensors with the tools that "
+                                  "made it") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise CheckpointError(f"{path} does not hold a state dict (names -> tensors) but a "
+                              f"{type(state).__name__}; save model.state_dict(), not the model")
+    return state
 
 
 def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         index = directory / index_name
         if index.exists():
-            weight_map = json.loads(index.read_text())["weight_map"]
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+                raise CheckpointError(f"{index} is not a valid index (a JSON object with a "
+                                      f"weight_map): {e}") from None
             state = {}
             for shard in sorted(set(weight_map.values())):
                 if not (directory / shard).exists():
@@ -58,7 +89,14 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
     config_path = directory / "config.json"
     if not config_path.exists():
         raise CheckpointError(f"{directory} has no config.json")
-    config = QwenConfig.from_qwen_config(json.loads(config_path.read_text()))
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{config_path} is not valid JSON: {e}") from None
+    if isinstance(raw, dict) and raw.get("model_type") == "qwen2":
+        raise CheckpointError(f"{directory} is a transformers Qwen2 checkpoint; convert it first: "
+                              f"python -m model.convert {directory} OUT --to qwen")
+    config = QwenConfig.from_qwen_config(raw)
     state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith(IGNORED_SUFFIXES)}
     with torch.device("meta"):
         model = Qwen(config)
@@ -74,18 +112,23 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
         raise CheckpointError(f"checkpoint {directory} does not fit the model: " + "; ".join(problems))
     if dtype is None:
         dtype = next(iter(state.values())).dtype
-    model = model.to_empty(device=device).to(dtype)
-    model.load_state_dict({k: v.to(dtype) for k, v in state.items()})
+    # The tensors read are the model's (assign=True): no second copy of the weights in memory.
+    model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in state.items()}, assign=True)
+    model._apply(lambda t: t)  # RoPE tables and cache positions on the weights' device
     return model.eval()
 
 
 def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1) -> None:
-    """Write ``model`` as a Qwen checkpoint directory (``fmt`` safetensors or bin, optionally sharded)."""
+    """Write ``model`` as a Qwen checkpoint directory (``fmt`` safetensors or bin, optionally
+    sharded). Every file is written atomically, config.json last."""
+    import io
+
+    from qtok.files import atomic_write
+
     if fmt not in ("safetensors", "bin"):
         raise ValueError(f"fmt must be 'safetensors' or 'bin', not {fmt!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.json").write_text(json.dumps(model.config.to_qwen_config(), indent=2))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     names = list(state)
     stem, ext = ("model", "safetensors") if fmt == "safetensors" else ("pytorch_model", "bin")
@@ -95,11 +138,16 @@ def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors"
         fname = f"{stem}.{ext}" if shards == 1 else f"{stem}-{i + 1:05d}-of-{shards:05d}.{ext}"
         part = {n: state[n] for n in group}
         if fmt == "safetensors":
-            from safetensors.torch import save_file
+            from safetensors.torch import save
 
-            save_file(part, str(directory / fname), metadata={"format": "pt"})
+            data = save(part, metadata={"format": "pt"})
         else:
-            torch.save(part, directory / fname)
+            buf = io.BytesIO()
+            torch.save(part, buf)
+            data = buf.getvalue()
+        atomic_write(directory / fname, data)
         weight_map.update(dict.fromkeys(group, fname))
     if shards > 1:
-        (directory / f"{stem}.{ext}.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
+        atomic_write(directory / f"{stem}.{ext}.index.json",
+                     json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
+    atomic_write(directory / "config.json", json.dumps(model.config.to_qwen_config(), indent=2))

@@ -106,44 +106,29 @@ def apply_rope(x, cos, sin):
     return (x32 * cos + rotated * sin).type_as(x)
 
 
-class KVCache:
-    """Preallocated keys and values of every layer for incremental decoding."""
-
-    def __init__(self, config: QwenConfig, batch: int, max_len: int, dtype, device):
-        shape = (config.n_layer, batch, config.n_head, max_len, config.head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)
-        self.max_len = max_len
-
-    def update(self, layer: int, start: int, k, v):
-        """Write k, v (B, nh, T, hd) at positions [start, start+T); return all keys/values so far."""
-        end = start + k.shape[2]
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
-
-
 class Attention(nn.Module):
     def __init__(self, c: QwenConfig):
         super().__init__()
         self.n_head, self.head_dim = c.n_head, c.head_dim
         self.c_attn = nn.Linear(c.d_model, 3 * c.n_head * c.head_dim, bias=True)
         self.c_proj = nn.Linear(c.n_head * c.head_dim, c.d_model, bias=False)
+        # The static KV cache (B, nh, L, hd), set up by Qwen.setup_cache: buffers (fixed
+        # addresses, which CUDA graphs need), written in place at the positions given, so a
+        # decode step is the same graph every time. Not saved with the weights.
+        self.register_buffer("k_cache", None, persistent=False)
+        self.register_buffer("v_cache", None, persistent=False)
 
-    def forward(self, x, cos, sin, layer: int, cache: KVCache | None, start: int):
+    def forward(self, x, cos, sin, input_pos, mask):
         B, T, _ = x.shape
         q, k, v = self.c_attn(x).split(self.n_head * self.head_dim, dim=-1)  # 3 x (B, T, nh*hd)
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hd)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is None:
+        if mask is None:  # no cache: the whole sequence at once
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            k, v = cache.update(layer, start, k, v)  # (B, nh, start+T, hd)
-            if T == 1:  # one new token sees every cached position
-                y = F.scaled_dot_product_attention(q, k, v)
-            else:  # a chunk after a prefix: causal within the chunk, full over the prefix
-                mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:  # write this step's keys/values, attend over the whole cache through the mask
+            self.k_cache.index_copy_(2, input_pos, k)
+            self.v_cache.index_copy_(2, input_pos, v)
+            y = F.scaled_dot_product_attention(q, self.k_cache, self.v_cache, attn_mask=mask)
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, nh*hd)
         return self.c_proj(y)
 
@@ -167,8 +152,8 @@ class Block(nn.Module):
         self.ln_2 = RMSNorm(c.d_model, c.norm_eps)
         self.mlp = MLP(c)
 
-    def forward(self, x, cos, sin, layer, cache, start):
-        x = x + self.attn(self.ln_1(x), cos, sin, layer, cache, start)
+    def forward(self, x, cos, sin, input_pos, mask):
+        x = x + self.attn(self.ln_1(x), cos, sin, input_pos, mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -181,18 +166,73 @@ class Transformer(nn.Module):
 
 
 class Qwen(nn.Module):
-    """``Qwen(config)(ids) -> logits``; ``ids`` (B, T) int64, logits (B, T, vocab_size)."""
+    """``Qwen(config)(ids) -> logits``; ``ids`` (B, T) int64, logits (B, T, vocab_size).
+
+    Incremental decoding (gpt-fast's static form): ``setup_cache(B, L)`` allocates every layer's
+    keys and values for L positions; ``model(ids, input_pos)`` then writes the new ones at
+    ``input_pos`` (a tensor) and attends through a mask over all L. Shapes depend only on (B, T,
+    L), never on how far decoding has gone, and ``forward`` never reads a value back to the host,
+    so a decode step can be compiled (``torch.compile(mode="reduce-overhead")``: CUDA graphs).
+    ``forward`` does not check ids (that would sync): the entry points do (``check_ids``)."""
 
     def __init__(self, config: QwenConfig):
         super().__init__()
         self.config = config
         self.transformer = Transformer(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        # RoPE for every position, computed once; kept in float32 by _apply whatever the weights'
+        # dtype, as Qwen computes it.
+        self.register_buffer("rope_cos", torch.empty(0), persistent=False)
+        self.register_buffer("rope_sin", torch.empty(0), persistent=False)
+        self.register_buffer("cache_pos", torch.empty(0, dtype=torch.long), persistent=False)
+        self._init_rope()
+
+    def _init_rope(self) -> None:
+        device = self.transformer.ln_f.weight.device
+        positions = torch.arange(self.config.max_positions, device=device)
+        self.rope_cos, self.rope_sin = rope_tables(positions, self.config.head_dim, self.config.rope_base)
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        # .to(bfloat16) would round the tables and to_empty() leaves them uninitialised:
+        # recompute them on the new device instead.
+        self._init_rope()
+        return self
+
+    def setup_cache(self, batch: int, max_len: int, dtype: torch.dtype | None = None) -> None:
+        """Allocate the static KV cache for ``batch`` sequences of up to ``max_len`` positions."""
+        c = self.config
+        if max_len > c.max_positions:
+            raise ValueError(f"a cache of {max_len} positions exceeds max_positions {c.max_positions}")
+        device = self.transformer.ln_f.weight.device
+        dtype = dtype or self.transformer.ln_f.weight.dtype  # never quantized
+        shape = (batch, c.n_head, max_len, c.head_dim)
+        for block in self.transformer.h:
+            attn = block.attn
+            if attn.k_cache is not None and attn.k_cache.shape == shape and attn.k_cache.dtype == dtype:
+                attn.k_cache.zero_()  # the same buffers again: a compiled step's graph stays valid
+                attn.v_cache.zero_()
+            else:
+                attn.k_cache = torch.zeros(shape, dtype=dtype, device=device)
+                attn.v_cache = torch.zeros(shape, dtype=dtype, device=device)
+        if self.cache_pos.numel() != max_len:
+            self.cache_pos = torch.arange(max_len, device=device)
+
+    def clear_cache(self) -> None:
+        for block in self.transformer.h:
+            block.attn.k_cache = block.attn.v_cache = None
+        self.cache_pos = torch.empty(0, dtype=torch.long, device=self.transformer.ln_f.weight.device)
 
     def check_ids(self, ids: torch.Tensor, start: int = 0) -> None:
+        """What ``forward`` does not check: integer dtype, 2-D, ids inside the vocabulary, length
+        within ``max_positions``. Called by ``generate``, the CLI and the benchmarks."""
         c = self.config
+        if not isinstance(ids, torch.Tensor):
+            raise TypeError(f"ids must be a torch tensor, got {type(ids).__name__}")
         if ids.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"ids must be an integer tensor, got {ids.dtype}")
+            raise TypeError(f"ids must be an int64 or int32 tensor, got {ids.dtype}")
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be 2-D (batch, time), got shape {tuple(ids.shape)}")
         if ids.numel():
             lo, hi = int(ids.min()), int(ids.max())
             bad = lo if lo < 0 else hi if hi >= c.vocab_size else None
@@ -202,17 +242,24 @@ class Qwen(nn.Module):
             raise ValueError(f"sequence of {start + ids.shape[-1]} positions exceeds the model's "
                              f"max_positions {c.max_positions}; shorten the input")
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, start: int = 0,
+    def forward(self, ids: torch.Tensor, input_pos: torch.Tensor | None = None,
                 last_only: bool = False) -> torch.Tensor:
-        """Logits for ``ids`` placed at positions [start, start+T). With a cache, keys and values
-        are stored for later calls; ``last_only`` computes the logits of the last position only."""
-        self.check_ids(ids, start)
-        B, T = ids.shape
-        positions = torch.arange(start, start + T, device=ids.device)
-        cos, sin = rope_tables(positions, self.config.head_dim, self.config.rope_base)  # (T, hd)
+        """Logits for ``ids`` (B, T). Without ``input_pos``: the sequence alone, causal. With
+        ``input_pos`` (T,) and a cache (``setup_cache``): ``ids`` sit at those positions, after
+        what the cache holds. ``last_only`` computes the logits of the last position only."""
+        T = ids.shape[1]
+        if input_pos is None:
+            if T > self.config.max_positions:
+                raise ValueError(f"sequence of {T} positions exceeds max_positions {self.config.max_positions}")
+            cos, sin, mask = self.rope_cos[:T], self.rope_sin[:T], None
+        else:
+            if self.transformer.h[0].attn.k_cache is None:
+                raise RuntimeError("input_pos needs a KV cache: call model.setup_cache(batch, max_len) first")
+            cos, sin = self.rope_cos[input_pos], self.rope_sin[input_pos]  # (T, hd)
+            mask = self.cache_pos[None, :] <= input_pos[:, None]  # (T, L): causal over the cache
         x = self.transformer.wte(ids)  # (B, T, d)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, cos, sin, i, cache, start)
+        for block in self.transformer.h:
+            x = block(x, cos, sin, input_pos, mask)
         x = self.transformer.ln_f(x)
         if last_only:
             x = x[:, -1:]  # (B, 1, d)
@@ -245,5 +292,5 @@ def flops_per_token(config: QwenConfig, seq_len: int) -> float:
     return 2 * matmul + attn
 
 
-__all__ = ["QwenConfig", "Qwen", "KVCache", "RMSNorm", "apply_rope", "rope_tables", "n_params",
+__all__ = ["QwenConfig", "Qwen", "RMSNorm", "apply_rope", "rope_tables", "n_params",
            "flops_per_token", "PRESETS"]

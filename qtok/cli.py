@@ -164,11 +164,17 @@ def add_train_parser(sub, json_only) -> None:
     p.add_argument("--pattern", default=QWEN_PATTERN, help="pre-tokenization pattern (default: Qwen's)")
     p.add_argument("--drop-multi-digit", action="store_true",
                    help="drop the base's multi-digit tokens first, as Qwen did")
+    p.add_argument("--min-count", type=int, default=1,
+                   help="prune pieces seen fewer times than this before merging (default 1: keep all)")
+    p.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="count pieces on all cores (local, default) or on Ray (pip install 'qtok[scale]')")
+    p.add_argument("--address", help="with --backend ray: the cluster to join")
+    p.add_argument("--jobs", type=int, help="counting workers (default: all cores)")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args) -> None:
-    from .train import _base_ranks, corpus_files, extend, write_extension
+    from .train import count_corpus_pieces, corpus_files, extend_counts, prepare_base, write_extension
     from .unicode import compile_portable
 
     if not str(args.out).endswith(".tiktoken"):
@@ -179,15 +185,33 @@ def cmd_train(args) -> None:
         compile_portable(args.pattern)
     except Exception as e:  # regex.error, or a pattern the portable rewrite cannot take
         raise CLIError(f"--pattern {args.pattern!r} is not a valid regex: {e}") from None
-    _, base_ranks = _base_ranks(args.base)
+    if args.new_tokens <= 0:
+        raise CLIError(f"--new-tokens must be positive, got {args.new_tokens}")
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise CLIError(f"--out {args.out} must be a file in an existing directory")
     files = corpus_files(args.corpus)
     drop = is_multi_digit if args.drop_multi_digit else None
-    ranks = extend(base_ranks, (read_text(str(f)) for f in files), args.new_tokens,
-                   pat_str=args.pattern, drop=drop)
+    ranks, ordered = prepare_base(args.base, drop)
+    counts, record = count_corpus_pieces(files, args.pattern, backend=args.backend, jobs=args.jobs,
+                                         address=args.address, min_count=args.min_count)
+    ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern)
     meta = write_extension(args.out, ranks, base=args.base, n_new_requested=args.new_tokens,
                            pat_str=args.pattern, drop_multi_digit=args.drop_multi_digit,
-                           corpus=[{"file": str(f), "bytes": f.stat().st_size} for f in files])
+                           corpus=[{"file": str(f), "bytes": f.stat().st_size} for f in files],
+                           counts=record)
     print(json.dumps(meta) if args.json else f"wrote {args.out}: {len(ranks)} ranks ({meta['n_new']} new)")
+
+
+def cmd_serve(args) -> None:
+    from .serve import ServeError, serve
+
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port must be 0..65535, got {args.port}")
+    try:
+        serve(args.host, args.port, args.tokenizers)
+    except ServeError as e:
+        raise CLIError(str(e)) from None
 
 
 def cmd_export(tok, args) -> None:
@@ -246,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", action="store_true", help="also show each BPE merge of each piece")
     p.set_defaults(func=cmd_explain)
     add_train_parser(sub, json_only)
+    p = sub.add_parser("serve", help="a local token playground in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
+    p.add_argument("--tokenizers", default="qwen,cl100k_base,xlm-r",
+                   help="comma-separated: qwen, cl100k_base, xlm-r, NAME=PATH (.tiktoken, tokenizer.json, .model)")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("export", help="write the files other libraries load")
     fmt = p.add_subparsers(dest="format", required=True)
     e = fmt.add_parser("hf", parents=[common],
@@ -259,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "train":
+        if args.command == "serve":
+            args.func(args)
+        elif args.command == "train":
             for option in ("encoding", "engine", "compat"):
                 if option in args and getattr(args, option) != parser.get_default(option):
                     raise CLIError(f"--{option} does not apply to train: use --base (and --pattern)")
@@ -277,7 +309,14 @@ def main(argv: list[str] | None = None) -> int:
         # Point stdout at devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CLIError, ValueError, TypeError, OSError, UnicodeError) as e:
+    except KeyboardInterrupt:
+        if args.command == "serve":
+            print("qtok serve: stopped", file=sys.stderr)
+            return 0
+        # Outputs are renamed into place only when complete, so the previous ones are intact.
+        print("qtok: interrupted; no output was changed", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, OSError, UnicodeError, ImportError) as e:
         print(f"qtok: error: {e}", file=sys.stderr)
         return 2
     return 0

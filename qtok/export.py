@@ -169,7 +169,10 @@ def export_hf(tokenizer, directory: str | Path) -> dict[str, Path]:
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} exists and is not a directory; give a directory for the files")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create {directory}: {e.strerror or e}; choose a writable directory") from None
     paths = {"tokenizer.json": directory / "tokenizer.json",
              "tokenizer_config.json": directory / "tokenizer_config.json"}
     atomic_write(paths["tokenizer.json"], json.dumps(tokenizer_json(tokenizer), ensure_ascii=False))

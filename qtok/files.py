@@ -15,6 +15,13 @@ from pathlib import Path
 from .load import DataFileError, sha256_bytes, sha256_file
 
 
+class WriteError(OSError):
+    """A file that could not be written, in one line: the path, the reason, the fix."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else "cannot write"
+
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename).
 
@@ -26,7 +33,13 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise WriteError(f"cannot write {path}: it is a directory; remove it or choose another name")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {e.strerror or e} in {path.parent}; choose a writable "
+                         "location") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -34,11 +47,14 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(f"cannot write {path}: {e.strerror or e} (disk full or read-only?); the "
+                             "previous file, if any, is unchanged") from None
         raise
     return path
 

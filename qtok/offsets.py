@@ -35,6 +35,39 @@ def char_spans(text_bytes: bytes, token_bytes: list[bytes]) -> list[tuple[int, i
     return spans
 
 
+def byte_to_char(text_bytes: bytes) -> list[int]:
+    """The character index at each byte offset of a UTF-8 text, plus one entry for the end
+    (offsets inside a character map to the character).
+
+    >>> byte_to_char("a元b".encode())
+    [0, 1, 1, 1, 2, 3]
+    """
+    out, c = [], -1
+    for b in text_bytes:
+        if b & 0xC0 != 0x80:
+            c += 1
+        out.append(c)
+    out.append(c + 1)
+    return out
+
+
+def shares(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """Each token's share of ``text`` for display: consecutive tokens that share a character
+    (``char_spans``) give it to the first; text no token claims joins the last. The shares
+    concatenate back to ``text``.
+
+    >>> shares("a元", [(0, 2), (1, 2)])
+    ['a元', '']
+    """
+    out, pos = [], 0
+    for _, end in spans:
+        out.append(text[pos:end] if end > pos else "")
+        pos = max(pos, end)
+    if out and pos < len(text):
+        out[-1] += text[pos:]
+    return out
+
+
 def longest_fitting_prefix(text: str, max_tokens: int, count) -> str:
     """The longest prefix ``p`` of ``text`` (cut between characters) with ``count(p) <=
     max_tokens``, found by bisection that keeps ``count(lo) <= max < count(hi)``; so the prefix

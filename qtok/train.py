@@ -69,8 +69,31 @@ def extend(
     """
     if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new <= 0:
         raise ValueError(f"n_new must be a positive int, got {n_new!r}")
+    ranks, ordered = prepare_base(base, drop)
+
+    # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
+    piece_counts = count_pieces(texts, pat_str)
+    if not piece_counts:
+        raise ValueError("the corpus is empty: give at least one non-empty text")
+    return extend_counts(ranks, ordered, piece_counts, n_new, pat_str, progress)
+
+
+def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[str]:
+    """How often each pre-tokenization piece occurs in ``texts``: all that merging needs from a
+    corpus, and what ``qtok.scale`` counts per block, in parallel, for large ones."""
     if isinstance(texts, str):
         texts = [texts]
+    splitter = compile_portable(pat_str)
+    piece_counts: Counter[str] = Counter()
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be str, got {type(text).__name__}")
+        piece_counts.update(splitter.findall(text))
+    return piece_counts
+
+
+def prepare_base(base, drop: Callable[[bytes], bool] | None = None) -> tuple[dict[bytes, int], list[bytes]]:
+    """The base's ranks minus ``drop``ped tokens, renumbered in order, and its tokens by rank."""
     _, base_ranks = _base_ranks(base)
     _check_ranks(base_ranks)
     ordered = [t for t, _ in sorted(base_ranks.items(), key=lambda kv: kv[1])]
@@ -79,31 +102,29 @@ def extend(
         kept = set(ordered)
         if any(bytes([b]) not in kept for b in range(256)):
             raise ValueError("drop removed a single-byte token; the result could not encode all bytes")
-    ranks = {t: i for i, t in enumerate(ordered)}
+    return {t: i for i, t in enumerate(ordered)}, ordered
 
-    # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
-    splitter = compile_portable(pat_str)
-    piece_counts: Counter[str] = Counter()
-    n_texts = 0
-    for text in texts:
-        if not isinstance(text, str):
-            raise TypeError(f"texts must be str, got {type(text).__name__}")
-        piece_counts.update(splitter.findall(text))
-        n_texts += 1
-    if not piece_counts:
-        raise ValueError("the corpus is empty: give at least one non-empty text")
 
+def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: dict[str, int],
+                  n_new: int, pat_str: str = QWEN_PATTERN, progress: bool | None = None) -> dict[bytes, int]:
+    """``extend`` from a table of piece counts (``count_pieces``, or counts merged from many
+    blocks) and a prepared base (``prepare_base``). The result does not depend on the order of
+    ``piece_counts``: pieces are taken in sorted order, and ties between pairs are broken by id."""
+    if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new <= 0:
+        raise ValueError(f"n_new must be a positive int, got {n_new!r}")
+    ranks = dict(ranks)
+    pieces = sorted(piece_counts)
     # 2. Encode each unique piece once with the (possibly pruned) base.
     base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}))
     words: list[list[int]] = []
     freqs: list[int] = []
     # Each piece alone, as encode() would split it: one batch call into the engine.
-    encoded = base_tok.encode_batch(list(piece_counts), allowed_special=(), num_threads=2)
-    for ids, freq in zip(encoded, piece_counts.values()):
+    encoded = base_tok.encode_batch(pieces, allowed_special=(), num_threads=2)
+    for ids, freq in zip(encoded, (piece_counts[p] for p in pieces)):
         if len(ids) > 1:  # a single-token piece has no pair to merge
             words.append(ids)
             freqs.append(freq)
-    del piece_counts
+    del pieces
 
     # 3. Pair statistics: counts and, for each pair, the words it occurs in.
     counts: Counter[tuple[int, int]] = Counter()
@@ -171,6 +192,57 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, desc="learning tokens", unit="tok", disable=not enabled)
 
 
+class PieceCounter:
+    """The picklable factory of a block's piece counts (``qtok.scale.run``): a text block is
+    one text (its cut points split no piece), a JSON Lines or Parquet block one text a row."""
+
+    def __init__(self, pat_str: str = QWEN_PATTERN):
+        self.pat_str = pat_str
+
+    def __call__(self):
+        from functools import partial
+
+        return partial(_count_block, pat_str=self.pat_str)
+
+
+def _count_block(block, pat_str: str) -> Counter[str]:
+    from .scale import read_docs, read_text
+
+    texts = [read_text(block)] if block.kind == "text" else read_docs(block)
+    return count_pieces(texts, pat_str)
+
+
+def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backend: str = "local",
+                        jobs: int | None = None, address: str | None = None, min_count: int = 1,
+                        block_bytes: int | None = None, progress: bool | None = None
+                        ) -> tuple[dict[str, int], dict]:
+    """Piece counts of corpus files, counted in blocks on all cores (``local``) or on Ray, merged,
+    then pruned below ``min_count``; the same table whichever backend counted. Also returns what
+    the sidecar records about the counting."""
+    from .scale import BLOCK_BYTES, number, plan_file, run
+
+    if min_count < 1:
+        raise ValueError(f"--min-count must be at least 1, got {min_count}")
+    block_bytes = block_bytes or BLOCK_BYTES
+    blocks = number(b for f in files if f.stat().st_size
+                    for b in plan_file(f, "", None, block_bytes=block_bytes))
+    counts: Counter[str] = Counter()
+    for _, part in run(PieceCounter(pat_str), blocks, backend=backend, jobs=jobs, address=address,
+                       progress=progress, desc="counting pieces"):
+        counts.update(part)
+    if not counts:
+        raise ValueError("the corpus is empty: give at least one non-empty text")
+    distinct, occurrences = len(counts), sum(counts.values())
+    if min_count > 1:
+        counts = Counter({p: c for p, c in counts.items() if c >= min_count})
+        if not counts:
+            raise ValueError(f"no piece occurs {min_count} times; lower --min-count")
+    record = {"blocks": len(blocks), "block_bytes": block_bytes, "distinct_pieces": distinct,
+              "occurrences": occurrences, "min_count": min_count, "pieces_kept": len(counts),
+              "occurrences_kept": sum(counts.values())}
+    return counts, record
+
+
 def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     """Files named directly, plus every file under named directories (sorted: reproducible)."""
     files: list[Path] = []
@@ -188,7 +260,7 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def write_extension(path: str | Path, ranks: dict[bytes, int], *, base, n_new_requested: int,
                     pat_str: str = QWEN_PATTERN, drop_multi_digit: bool = False,
-                    corpus=None, name: str | None = None) -> dict:
+                    corpus=None, name: str | None = None, counts: dict | None = None) -> dict:
     """Write ``path`` (tiktoken format) and its sidecar ``path.json``, the one record of how an
     extension was made that every reader (``get_tokenizer``, ``analysis.vocab``) relies on: base
     name and hash, pattern, sizes, corpus, specials. Both are written atomically, ranks first, so
@@ -212,6 +284,8 @@ def write_extension(path: str | Path, ranks: dict[bytes, int], *, base, n_new_re
         "sha256": sha256_bytes(data),
         "special_tokens": {ENDOFTEXT: len(ranks)},
     }
+    if counts is not None:  # the piece-count table merging started from, and its pruning
+        meta["counts"] = counts
     atomic_write(path, data)
     atomic_write(path.with_name(path.name + ".json"), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return meta

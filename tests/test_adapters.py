@@ -110,3 +110,39 @@ def test_corrupt_json_xz_is_one_error(tmp_path):
     bad.write_bytes(b"not xz at all")
     with pytest.raises(TokenizerError, match="is not a valid .xz file"):
         get_adapter(str(bad))
+
+
+@pytest.mark.parametrize("spec", ["qwen", "cl100k_base", "xlm-r"])
+def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch):
+    """split_long cuts before a space between two letters; no token of these tokenizers spans
+    such a cut, so a long document counted a piece at a time (bounded memory) gives the count
+    and the token frequencies of the document counted whole."""
+    import numpy as np
+
+    import analysis.tokenizers as t
+    from analysis.corpora import load_corpus
+    from analysis.study import _flat_cut
+
+    adapter = t.get_adapter(spec)
+    assert adapter.cut_safe
+    corpus = load_corpus(langs=["en", "zh", "th", "ru", "ar"])
+    doc = " ".join(line for lang in corpus.langs for d in corpus.docs(lang) for line in d.split("\n"))[:300_000]
+    pieces = t.split_long(doc, 1000)
+    assert len(pieces) > 100 and "".join(pieces) == doc
+    assert sum(adapter.count(pieces)) == adapter.count([doc])[0]
+    monkeypatch.setattr(t, "LONG_DOC", 1000)
+    flat, counts = _flat_cut(adapter, [doc, "short one"], "mixed")
+    whole, whole_counts = adapter.flat([doc, "short one"])
+    assert counts.tolist() == whole_counts.tolist()
+    assert np.array_equal(np.bincount(flat), np.bincount(whole))
+
+
+def test_uncuttable_long_document_is_refused_in_one_line(monkeypatch):
+    import analysis.tokenizers as t
+    from analysis.study import _flat_cut
+
+    adapter = t.get_adapter("xlm-r")
+    monkeypatch.setattr(t, "LONG_DOC", 100)
+    monkeypatch.setattr(adapter, "max_chars", 500)
+    with pytest.raises(ValueError, match=r"a document of 'th' has 1,000 characters xlm-r must take at once.*split the document"):
+        _flat_cut(adapter, ["ก" * 1000], "th")

@@ -161,3 +161,4 @@ def test_bad_files(tmp_path):
         load_corpus(str(tmp_path / "empty"))
     with pytest.raises(CorpusError, match="unknown corpus"):
         load_corpus(str(tmp_path / "nope"))
+

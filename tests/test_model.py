@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import qtok
-from model import CheckpointError, KVCache, Qwen, QwenConfig, generate, load_checkpoint, n_params, save_checkpoint
+from model import CheckpointError, Qwen, QwenConfig, generate, generate_stream, load_checkpoint, n_params, save_checkpoint
 from model.generate import sample_next
 
 
@@ -75,17 +75,63 @@ def test_causality(tiny):
     assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
-def test_kv_cache_equals_full_forward(tiny):
+def test_static_cache_equals_full_forward_in_chunks(tiny):
     ids = ids_of("The quick brown fox jumps over the lazy dog. 你好世界")
     T = ids.shape[1]
     with torch.no_grad():
         full = tiny(ids)
-        cache = KVCache(tiny.config, 1, T, torch.float32, "cpu")
-        pieces = [tiny(ids[:, :5], cache=cache, start=0)]  # a prefix chunk,
-        pieces.append(tiny(ids[:, 5:9], cache=cache, start=5))  # a middle chunk,
-        for t in range(9, T):  # then one token at a time
-            pieces.append(tiny(ids[:, t : t + 1], cache=cache, start=t))
+        tiny.setup_cache(1, T + 7)  # a cache longer than needed: the mask hides the rest
+        try:
+            pieces = [tiny(ids[:, :5], torch.arange(5))]  # a prefix chunk,
+            pieces.append(tiny(ids[:, 5:9], torch.arange(5, 9)))  # a middle chunk,
+            for t in range(9, T):  # then one token at a time
+                pieces.append(tiny(ids[:, t : t + 1], torch.tensor([t])))
+        finally:
+            tiny.clear_cache()
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_static_decode_equals_full_forward_batch_2(tiny, compile):
+    """Prefill, then 20 decode steps through the (compiled) static path, for 2 sequences: every
+    step's logits equal the full forward over the sequence so far. fullgraph=True compiles only
+    if forward reads nothing back to the host."""
+    from model.generate import decode_step
+
+    torch._dynamo.reset()
+    a, b = ids_of("first sequence here, in English"), ids_of("第二个序列，中文的，长度一样吗")
+    n = min(a.shape[1], b.shape[1])
+    ids = torch.cat([a[:, :n], b[:, :n]])
+    step = decode_step(tiny, compile=compile)
+    with torch.inference_mode():
+        tiny.setup_cache(2, n + 20)
+        try:
+            logits = tiny(ids, torch.arange(n), last_only=True)[:, -1]
+            seq = ids
+            for t in range(20):
+                torch.testing.assert_close(logits, tiny(seq)[:, -1], atol=1e-5, rtol=1e-5)
+                nxt = logits.argmax(-1)[:, None]
+                seq = torch.cat([seq, nxt], dim=1)
+                logits = step(nxt.clone(), torch.tensor([n + t]))
+        finally:
+            tiny.clear_cache()
+    gen = generate(tiny, ids, 20, compile=compile)
+    assert torch.equal(gen, seq[:, n:]) or torch.isin(gen, torch.tensor([151643, 151645])).any()
+
+
+def test_generate_streams_the_ids_generate_returns(tiny):
+    ids = ids_of("stream me")
+    steps = list(generate_stream(tiny, ids, 6, temperature=0.8, seed=1))
+    assert all(s.shape == (1,) for s in steps)
+    assert torch.equal(torch.stack(steps, 1), generate(tiny, ids, 6, temperature=0.8, seed=1))
+
+
+def test_exponential_race_samples_the_distribution():
+    probs = torch.tensor([[0.5, 0.3, 0.2]])
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([sample_next(probs.log().expand(1000, 3), 1.0, generator=g) for _ in range(10)])
+    freq = torch.bincount(draws.flatten(), minlength=3).float() / draws.numel()
+    assert torch.allclose(freq, probs[0], atol=0.02), freq
 
 
 def test_batch_equals_separate_runs(tiny):
@@ -183,14 +229,22 @@ def test_bad_checkpoints(tiny, tmp_path):
 
 
 def test_bad_ids(tiny):
-    with pytest.raises(ValueError, match="token id 151936 is outside"):
-        tiny(torch.tensor([[1, 151936]]))
-    with pytest.raises(ValueError, match="token id -1"):
-        tiny(torch.tensor([[-1, 2]]))
-    with pytest.raises(ValueError, match="exceeds the model's max_positions 256"):
-        tiny(torch.zeros(1, 257, dtype=torch.long))
-    with pytest.raises(TypeError, match="integer tensor"):
-        tiny(torch.zeros(1, 3))
+    """Checked at the entry points (check_ids, generate), not in forward (no host sync there)."""
+    for check in (tiny.check_ids, lambda ids: generate(tiny, ids, 2)):
+        with pytest.raises(ValueError, match="token id 151936 is outside"):
+            check(torch.tensor([[1, 151936]]))
+        with pytest.raises(ValueError, match="token id -1"):
+            check(torch.tensor([[-1, 2]]))
+        with pytest.raises(ValueError, match="exceeds the model's max_positions 256"):
+            check(torch.zeros(1, 257, dtype=torch.long))
+        with pytest.raises(TypeError, match="int64 or int32 tensor, got torch.float32"):
+            check(torch.zeros(1, 3))
+        with pytest.raises(TypeError, match="int64 or int32 tensor, got torch.uint8"):
+            check(torch.zeros(1, 3, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        tiny.check_ids(torch.zeros(2, 1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="exceeds max_positions 256"):
+        tiny(torch.zeros(1, 257, dtype=torch.long))  # forward still refuses what has no RoPE row
 
 
 def test_qwen_1_8b_parameter_count():

@@ -1,0 +1,132 @@
+"""The largest inputs, with time and peak memory per engine, and the concurrency check.
+
+    python benchmarks/reliability.py [--mb 50]
+
+Each input runs in a fresh process (peak RSS from the kernel's accounting of that process):
+encoding 1 MB without a space, 10 MB of digits and a 50 MB one-line document with each engine,
+and the study counting that 50 MB one-line document with each of its tokenizers (counted a
+megabyte at a time, cut at spaces: analysis.tokenizers.split_long). Then, in this process, 16
+threads call get_tokenizer() at once, and 64 threads encode with one shared tokenizer; every
+result is compared with a single-threaded encode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_input(kind: str, mb: float) -> str:
+    n = int(mb * 1e6)
+    if kind == "nospace":
+        return "a" * n
+    if kind == "digits":
+        return "1234567890" * (n // 10)
+    # a one-line document of real text: the UDHR in 18 languages, newlines turned into spaces
+    texts = [p.read_text(encoding="utf-8") for p in sorted((HERE.parent / "analysis" / "data" / "udhr").glob("*.txt"))]
+    line = " ".join(" ".join(texts).split())
+    return (line + " ") * (n // len(line.encode()) + 1)
+
+
+def child(args) -> None:
+    text = make_input(args.kind, args.size)
+    t0 = time.perf_counter()
+    if args.engine.startswith("study:"):
+        from analysis.study import count_block
+        from analysis.tokenizers import get_adapter
+        from qtok.scale import Block
+
+        adapter = get_adapter(args.engine.split(":", 1)[1])
+        part = count_block(Block(0, "xx", "docs", docs=[text]), [adapter], None)
+        n = int(part["lengths"][adapter.name].sum())
+    else:
+        import qtok
+
+        n = len(qtok.get_tokenizer("qwen", engine=args.engine).encode(text))
+    print(json.dumps({"tokens": n, "seconds": time.perf_counter() - t0}))
+
+
+def measure_rss(kind: str, size: float, engine: str) -> dict:
+    """Like measure, with the child's peak RSS from wait4."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", "--kind", kind, "--size", str(size),
+                             "--engine", engine], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        return {"error": (err.strip().splitlines() or ["?"])[-1]}
+    res = json.loads(out.strip().splitlines()[-1])
+    res["peak_mb"] = usage.ru_maxrss / 1024
+    return res
+
+
+def concurrency() -> None:
+    import qtok
+
+    built = []  # a fresh process: nothing is built yet
+    barrier = threading.Barrier(16)
+
+    def get(_):
+        barrier.wait()
+        tok = qtok.get_tokenizer("cl100k_base", engine="reference")
+        built.append(id(tok))
+        return tok
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(get, range(16)))
+    print(f"get_tokenizer from 16 threads at once: {len(built)} calls, {len(set(built))} tokenizer built")
+    texts = [p.read_text(encoding="utf-8") for p in sorted((HERE.parent / "analysis" / "data" / "udhr").glob("*.txt"))]
+    texts = [t[i:i + 2000] for t in texts for i in range(0, len(t), 2000)]
+    for engine in ("fast", "tiktoken", "reference"):
+        tok = qtok.get_tokenizer("qwen", engine=engine)
+        expected = [tok.encode(t) for t in texts]
+        jobs = [i % len(texts) for i in range(64 * 20)]
+        with ThreadPoolExecutor(64) as pool:
+            got = list(pool.map(lambda i: tok.encode(texts[i]), jobs))
+        mismatches = sum(g != expected[i] for g, i in zip(got, jobs))
+        print(f"{engine:>9}: {len(jobs)} encodes from 64 threads, {mismatches} mismatches")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--mb", type=float, default=50.0, help="size of the one-line document")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kind")
+    p.add_argument("--size", type=float)
+    p.add_argument("--engine")
+    args = p.parse_args()
+    if args.child:
+        child(args)
+        return
+    sys.path.insert(0, str(HERE))
+    from common import header
+
+    header("reliability: largest inputs and concurrency")
+    rows = [("1 MB without a space", "nospace", 1.0, ["fast", "tiktoken", "reference"]),
+            ("10 MB of digits", "digits", 10.0, ["fast", "tiktoken", "reference"]),
+            (f"{args.mb:g} MB one-line document", "line", args.mb, ["fast", "tiktoken"]),
+            (f"study, {args.mb:g} MB one-line document", "line", args.mb,
+             ["study:qwen", "study:cl100k_base", "study:xlm-r"])]
+    print("| input | engine | tokens | seconds | peak RSS (MB) |\n|---|---|---:|---:|---:|")
+    for label, kind, size, engines in rows:
+        for engine in engines:
+            r = measure_rss(kind, size, engine)
+            if "error" in r:
+                print(f"| {label} | {engine} | error: {r['error']} | | |", flush=True)
+            else:
+                print(f"| {label} | {engine} | {r['tokens']:,} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |", flush=True)
+    concurrency()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""Qwen-1 checkpoints <-> the ``transformers`` Qwen2 layout, both ways, tensors unchanged.
+
+    python -m model.convert SRC DST --to hf      # Qwen-1 (QWenLMHeadModel) -> Qwen2ForCausalLM
+    python -m model.convert SRC DST --to qwen    # and back
+
+Qwen-1 is Qwen2's architecture with a fused attention projection: the same RMSNorm, RoPE in the
+split-half (``rotate_half``) layout, biases on q/k/v only, a SwiGLU MLP and untied embeddings. So
+the conversion renames and splits tensors and nothing else; every value is copied bit for bit.
+
+The only choice that is not a rename is which of Qwen's ``w1``/``w2`` is the gate. It is read off
+the forward pass, not the names: Qwen computes ``c_proj(w1(x) * silu(w2(x)))`` and Qwen2
+``down_proj(act(gate_proj(x)) * up_proj(x))``, so the tensor inside the SiLU, ``w2``, is
+``gate_proj`` and ``w1`` is ``up_proj``. tests/test_convert.py shows that the swapped mapping
+gives different logits from ``transformers``.
+
+A Qwen2 directory written here loads in ``transformers`` (and in vLLM and llama.cpp, which read the
+same layout) without ``trust_remote_code``; with ``tokenizer=True`` it also gets qtok's
+``tokenizer.json`` and ``tokenizer_config.json`` (ChatML template), so ``AutoTokenizer`` gives
+qtok's ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, read_state_dict
+from .qwen import QwenConfig
+
+MAX_SHARD_BYTES = 2 << 30  # shards of at most 2 GiB, listed by model.safetensors.index.json
+
+
+def qwen2_config(c: QwenConfig, dtype: torch.dtype = torch.bfloat16) -> dict:
+    """The ``transformers`` Qwen2 ``config.json`` of a model of this shape."""
+    import qtok
+    from qtok.encodings import ENDOFTEXT
+
+    eot = qtok.get_tokenizer("qwen").special_tokens[ENDOFTEXT]
+    return {
+        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+        "hidden_size": c.d_model, "intermediate_size": c.ffn_dim,  # Qwen2: the MLP width itself
+        "num_hidden_layers": c.n_layer, "num_attention_heads": c.n_head,
+        "num_key_value_heads": c.n_head,  # Qwen-1 has no grouped-query attention
+        "head_dim": c.head_dim,
+        "hidden_act": "silu", "rms_norm_eps": c.norm_eps, "rope_theta": c.rope_base,
+        "max_position_embeddings": c.max_positions, "vocab_size": c.vocab_size,
+        "tie_word_embeddings": False, "use_sliding_window": False, "attention_dropout": 0.0,
+        "bos_token_id": eot, "eos_token_id": eot, "torch_dtype": str(dtype).removeprefix("torch."),
+    }
+
+
+def config_from_qwen2(cfg: dict) -> QwenConfig:
+    """A ``QwenConfig`` from a Qwen2 ``config.json``; refuses what Qwen-1 cannot express."""
+    missing = [k for k in ("hidden_size", "num_attention_heads", "num_hidden_layers",
+                           "intermediate_size", "vocab_size") if k not in cfg]
+    if missing:
+        raise CheckpointError(f"config.json lacks {missing}: is this a transformers Qwen2 checkpoint?")
+    nh = cfg["num_attention_heads"]
+    if cfg.get("num_key_value_heads", nh) != nh:
+        raise CheckpointError(f"num_key_value_heads {cfg['num_key_value_heads']} != num_attention_heads "
+                              f"{nh}: grouped-query attention has no Qwen-1 form")
+    if cfg.get("tie_word_embeddings", False):
+        raise CheckpointError("tie_word_embeddings is true: Qwen-1 has a separate lm_head")
+    if cfg.get("rope_scaling"):
+        raise CheckpointError(f"rope_scaling {cfg['rope_scaling']} has no Qwen-1 form")
+    if cfg.get("hidden_act", "silu") != "silu":
+        raise CheckpointError(f"hidden_act {cfg['hidden_act']!r}: Qwen-1 uses silu")
+    return QwenConfig(
+        vocab_size=cfg["vocab_size"], n_layer=cfg["num_hidden_layers"], n_head=nh,
+        d_model=cfg["hidden_size"], head_dim=cfg.get("head_dim") or cfg["hidden_size"] // nh,
+        ffn_dim=cfg["intermediate_size"], rope_base=float(cfg.get("rope_theta", 10000.0)),
+        norm_eps=cfg.get("rms_norm_eps", 1e-6), max_positions=cfg.get("max_position_embeddings", 8192))
+
+
+def to_hf(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
+    """Qwen-1 tensor names -> Qwen2's; the fused ``c_attn`` split into q, k, v (rows, then bias)."""
+    out = {"model.embed_tokens.weight": state["transformer.wte.weight"],
+           "model.norm.weight": state["transformer.ln_f.weight"],
+           "lm_head.weight": state["lm_head.weight"]}
+    width = c.n_head * c.head_dim
+    for i in range(c.n_layer):
+        q, h = f"transformer.h.{i}.", f"model.layers.{i}."
+        for part, w, b in zip("qkv", state[q + "attn.c_attn.weight"].split(width, 0),
+                              state[q + "attn.c_attn.bias"].split(width, 0)):
+            out[h + f"self_attn.{part}_proj.weight"] = w.contiguous()
+            out[h + f"self_attn.{part}_proj.bias"] = b.contiguous()
+        out[h + "self_attn.o_proj.weight"] = state[q + "attn.c_proj.weight"]
+        out[h + "mlp.gate_proj.weight"] = state[q + "mlp.w2.weight"]  # inside the SiLU
+        out[h + "mlp.up_proj.weight"] = state[q + "mlp.w1.weight"]
+        out[h + "mlp.down_proj.weight"] = state[q + "mlp.c_proj.weight"]
+        out[h + "input_layernorm.weight"] = state[q + "ln_1.weight"]
+        out[h + "post_attention_layernorm.weight"] = state[q + "ln_2.weight"]
+    return out
+
+
+def to_qwen(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
+    """Qwen2 tensor names -> Qwen-1's; q, k, v fused back into ``c_attn``."""
+    out = {"transformer.wte.weight": state["model.embed_tokens.weight"],
+           "transformer.ln_f.weight": state["model.norm.weight"],
+           "lm_head.weight": state["lm_head.weight"]}
+    for i in range(c.n_layer):
+        q, h = f"transformer.h.{i}.", f"model.layers.{i}."
+        out[q + "attn.c_attn.weight"] = torch.cat([state[h + f"self_attn.{p}_proj.weight"] for p in "qkv"])
+        out[q + "attn.c_attn.bias"] = torch.cat([state[h + f"self_attn.{p}_proj.bias"] for p in "qkv"])
+        out[q + "attn.c_proj.weight"] = state[h + "self_attn.o_proj.weight"]
+        out[q + "mlp.w2.weight"] = state[h + "mlp.gate_proj.weight"]
+        out[q + "mlp.w1.weight"] = state[h + "mlp.up_proj.weight"]
+        out[q + "mlp.c_proj.weight"] = state[h + "mlp.down_proj.weight"]
+        out[q + "ln_1.weight"] = state[h + "input_layernorm.weight"]
+        out[q + "ln_2.weight"] = state[h + "post_attention_layernorm.weight"]
+    return out
+
+
+def _check_names(state: dict, expected: set[str], directory: Path, layout: str) -> None:
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - expected)
+    if missing or unexpected:
+        parts = [f"{label} ({len(x)}): {', '.join(x[:6])}{' ...' if len(x) > 6 else ''}"
+                 for label, x in (("missing", missing), ("unexpected", unexpected)) if x]
+        raise CheckpointError(f"{directory} is not a {layout} checkpoint of its config: " + "; ".join(parts))
+
+
+def write_safetensors(state: dict[str, torch.Tensor], directory: Path,
+                      max_shard_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
+    """``model.safetensors``, or shards plus ``model.safetensors.index.json`` when larger than
+    ``max_shard_bytes``; each file written atomically (temporary name, then rename)."""
+    from safetensors.torch import save
+
+    from qtok.files import atomic_write
+
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, t in state.items():
+        n = t.numel() * t.element_size()
+        if shards[-1] and size + n > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = t.contiguous()
+        size += n
+    if len(shards) == 1:
+        return [atomic_write(directory / "model.safetensors", save(shards[0], metadata={"format": "pt"}))]
+    paths, weight_map = [], {}
+    for i, part in enumerate(shards):
+        fname = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        paths.append(atomic_write(directory / fname, save(part, metadata={"format": "pt"})))
+        weight_map.update(dict.fromkeys(part, fname))
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    paths.append(atomic_write(directory / "model.safetensors.index.json", json.dumps(index, indent=2)))
+    return paths
+
+
+def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True,
+            max_shard_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
+    """Convert the checkpoint directory ``src`` into ``dst`` (``to``: ``hf`` or ``qwen``);
+    returns the files written. Safetensors in (or a ``.bin`` read with ``weights_only=True``),
+    safetensors out."""
+    from qtok.files import atomic_write
+
+    from .qwen import Qwen
+
+    if to not in ("hf", "qwen"):
+        raise ValueError(f"--to must be 'hf' or 'qwen', got {to!r}")
+    src, dst = Path(src), Path(dst)
+    if not (src / "config.json").is_file():
+        raise CheckpointError(f"{src} has no config.json: give a checkpoint directory")
+    if dst.exists() and not dst.is_dir():
+        raise CheckpointError(f"{dst} exists and is not a directory")
+    if dst.resolve() == src.resolve():
+        raise CheckpointError("the destination is the source; give another directory")
+    try:
+        cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{src / 'config.json'} is not valid JSON: {e}") from None
+    # The config first: a layout Qwen-1 cannot express is refused before any weights are read.
+    c = QwenConfig.from_qwen_config(cfg) if to == "hf" else config_from_qwen2(cfg)
+    state = read_state_dict(src)
+    dtype = next(iter(state.values())).dtype if state else torch.float32
+    if to == "hf":
+        state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
+        with torch.device("meta"):
+            _check_names(state, set(Qwen(c).state_dict()), src, "Qwen-1")
+        out, out_cfg = to_hf(state, c), qwen2_config(c, dtype)
+    else:
+        with torch.device("meta"):
+            _check_names(state, set(to_hf(Qwen(c).state_dict(), c)), src, "Qwen2")
+        out, out_cfg = to_qwen(state, c), c.to_qwen_config()
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create {dst}: {e.strerror or e}; choose a writable directory") from None
+    paths = write_safetensors(out, dst, max_shard_bytes)
+    if to == "hf" and tokenizer:
+        import qtok
+        from qtok.export import export_hf
+
+        paths += list(export_hf(qtok.get_tokenizer("qwen", compat="hf"), dst).values())
+    # config.json last: a directory without it is not taken for a checkpoint.
+    paths.append(atomic_write(dst / "config.json", json.dumps(out_cfg, indent=2) + "\n"))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.convert", description=__doc__.splitlines()[0])
+    p.add_argument("src", help="checkpoint directory (config.json + safetensors or bin)")
+    p.add_argument("dst", help="output directory (created)")
+    p.add_argument("--to", required=True, choices=["hf", "qwen"],
+                   help="hf: transformers Qwen2 layout; qwen: Qwen-1 (this package's) layout")
+    p.add_argument("--no-tokenizer", action="store_true",
+                   help="with --to hf: do not write tokenizer.json / tokenizer_config.json")
+    args = p.parse_args(argv)
+    try:
+        paths = convert(args.src, args.dst, args.to, tokenizer=not args.no_tokenizer)
+    except (CheckpointError, ValueError, OSError) as e:
+        print(f"model.convert: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(paths)} files to {args.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""``qtok serve``: a local token playground. Paste text, see it cut into tokens side by side by
+Qwen, cl100k_base, XLM-R and any tokenizer file named at start, with ids, counts and bytes per
+token; a toggle for ``compat="hf"``, one for special tokens, and a chat mode (ChatML ids).
+
+The server is the standard library's ``ThreadingHTTPServer``: one page and a small JSON API, no
+dependency to install, nothing fetched from outside (the page's script and style are inline).
+It binds to 127.0.0.1 unless told otherwise, reads request bodies up to 1 MB (413 past that),
+reads no file and runs no code a request names: the tokenizers are the ones given at start.
+
+    POST /api/encode {"text": "...", "compat": "hf"|"safe", "allow_special": false, "chat": false}
+      -> {"results": [{"name", "count", "bytes", "bytes_per_token", "note",
+                       "tokens": [{"id", "text", "start", "end", "bytes"}]}]}
+    GET /api/tokenizers -> {"tokenizers": [...]}
+
+A token's ``text`` is its share of the input: the tokens' texts concatenate back to the input
+(the first token of a character split across tokens shows the character, the rest show "").
+``start``/``end`` are its character span; ``bytes`` its bytes in hex.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .offsets import char_spans, shares
+
+MAX_BODY = 1 << 20  # bytes of a request body
+DEFAULT = "qwen,cl100k_base,xlm-r"
+SYSTEM = "You are a helpful assistant."
+
+
+class ServeError(ValueError):
+    """A playground that cannot start as asked: the message says what to change."""
+
+
+class Viewer:
+    """One tokenizer as the playground shows it: ids and character spans."""
+
+    name: str
+    chat = False
+
+    def tokens(self, text: str, compat: str | None, allow_special: bool):
+        """(ids, character spans, each token's bytes, the text the spans index)."""
+        raise NotImplementedError
+
+
+class QtokViewer(Viewer):
+    def __init__(self, name: str, source: str):
+        from .core import get_tokenizer
+
+        self.name, self.source = name, source
+        self.chat = source == "qwen"
+        self._tok = {None: get_tokenizer(source), "hf": get_tokenizer(source, compat="hf")}
+
+    def tokenizer(self, compat):
+        return self._tok[compat]
+
+    def tokens(self, text, compat, allow_special):
+        import unicodedata
+
+        from .core import replace_surrogates
+
+        tok = self._tok[compat]
+        ids, spans = tok.encode_with_offsets(text, allowed_special="all" if allow_special else ())
+        # What the spans index: the text as encoded (NFC under compat="hf", lone surrogates as U+FFFD).
+        shown = replace_surrogates(unicodedata.normalize("NFC", text) if compat == "hf" else text)
+        return ids, spans, tok.decode_tokens_bytes(ids), shown
+
+
+class HFViewer(Viewer):
+    def __init__(self, name: str, data: bytes, source: str):
+        import tokenizers
+
+        self.name = name
+        try:
+            self._tok = tokenizers.Tokenizer.from_str(data.decode("utf-8"))
+        except Exception as e:  # tokenizers' own exception type for a bad file
+            raise ServeError(f"{source} is not a Hugging Face tokenizer.json: {e}") from None
+
+    def tokens(self, text, compat, allow_special):
+        enc = self._tok.encode(text, add_special_tokens=False)
+        spans = [tuple(o) for o in enc.offsets]
+        return enc.ids, spans, [text[s:e].encode("utf-8", errors="replace") for s, e in spans], text
+
+
+class SPViewer(Viewer):
+    def __init__(self, name: str, path: Path):
+        import sentencepiece as spm
+
+        self.name = name
+        try:
+            self._sp = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+        except Exception as e:  # RuntimeError from the C++ parser
+            raise ServeError(f"{path} is not a SentencePiece model: {e}") from None
+
+    def tokens(self, text, compat, allow_special):
+        from .offsets import byte_to_char
+
+        proto = self._sp.encode(text, return_type="proto")
+        data = text.encode("utf-8")
+        char_at = byte_to_char(data)
+        ids = [p.id for p in proto.pieces]
+        spans = [(char_at[p.begin], char_at[p.end]) for p in proto.pieces]
+        return ids, spans, [data[p.begin:p.end] for p in proto.pieces], text
+
+
+def load_viewers(spec: str) -> dict[str, Viewer]:
+    """``qwen``, ``cl100k_base``, ``xlm-r`` and ``NAME=PATH`` files (``.tiktoken``,
+    ``tokenizer.json``, SentencePiece ``.model``), comma-separated."""
+    out: dict[str, Viewer] = {}
+    for item in [s.strip() for s in spec.split(",") if s.strip()]:
+        if item in ("qwen", "cl100k_base"):
+            viewer: Viewer = QtokViewer(item, item)
+        elif item == "xlm-r":
+            viewer = _xlmr()
+        else:
+            name, sep, path_str = item.partition("=")
+            if not sep:
+                name, path_str = Path(item).stem, item
+            path = Path(path_str)
+            if not path.is_file():
+                raise ServeError(f"--tokenizers: {path_str!r} is neither qwen, cl100k_base, xlm-r nor "
+                                 "an existing file (.tiktoken, tokenizer.json, .model)")
+            if path.suffix == ".tiktoken":
+                viewer = QtokViewer(name, str(path))
+            elif path.suffix == ".json":
+                viewer = HFViewer(name, path.read_bytes(), str(path))
+            elif path.suffix == ".model":
+                viewer = SPViewer(name, path)
+            else:
+                raise ServeError(f"--tokenizers: cannot tell what kind of tokenizer {path} is; name "
+                                 "it *.tiktoken, tokenizer.json (*.json) or *.model")
+        if viewer.name in out:
+            raise ServeError(f"--tokenizers: the name {viewer.name!r} is given twice; use NAME=PATH")
+        out[viewer.name] = viewer
+    if not out:
+        raise ServeError("--tokenizers is empty; give at least one (default: " + DEFAULT + ")")
+    return out
+
+
+def _xlmr() -> Viewer:
+    """XLM-R from the study's vendored, hash-checked tokenizer.json, through HF tokenizers."""
+    import lzma
+
+    try:
+        from analysis.tokenizers import XLMR_JSON, XLMR_JSON_SHA256
+    except ImportError:
+        raise ServeError("xlm-r needs the analysis extra: pip install 'qtok[analysis]'") from None
+    from .load import sha256_bytes
+
+    data = lzma.decompress(XLMR_JSON.read_bytes())
+    if sha256_bytes(data) != XLMR_JSON_SHA256:
+        raise ServeError(f"{XLMR_JSON} failed its hash check; restore it (git checkout analysis/data)")
+    return HFViewer("xlm-r", data, str(XLMR_JSON))
+
+
+def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
+    """The API's answer to one ``/api/encode`` request (``ValueError`` for a bad request)."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object like {\"text\": \"...\"}")
+    text = body.get("text", "")
+    if not isinstance(text, str):
+        raise ValueError(f"\"text\" must be a string, got {type(text).__name__}")
+    compat = body.get("compat", "safe")
+    if compat not in ("safe", "hf"):
+        raise ValueError(f"\"compat\" must be \"safe\" or \"hf\", got {compat!r}")
+    compat = None if compat == "safe" else "hf"
+    allow_special = bool(body.get("allow_special", False))
+    chat = bool(body.get("chat", False))
+    names = body.get("tokenizers") or list(viewers)
+    unknown = [n for n in names if n not in viewers]
+    if unknown:
+        raise ValueError(f"unknown tokenizer(s) {', '.join(map(str, unknown))}; this server has "
+                         f"{', '.join(viewers)} (others are named with --tokenizers at start)")
+    results = []
+    for name in names:
+        v = viewers[name]
+        note = ""
+        if chat:
+            if not v.chat:
+                results.append({"name": name, "count": None, "bytes": None, "bytes_per_token": None,
+                                "tokens": [], "note": "the chat layout (ChatML) is Qwen's"})
+                continue
+            messages = _messages(text)
+            tok = v.tokenizer(compat)
+            ids = tok.encode_chat(messages)
+            raw = tok.decode_tokens_bytes(ids)
+            shown = b"".join(raw).decode("utf-8", errors="replace")
+            spans = char_spans(shown.encode("utf-8"), raw) if shown.encode("utf-8") == b"".join(raw) \
+                else [(0, 0)] * len(ids)
+            segs = list(zip(spans, shares(shown, spans)))
+            note = f"ChatML prompt of {len(messages)} messages"
+        else:
+            ids, spans, raw, shown = v.tokens(text, compat, allow_special)
+            segs = list(zip(spans, shares(shown, spans)))
+        n_bytes = sum(len(b) for b in raw)
+        results.append({
+            "name": name, "count": len(ids), "bytes": n_bytes,
+            "bytes_per_token": round(n_bytes / len(ids), 3) if ids else None, "note": note,
+            "tokens": [{"id": i, "text": seg, "start": s, "end": e, "bytes": b.hex()}
+                       for i, ((s, e), seg), b in zip(ids, segs, raw)],
+        })
+    return {"results": results}
+
+
+def _messages(text: str) -> list[dict]:
+    """Chat mode's input: a JSON list of {role, content}, or plain text as one user message
+    after Qwen's default system message."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            messages = json.loads(stripped)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"chat mode: the text starts with '[' but is not a JSON list of messages: {e}") from None
+        return messages
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+class Handler(BaseHTTPRequestHandler):
+    viewers: dict[str, Viewer] = {}
+    server_version = "qtok-serve"
+
+    def log_message(self, fmt, *args):  # one quiet line per request on stderr
+        sys.stderr.write(f"qtok serve: {self.command} {self.path} {args[1] if len(args) > 1 else ''}\n")
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        # The page loads nothing from anywhere else; say so to the browser too.
+        self.send_header("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                         "connect-src 'self'; img-src data:")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, obj) -> None:
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def do_GET(self):
+        if self.path in ("/", "/index.html"):
+            self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+        elif self.path == "/api/tokenizers":
+            self._json(200, {"tokenizers": list(self.viewers), "chat": [n for n, v in self.viewers.items() if v.chat]})
+        else:
+            self._error(404, f"no page {self.path}; the playground is at /")
+
+    def do_POST(self):
+        if self.path != "/api/encode":
+            self._error(404, f"no API {self.path}; POST /api/encode")
+            return
+        length = self.headers.get("Content-Length")
+        if length is None:
+            self._error(411, "send a Content-Length with the JSON body")
+            return
+        try:
+            n = int(length)
+        except ValueError:
+            self._error(400, f"bad Content-Length {length!r}")
+            return
+        if n > MAX_BODY:
+            self._error(413, f"the request body is {n:,} bytes; the limit is {MAX_BODY:,} (1 MB): send "
+                             "less text at a time")
+            self.close_connection = True
+            return
+        raw = self.rfile.read(n)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            self._error(400, f"the body is not valid UTF-8 (byte {e.start}); send UTF-8 JSON")
+            return
+        except json.JSONDecodeError as e:
+            self._error(400, f"the body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+                             "send {\"text\": \"...\"}")
+            return
+        try:
+            self._json(200, encode_request(self.viewers, body))
+        except (ValueError, TypeError) as e:
+            self._error(400, str(e))
+        except Exception as e:  # a bug, not a bad request: still JSON, never a traceback page
+            sys.stderr.write(f"qtok serve: internal error: {type(e).__name__}: {e}\n")
+            self._error(500, f"internal error ({type(e).__name__}); see the server's log")
+
+
+def make_server(host: str, port: int, viewers: dict[str, Viewer]) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"viewers": viewers})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise ServeError(f"port {port} on {host} is in use; choose another with --port "
+                             "(or --port 0 for any free one)") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, tokenizers: str = DEFAULT,
+          ready: threading.Event | None = None) -> None:
+    """Run the playground until interrupted."""
+    viewers = load_viewers(tokenizers)
+    server = make_server(host, port, viewers)
+    url = f"http://{host}:{server.server_address[1]}/"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"qtok serve: warning: listening on {host}, reachable from other machines; the "
+              "playground has no authentication", file=sys.stderr)
+    print(f"qtok serve: {', '.join(viewers)} at {url} (Ctrl-C stops)", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+PAGE = r"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>qtok playground</title>
+<link rel="icon" href="data:,">
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem; padding: 0 1rem; color: #1d1d1f; }
+h1 { font-size: 1.3rem; margin: 0 0 .6rem; }
+textarea { width: 100%; box-sizing: border-box; min-height: 8rem; font: 15px/1.4 ui-monospace, monospace; padding: .5rem; }
+.controls { margin: .4rem 0 1rem; display: flex; gap: 1.2rem; flex-wrap: wrap; color: #444; }
+.tok { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .8rem; margin-bottom: .8rem; }
+.tok h2 { font-size: 1rem; margin: 0 0 .4rem; display: flex; gap: 1rem; align-items: baseline; }
+.tok h2 .stats { font-weight: normal; color: #555; font-size: .9rem; }
+.tokens { font: 15px/1.9 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; }
+.tokens span { border-radius: 3px; padding: 1px 0; }
+.ids { font: 12px ui-monospace, monospace; color: #666; margin-top: .4rem; max-height: 5rem; overflow: auto; }
+.note, .error { color: #a33; }
+</style></head>
+<body>
+<h1>qtok playground</h1>
+<textarea id="text" spellcheck="false" placeholder="Paste or type text: every tokenizer below cuts it into tokens">Thai costs more than English: ภาษาไทยใช้โทเค็นมากกว่า 你好，世界 12345</textarea>
+<div class="controls">
+  <label><input type="checkbox" id="hf"> compat="hf" (NFC, special-token text recognised)</label>
+  <label><input type="checkbox" id="special"> allow special tokens</label>
+  <label><input type="checkbox" id="chat"> chat mode (ChatML: a JSON list of messages, or one user message)</label>
+  <span id="status"></span>
+</div>
+<div id="results"></div>
+<script>
+"use strict";
+const $ = (id) => document.getElementById(id);
+let timer = null, seq = 0;
+function colour(i) { return `hsl(${(i * 47) % 360} 75% 86%)`; }
+function render(data) {
+  const root = $("results");
+  root.textContent = "";
+  for (const r of data.results) {
+    const box = document.createElement("div");
+    box.className = "tok"; box.id = "tok-" + r.name; box.dataset.name = r.name;
+    const h = document.createElement("h2");
+    const title = document.createElement("span"); title.textContent = r.name;
+    const stats = document.createElement("span"); stats.className = "stats";
+    const count = document.createElement("span"); count.id = "count-" + r.name; count.className = "count";
+    count.textContent = r.count === null ? "–" : String(r.count);
+    stats.append(count, document.createTextNode(r.count === null ? "" :
+      ` tokens · ${r.bytes} bytes · ${r.bytes_per_token === null ? "–" : r.bytes_per_token} bytes/token`));
+    h.append(title, stats); box.append(h);
+    if (r.note) { const n = document.createElement("div"); n.className = "note"; n.textContent = r.note; box.append(n); }
+    const toks = document.createElement("div"); toks.className = "tokens";
+    r.tokens.forEach((t, i) => {
+      const s = document.createElement("span");
+      s.textContent = t.text; s.style.background = colour(i);
+      s.title = `id ${t.id} · ${t.bytes.length / 2} bytes: ${t.bytes}`;
+      s.dataset.id = t.id;
+      toks.append(s);
+    });
+    box.append(toks);
+    const ids = document.createElement("div"); ids.className = "ids";
+    ids.textContent = r.tokens.map((t) => t.id).join(" ");
+    box.append(ids);
+    root.append(box);
+  }
+}
+async function update() {
+  const mine = ++seq;
+  const body = JSON.stringify({ text: $("text").value, compat: $("hf").checked ? "hf" : "safe",
+                                allow_special: $("special").checked, chat: $("chat").checked });
+  $("status").textContent = "…";
+  try {
+    const res = await fetch("/api/encode", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const data = await res.json();
+    if (mine !== seq) return;  // a newer request is on its way
+    if (!res.ok) { $("status").className = "error"; $("status").textContent = data.error; return; }
+    $("status").className = ""; $("status").textContent = "";
+    render(data);
+    document.body.dataset.seq = String(mine);
+  } catch (e) {
+    if (mine === seq) { $("status").className = "error"; $("status").textContent = "request failed: " + e; }
+  }
+}
+function later() { clearTimeout(timer); timer = setTimeout(update, 120); }
+$("text").addEventListener("input", later);
+for (const id of ["hf", "special", "chat"]) $(id).addEventListener("change", update);
+update();
+</script>
+</body></html>
+"""

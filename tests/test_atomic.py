@@ -1,0 +1,156 @@
+"""Writers killed at random moments (SIGKILL: no cleanup runs) leave either the previous complete
+output or nothing that loads: never a truncated file, never new ranks read with an old sidecar,
+never a results directory whose files pass for one run when they are not."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import qtok
+from analysis import verify_results
+from qtok.load import DataFileError
+
+RNG = random.Random(13)
+
+
+def run_killed(cmd, delay):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return proc.returncode
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, multilingual):
+    d = tmp_path_factory.mktemp("corpus")
+    for lang, text in multilingual.items():
+        (d / f"{lang}.txt").write_text(text * 4, encoding="utf-8")
+    return d
+
+
+def train_cmd(corpus, out, n):
+    return [sys.executable, "-m", "qtok", "train", "--base", "cl100k_base", "--corpus", str(corpus),
+            "--new-tokens", str(n), "--out", str(out)]
+
+
+def test_train_killed_at_random_moments(corpus, tmp_path):
+    out = tmp_path / "ext.tiktoken"
+    side = tmp_path / "ext.tiktoken.json"
+    subprocess.run(train_cmd(corpus, out, 50), check=True, capture_output=True)
+    old = (out.read_bytes(), side.read_bytes())
+    ref = tmp_path / "ref.tiktoken"
+    t0 = time.perf_counter()
+    subprocess.run(train_cmd(corpus, ref, 300), check=True, capture_output=True)
+    runtime = time.perf_counter() - t0
+    new = (ref.read_bytes(), (tmp_path / "ref.tiktoken.json").read_bytes().replace(b'"ref"', b'"ext"'))
+    seen = set()
+    for _ in range(8):
+        run_killed(train_cmd(corpus, out, 300), RNG.uniform(0.2, runtime * 1.1))
+        ranks, meta = out.read_bytes(), side.read_bytes()
+        assert ranks in (old[0], new[0]), "truncated or foreign rank file"
+        assert meta in (old[1], new[1]), "truncated or foreign sidecar"
+        state = (ranks == new[0], meta == new[1])
+        seen.add(state)
+        if state == (True, False):  # new ranks beside the old sidecar: refused, never loaded
+            with pytest.raises(DataFileError, match="sha256"):
+                qtok.get_tokenizer(str(out))
+        else:
+            assert state in ((False, False), (True, True))
+            assert qtok.get_tokenizer(str(out)).n_vocab > 100_000
+        # Whatever state the kill left, put back the old pair for the next round.
+        out.write_bytes(old[0])
+        side.write_bytes(old[1])
+    assert (False, False) in seen or (True, True) in seen
+
+
+def study_cmd(out, langs):
+    return [sys.executable, "-m", "analysis", "--langs", langs, "--tokenizers", "qwen,xlm-r",
+            "--bootstrap", "50", "--out", str(out)]
+
+
+def test_study_killed_at_random_moments(tmp_path):
+    import shutil
+
+    out, saved = tmp_path / "results", tmp_path / "saved"
+    subprocess.run(study_cmd(saved, "en,zh"), check=True, capture_output=True)
+    assert verify_results(saved)["languages"] == ["en", "zh"]
+    t0 = time.perf_counter()
+    subprocess.run(study_cmd(tmp_path / "ref", "en,zh,th"), check=True, capture_output=True)
+    runtime = time.perf_counter() - t0
+    outcomes = []
+    for _ in range(6):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(saved, out)
+        run_killed(study_cmd(out, "en,zh,th"), RNG.uniform(0.5, runtime * 1.1))
+        try:
+            meta = verify_results(out)
+        except ValueError as e:
+            assert "does not match the manifest compression.json" in str(e)
+            outcomes.append("mixed, detected")
+        else:
+            assert meta["languages"] in (["en", "zh"], ["en", "zh", "th"])
+            outcomes.append("old" if meta["languages"] == ["en", "zh"] else "new")
+        # The table is never half-written: it is the old run's or the new run's, whole.
+        assert (out / "compression.csv").read_bytes() in ((saved / "compression.csv").read_bytes(),
+                                                          (tmp_path / "ref" / "compression.csv").read_bytes())
+    assert set(outcomes) <= {"old", "new", "mixed, detected"}
+
+
+@pytest.mark.parametrize("mb", [40, 100])  # threads below 64 MB of text, worker processes above
+def test_ctrl_c_stops_fast_in_one_line_and_keeps_previous_results(tmp_path, mb):
+    src = tmp_path / "corpus"
+    src.mkdir()
+    line = ("The quick brown fox jumps over the lazy dog. 敏捷的棕色狐狸跳过了懒狗。 " * 20).strip()
+    with open(src / "en.txt", "w", encoding="utf-8") as f:
+        for _ in range(mb * 1_000_000 // (len(line.encode()) + 1) + 1):
+            f.write(line + "\n")
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "compression.csv").write_text("previous\n")
+    proc = subprocess.Popen([sys.executable, "-m", "analysis", "--corpus", str(src), "--tokenizers",
+                             "qwen,xlm-r", "--reference-lang", "en", "--out", str(out), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5)  # tokenizers loaded, blocks being counted
+    assert proc.poll() is None, proc.stderr.read()
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    waited = time.perf_counter() - t0
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["analysis: interrupted; the previous results (if any) are unchanged"]
+    assert waited < 5.0, waited  # typically 0.3-1 s; generous for a loaded CI machine
+    assert (out / "compression.csv").read_text() == "previous\n"
+
+
+@pytest.mark.parametrize("cmd,expected", [
+    (["-m", "analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r", "--bootstrap", "0", "--out",
+      "/proc/qtok-results"], "analysis: error: cannot create --out /proc/qtok-results"),
+    (["-m", "qtok", "train", "--base", "cl100k_base", "--corpus", "analysis/data/udhr/en.txt",
+      "--new-tokens", "5", "--out", "/proc/self/x.tiktoken"], "qtok: error: cannot write /proc/self/x.tiktoken"),
+    (["-m", "qtok", "export", "hf", "/proc/qtok-export"], "qtok: error: cannot create /proc/qtok-export"),
+])
+def test_unwritable_outputs_are_one_line(cmd, expected):
+    from pathlib import Path
+
+    r = subprocess.run([sys.executable, *cmd], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), r.stderr
+
+
+def test_results_directory_where_a_figure_should_be(tmp_path):
+    (tmp_path / "compression.png").mkdir()
+    r = subprocess.run([sys.executable, "-m", "analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r",
+                        "--bootstrap", "0", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"analysis: error: {tmp_path / 'compression.png'} is a directory; remove it or choose another --out"]
+    assert not (tmp_path / "compression.json").exists()
