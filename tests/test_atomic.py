@@ -154,3 +154,55 @@ def test_results_directory_where_a_figure_should_be(tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"analysis: error: {tmp_path / 'compression.png'} is a directory; remove it or choose another --out"]
     assert not (tmp_path / "compression.json").exists()
+
+
+def _kill_rounds(cmd_new, outputs, restore, rounds=6, max_delay=2.0):
+    """Run ``cmd_new`` killed at random moments; every output file must be, byte for byte, its
+    old or its new content (``outputs``: path -> (old, new)) — never a truncated mix."""
+    for _ in range(rounds):
+        restore()
+        run_killed(cmd_new, RNG.uniform(0.3, max_delay))
+        for path, (old, new) in outputs.items():
+            assert path.read_bytes() in (old, new), path.name
+
+
+def test_export_killed_at_random_moments(tmp_path):
+    out = tmp_path / "export"
+    subprocess.run([sys.executable, "-m", "qtok", "--encoding", "cl100k_base", "export", "hf", str(out)],
+                   check=True, capture_output=True)
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    subprocess.run([sys.executable, "-m", "qtok", "export", "hf", str(tmp_path / "ref")], check=True,
+                   capture_output=True)
+    new = {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir()}
+
+    def restore():
+        for name, data in old.items():
+            (out / name).write_bytes(data)
+
+    _kill_rounds([sys.executable, "-m", "qtok", "export", "hf", str(out)],
+                 {out / n: (old[n], new[n]) for n in old}, restore, max_delay=3.0)
+
+
+def test_convert_killed_at_random_moments(tmp_path):
+    from model import Qwen, QwenConfig, save_checkpoint
+
+    save_checkpoint(Qwen(QwenConfig.from_name("tiny")).init_weights(0), tmp_path / "a")
+    save_checkpoint(Qwen(QwenConfig.from_name("tiny")).init_weights(1), tmp_path / "b")
+
+    def cmd(src, dst):
+        return [sys.executable, "-m", "model.convert", str(tmp_path / src), str(tmp_path / dst), "--to", "hf",
+                "--no-tokenizer"]
+
+    subprocess.run(cmd("a", "out"), check=True, capture_output=True)
+    subprocess.run(cmd("b", "ref"), check=True, capture_output=True)
+    names = ["model.safetensors", "config.json"]
+    old = {n: (tmp_path / "out" / n).read_bytes() for n in names}
+    new = {n: (tmp_path / "ref" / n).read_bytes() for n in names}
+    assert old["model.safetensors"] != new["model.safetensors"]
+
+    def restore():
+        for n in names:
+            (tmp_path / "out" / n).write_bytes(old[n])
+
+    _kill_rounds(cmd("b", "out"), {tmp_path / "out" / n: (old[n], new[n]) for n in names}, restore,
+                 max_delay=4.0)

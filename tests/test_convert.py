@@ -133,8 +133,13 @@ def test_converted_directory_tokenizes_like_qtok(qwen_dir, tmp_path, multilingua
     convert(qwen_dir, out, "hf")
     tok = transformers.AutoTokenizer.from_pretrained(out)
     hf_qtok = qtok.get_tokenizer("qwen", compat="hf")
-    for lang, text in multilingual.items():
-        sample = text[:2000]
+    from analysis.corpora import load_corpus
+
+    news = load_corpus("embedded")
+    samples = [(lang, text[:2000]) for lang, text in multilingual.items()]
+    samples += [(lang, doc) for lang in news.langs if not lang.startswith("code")
+                for doc in list(news.docs(lang))[:3]]  # NTREX news stories, whole
+    for lang, sample in samples:
         assert tok(sample, add_special_tokens=False)["input_ids"] == hf_qtok.encode(sample), lang
     messages = [{"role": "system", "content": "You are a helpful assistant."},
                 {"role": "user", "content": "Bonjour, ça va? 你好"}]
