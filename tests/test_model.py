@@ -290,3 +290,16 @@ def test_cli_bad_arguments_are_one_line(args, message):
 
     r = subprocess.run([sys.executable, "-m", "model", *args], capture_output=True, text=True)
     assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_cli_chat_streams_and_compiles():
+    """--chat wraps the text in ChatML (as encode_chat) and stops at <|im_end|>; --compile runs
+    the compiled decode step end to end."""
+    r = subprocess.run([sys.executable, "-m", "model", "What is 2+2?", "--chat", "--compile",
+                        "--max-new-tokens", "4"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    tok = qtok.get_tokenizer("qwen")
+    expected = tok.encode_chat([{"role": "system", "content": "You are a helpful assistant."},
+                                {"role": "user", "content": "What is 2+2?"}])
+    assert f"ids ({len(expected)}): {expected}" in r.stdout
+    assert "continuation: " in r.stdout
