@@ -2,7 +2,7 @@
 piece counting over a synthetic corpus of >= 1 GB, with the local backend on 1 and 2 worker
 processes and with Ray on 2 CPUs.
 
-    python benchmarks/scale.py --ntrex ../shared/data/ntrex128.tar.xz [--gb 1] [--lang de]
+    python benchmarks/scale.py --ntrex PATH/ntrex128.tar.xz [--gb 1] [--lang deu]
 
 The corpus is NTREX-128 sentences of one language drawn at random (seed 0) into documents of 1 to
 20 sentences, one document a line, built once and cached under /tmp (--cache). Each measurement
@@ -106,13 +106,13 @@ def one(args) -> None:
     seconds = time.perf_counter() - t0
     stop.set()
     print(json.dumps({"what": args.what, "config": args.config, "mb": mb, "seconds": seconds,
-                      "mb_s": mb / seconds, "peak_rss_mb": peak[0] / 1e6, **extra}))
+                      "mb_s": mb / seconds, "peak_pss_mb": peak[0] / 1e6, **extra}))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ntrex", type=Path, default=HERE.parent.parent / "shared" / "data" / "ntrex128.tar.xz",
-                   help="NTREX-128: the .tar.xz or its unpacked folder")
+    p.add_argument("--ntrex", type=Path, required=True,
+                   help="NTREX-128: the .tar.xz or its unpacked folder (not vendored: 50 MB)")
     p.add_argument("--lang", default="deu", help="the NTREX language code (default deu)")
     p.add_argument("--gb", type=float, default=1.0)
     p.add_argument("--cache", type=Path, default=Path("/tmp/qtok-scale"))
@@ -149,7 +149,7 @@ def main() -> None:
         res = json.loads(r.stdout.strip().splitlines()[-1])
         results.append(res)
         print(f"{what:<12} {config:<7} {res['mb']:>7.0f} MB {res['seconds']:>7.1f} s {res['mb_s']:>7.1f} MB/s "
-              f"peak memory (PSS) {res['peak_rss_mb']:>6.0f} MB", flush=True)
+              f"peak memory (PSS) {res['peak_pss_mb']:>6.0f} MB", flush=True)
     print("\n# ratios (2 workers vs 1; Ray 2 CPUs vs local 2 workers), on the full corpus")
     full = {(r["what"], r["config"]): r for r in results if abs(r["mb"] - results[0]["mb"]) < 1}
     for what in args.what.split(","):
