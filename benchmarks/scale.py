@@ -111,7 +111,7 @@ def one(args) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ntrex", type=Path, required=True,
+    p.add_argument("--ntrex", type=Path,
                    help="NTREX-128: the .tar.xz or its unpacked folder (not vendored: 50 MB)")
     p.add_argument("--lang", default="deu", help="the NTREX language code (default deu)")
     p.add_argument("--gb", type=float, default=1.0)
@@ -129,6 +129,8 @@ def main() -> None:
     if args.one:
         one(args)
         return
+    if args.ntrex is None:
+        p.error("--ntrex PATH is required: NTREX-128's .tar.xz or its unpacked folder")
     sys.path.insert(0, str(HERE))
     from common import header
 
