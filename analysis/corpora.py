@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qtok.load import sha256_bytes, sha256_file
-from qtok.scale import BLOCK_BYTES, Block, CorpusFileError, docs_blocks, plan_file, read_docs
+from qtok.scale import (BLOCK_BYTES, Block, CorpusFileError, decode_utf8, docs_blocks, plan_file,
+                        read_docs)
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -86,15 +87,16 @@ yue:yue zho:zh zul:zu
 """.split())
 
 
-class CorpusError(ValueError):
-    """A corpus that cannot be read as asked: the message says what to change."""
+# A corpus that cannot be read as asked: the message says what to change. One type with the
+# errors of reading corpus files in blocks (qtok.scale), wherever a block is read.
+CorpusError = CorpusFileError
 
 
 @dataclass
 class Corpus:
     name: str
     langs: list[str]
-    _docs: Callable[[str], Iterator[str]] = field(repr=False)
+    _docs: Callable[[str], Iterator[str]] | None = field(repr=False)  # None: read from files
     meta: dict = field(default_factory=dict)
     parallel: set[str] = field(default_factory=set)  # languages whose texts translate each other
     # Corpora on disk: each language's files, read in blocks (qtok.scale) by whoever counts them,
@@ -108,19 +110,22 @@ class Corpus:
         """A language's documents as blocks (numbered by the caller, ``qtok.scale.number``)."""
         if self.files is None:
             return list(docs_blocks(self.docs(lang), lang, block_bytes))
-        if lang not in self.files:
-            self.docs(lang)  # the unknown-language error
-        try:
-            return [b for path in self.files[lang]
-                    for b in plan_file(path, lang, self.file_kind, text_field=self.text_field,
-                                       errors=self.errors, block_bytes=block_bytes)]
-        except CorpusFileError as e:
-            raise CorpusError(str(e)) from None
+        self._check(lang)
+        return [b for path in self.files[lang]
+                for b in plan_file(path, lang, self.file_kind, text_field=self.text_field,
+                                   errors=self.errors, block_bytes=block_bytes)]
 
-    def docs(self, lang: str) -> Iterator[str]:
+    def _check(self, lang: str) -> None:
         if lang not in self.langs:
             raise CorpusError(f"unknown language {lang!r} in corpus {self.name!r}; available: "
                               f"{', '.join(self.langs)}")
+
+    def docs(self, lang: str) -> Iterator[str]:
+        """A language's documents, lazily; corpora on disk are read block by block, by the same
+        reader the study's workers use."""
+        self._check(lang)
+        if self.files is not None:
+            return (doc for block in self.blocks(lang) for doc in read_docs(block))
         return self._docs(lang)
 
     def select(self, langs: list[str] | None) -> "Corpus":
@@ -134,21 +139,6 @@ class Corpus:
                       self.files, self.file_kind, self.text_field, self.errors)
 
 
-def decode_file(path: Path, errors: str = "strict") -> str:
-    """A file's text, refusing invalid UTF-8 with the file and byte offset (or replacing it)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CorpusError(f"corpus file {str(path)!r} does not exist") from None
-    if not data.strip():
-        raise CorpusError(f"corpus file {str(path)!r} is empty")
-    try:
-        return data.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{path} is not valid UTF-8 at byte offset {e.start}; fix the file or "
-                          "pass --errors replace to replace invalid bytes with U+FFFD") from None
-
-
 def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
     """The non-blank lines of a file, read lazily (a 100 MB file is never held whole), with
     invalid UTF-8 reported by file and byte offset unless ``errors="replace"``."""
@@ -159,12 +149,7 @@ def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
     offset, seen = 0, False
     with f:
         for raw in f:
-            try:
-                line = raw.decode("utf-8", errors=errors)
-            except UnicodeDecodeError as e:
-                raise CorpusError(f"{path} is not valid UTF-8 at byte offset {offset + e.start}; fix "
-                                  "the file or pass --errors replace to replace invalid bytes with "
-                                  "U+FFFD") from None
+            line = decode_utf8(raw, path, offset, errors)
             offset += len(raw)
             line = line.rstrip("\r\n")
             if line.strip():
@@ -262,8 +247,8 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
         raise CorpusError(f"no <lang>.txt files in {str(root)!r}")
     meta = {"corpus": f"directory {root}", "files": {lang: sha256_file(p) for lang, p in files.items()},
             "documents": "one line each"}
-    return Corpus(root.name, list(files), lambda lang: stream_lines(files[lang], errors),
-                  meta, parallel=set(files), files={lang: [p] for lang, p in files.items()},
+    return Corpus(root.name, list(files), None, meta, parallel=set(files),
+                  files={lang: [p] for lang, p in files.items()},
                   file_kind="text", errors=errors)
 
 
@@ -404,18 +389,10 @@ def files_corpus(pattern: str, langs: list[str] | None, kind: str | None = None,
             raise CorpusError(f"no file matches {pattern.format(lang=lang)!r}")
         files[label] = found
 
-    def docs(label: str) -> Iterator[str]:
-        for path in files[label]:
-            try:
-                for block in plan_file(path, label, kind, text_field=text_field, errors=errors):
-                    yield from read_docs(block)
-            except CorpusFileError as e:
-                raise CorpusError(str(e)) from None
-
     meta = {"corpus": f"files {pattern}", "text_field": text_field, "configs": labels,
             "documents": "one line (text), one JSON line (jsonl) or one row (parquet) each",
             "files": {label: [file_record(p) for p in fs] for label, fs in files.items()}}
-    return Corpus(pattern, list(labels), docs, meta, parallel=set(labels), files=files,
+    return Corpus(pattern, list(labels), None, meta, parallel=set(labels), files=files,
                   file_kind=kind, text_field=text_field, errors=errors)
 
 

@@ -291,9 +291,10 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                  sample: int | None = None, seed: int = 0, max_docs: int | None = None,
                  max_bytes: int | None = None, progress: bool | None = None,
                  block_bytes: int = BLOCK_BYTES, pool: str | None = None
-                 ) -> tuple[dict[str, list[dict]], dict, dict]:
+                 ) -> tuple[dict[str, list[dict]], dict, dict, dict[str, str]]:
     """Count every block and merge per language, in block order: the rows of each language, each
-    tokenizer's tokens per document, and how the work was done."""
+    tokenizer's tokens per document, how the work was done, and the start (up to 1,000
+    characters, normalized) of each language's first counted document."""
     import numpy as np
 
     from qtok.scale import run
@@ -332,16 +333,17 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
             m["continued"][n][0] += part["continued"][n][0]
             m["continued"][n][1] += part["continued"][n][1]
             lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
-    by_lang, doc_tokens = {}, {}
+    by_lang, doc_tokens, first_docs = {}, {}, {}
     for lang in corpus.langs:
         if lang not in merged or merged[lang]["stats"]["n_docs"] == 0:
             raise ValueError(f"language {lang!r} of corpus {corpus.name!r} has no documents")
         m = merged[lang]
+        pieces = [piece for i in sorted(samples[lang]) for piece in samples[lang][i]]
+        first_docs[lang] = pieces[0]
         text = ""
-        for i in sorted(samples[lang]):
-            for piece in samples[lang][i]:
-                if len(text) < 1000:
-                    text += piece
+        for piece in pieces:
+            if len(text) < 1000:
+                text += piece
         script = "code" if lang.startswith("code") else dominant_script(text)
         stats = {k: int(m["stats"][k]) for k in ("n_docs", "n_bytes", "n_chars", "n_words")}
         rows = []
@@ -364,7 +366,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                                                   "method": "uniform without replacement"}}
     if address:
         how["address"] = address
-    return by_lang, doc_tokens, how
+    return by_lang, doc_tokens, how, first_docs
 
 
 def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r",
@@ -392,7 +394,7 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
     start = time.perf_counter()
-    by_lang, doc_tokens, how = count_corpus(
+    by_lang, doc_tokens, how, first_docs = count_corpus(
         corpus, adapters, normalization, backend=backend, jobs=jobs, address=address, sample=sample,
         seed=seed, max_docs=max_docs, max_bytes=max_bytes, progress=progress,
         block_bytes=block_bytes, pool=pool)
@@ -423,20 +425,17 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         "seconds": round(time.perf_counter() - start, 2),
     }
     return Study(rows, corpus.langs, names, baseline, meta, doc_tokens,
-                 samples=sample_tokens(corpus, adapters, normalization))
+                 samples=sample_tokens(first_docs, adapters))
 
 
-def sample_tokens(corpus: Corpus, adapters: list[Adapter], form: str | None) -> dict:
-    """The first sentence of each language's first document, tokenized by each adapter that
-    can show spans: what report.html colours."""
+def sample_tokens(first_docs: dict[str, str], adapters: list[Adapter]) -> dict:
+    """The first sentence of each language's first counted document, tokenized by each adapter
+    that can show spans: what report.html colours."""
     from .report import sample_sentence
 
     out = {}
-    for lang in corpus.langs:
-        first = next(iter(corpus.docs(lang)), None)
-        if not first:
-            continue
-        text = sample_sentence(normalize(first, form))
+    for lang, first in first_docs.items():
+        text = sample_sentence(first)
         out[lang] = {"text": text, "tokens": {a.name: a.spans(text) for a in adapters if a.spans}}
     return out
 
@@ -525,18 +524,12 @@ def write_results(study: Study, out: str | Path, stem: str = "compression") -> d
 
     import matplotlib.pyplot as plt
 
-    from qtok.files import atomic_write
+    from qtok.files import atomic_write, make_dir
     from qtok.load import sha256_bytes
 
     from .plots import compression_figure, paper_figure, premium_figure
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create --out {out}: {e.strerror or e}; choose a writable directory") from None
+    out = make_dir(out, "--out ")
     columns = COLUMNS + METRICS + EXTRA
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

@@ -123,12 +123,11 @@ def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors"
     sharded). Every file is written atomically, config.json last."""
     import io
 
-    from qtok.files import atomic_write
+    from qtok.files import atomic_write, make_dir
 
     if fmt not in ("safetensors", "bin"):
         raise ValueError(f"fmt must be 'safetensors' or 'bin', not {fmt!r}")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_dir(directory)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     names = list(state)
     stem, ext = ("model", "safetensors") if fmt == "safetensors" else ("pytorch_model", "bin")

@@ -159,7 +159,7 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
     """Convert the checkpoint directory ``src`` into ``dst`` (``to``: ``hf`` or ``qwen``);
     returns the files written. Safetensors in (or a ``.bin`` read with ``weights_only=True``),
     safetensors out."""
-    from qtok.files import atomic_write
+    from qtok.files import atomic_write, make_dir
 
     from .qwen import Qwen
 
@@ -168,10 +168,9 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
     src, dst = Path(src), Path(dst)
     if not (src / "config.json").is_file():
         raise CheckpointError(f"{src} has no config.json: give a checkpoint directory")
-    if dst.exists() and not dst.is_dir():
-        raise CheckpointError(f"{dst} exists and is not a directory")
     if dst.resolve() == src.resolve():
         raise CheckpointError("the destination is the source; give another directory")
+    make_dir(dst)
     try:
         cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -189,10 +188,6 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
         with torch.device("meta"):
             _check_names(state, set(to_hf(Qwen(c).state_dict(), c)), src, "Qwen2")
         out, out_cfg = to_qwen(state, c), c.to_qwen_config()
-    try:
-        dst.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create {dst}: {e.strerror or e}; choose a writable directory") from None
     paths = write_safetensors(out, dst, max_shard_bytes)
     if to == "hf" and tokenizer:
         import qtok

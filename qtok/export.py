@@ -28,7 +28,7 @@ import functools
 import json
 from pathlib import Path
 
-from .files import atomic_write
+from .files import atomic_write, make_dir
 from .reference import bpe_merge
 
 # The ChatML layout of encode_chat (Qwen-Chat's make_context), as a Jinja template.
@@ -166,13 +166,7 @@ def export_hf(tokenizer, directory: str | Path) -> dict[str, Path]:
     >>> HF.from_file(str(paths["tokenizer.json"])).encode("你好，世界").ids
     [108386, 3837, 99489]
     """
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"{directory} exists and is not a directory; give a directory for the files")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create {directory}: {e.strerror or e}; choose a writable directory") from None
+    directory = make_dir(directory)
     paths = {"tokenizer.json": directory / "tokenizer.json",
              "tokenizer_config.json": directory / "tokenizer_config.json"}
     atomic_write(paths["tokenizer.json"], json.dumps(tokenizer_json(tokenizer), ensure_ascii=False))

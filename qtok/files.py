@@ -59,6 +59,19 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
+def make_dir(path: str | Path, label: str = "") -> Path:
+    """``path`` as a directory, created if missing, or a one-line ``ValueError``: a file in the
+    way, or a place that cannot be written (``label`` names the option: ``"--out "``)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{label}{path} exists and is not a directory; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create {label}{path}: {e.strerror or e}; choose a writable directory") from None
+    return path
+
+
 def cache_dir() -> Path:
     """``$QTOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/qtok``, else ``~/.cache/qtok``."""
     if env := os.environ.get("QTOK_CACHE_DIR"):

@@ -141,7 +141,9 @@ def number(blocks: Iterable[Block]) -> list[Block]:
     return out
 
 
-def _decode(raw: bytes, path: str, offset: int, errors: str) -> str:
+def decode_utf8(raw: bytes, path: str | Path, offset: int = 0, errors: str = "strict") -> str:
+    """``raw`` (bytes of ``path`` from ``offset``) as text; invalid UTF-8 is one line naming the
+    file, the byte offset and the fix, unless ``errors="replace"``."""
     try:
         return raw.decode("utf-8", errors=errors)
     except UnicodeDecodeError as e:
@@ -154,7 +156,7 @@ def read_text(block: Block) -> str:
     with open(block.path, "rb") as f:
         f.seek(block.start)
         raw = f.read(block.stop - block.start)
-    return _decode(raw, block.path, block.start, block.errors)
+    return decode_utf8(raw, block.path, block.start, block.errors)
 
 
 def read_docs(block: Block) -> Iterator[str]:
@@ -179,7 +181,7 @@ def read_docs(block: Block) -> Iterator[str]:
         data = f.read(block.stop - block.start)
     offset = block.start
     for raw in data.splitlines(keepends=True):
-        line = _decode(raw, block.path, offset, block.errors).rstrip("\r\n")
+        line = decode_utf8(raw, block.path, offset, block.errors).rstrip("\r\n")
         if block.kind == "jsonl" and line.strip():
             try:
                 row = json.loads(line)

@@ -71,41 +71,24 @@ class QtokViewer(Viewer):
         return ids, spans, tok.decode_tokens_bytes(ids), shown
 
 
-class HFViewer(Viewer):
-    def __init__(self, name: str, data: bytes, source: str):
-        import tokenizers
+class AdapterViewer(Viewer):
+    """A tokenizer as the study loads it (``analysis.tokenizers.get_adapter``: XLM-R, a
+    tokenizer.json, a SentencePiece .model), shown through the adapter's spans."""
 
-        self.name = name
+    def __init__(self, name: str, spec: str):
         try:
-            self._tok = tokenizers.Tokenizer.from_str(data.decode("utf-8"))
-        except Exception as e:  # tokenizers' own exception type for a bad file
-            raise ServeError(f"{source} is not a Hugging Face tokenizer.json: {e}") from None
+            from analysis.tokenizers import TokenizerError, get_adapter
+
+            self._adapter = get_adapter(spec)
+        except ImportError:
+            raise ServeError(f"{spec} needs the analysis extra: pip install 'qtok[analysis]'") from None
+        except TokenizerError as e:
+            raise ServeError(str(e)) from None
+        self.name = name
 
     def tokens(self, text, compat, allow_special):
-        enc = self._tok.encode(text, add_special_tokens=False)
-        spans = [tuple(o) for o in enc.offsets]
-        return enc.ids, spans, [text[s:e].encode("utf-8", errors="replace") for s, e in spans], text
-
-
-class SPViewer(Viewer):
-    def __init__(self, name: str, path: Path):
-        import sentencepiece as spm
-
-        self.name = name
-        try:
-            self._sp = spm.SentencePieceProcessor(model_proto=path.read_bytes())
-        except Exception as e:  # RuntimeError from the C++ parser
-            raise ServeError(f"{path} is not a SentencePiece model: {e}") from None
-
-    def tokens(self, text, compat, allow_special):
-        from .offsets import byte_to_char
-
-        proto = self._sp.encode(text, return_type="proto")
-        data = text.encode("utf-8")
-        char_at = byte_to_char(data)
-        ids = [p.id for p in proto.pieces]
-        spans = [(char_at[p.begin], char_at[p.end]) for p in proto.pieces]
-        return ids, spans, [data[p.begin:p.end] for p in proto.pieces], text
+        ids, spans = self._adapter.spans(text)
+        return ids, spans, [text[s:e].encode("utf-8", errors="replace") for s, e in spans], text
 
 
 def load_viewers(spec: str) -> dict[str, Viewer]:
@@ -116,7 +99,9 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
         if item in ("qwen", "cl100k_base"):
             viewer: Viewer = QtokViewer(item, item)
         elif item == "xlm-r":
-            viewer = _xlmr()
+            # The vendored, hash-checked tokenizer.json through HF tokenizers, which reports
+            # character offsets (the study's xlm-r-hf route).
+            viewer = AdapterViewer("xlm-r", "xlm-r-hf")
         else:
             name, sep, path_str = item.partition("=")
             if not sep:
@@ -127,10 +112,8 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
                                  "an existing file (.tiktoken, tokenizer.json, .model)")
             if path.suffix == ".tiktoken":
                 viewer = QtokViewer(name, str(path))
-            elif path.suffix == ".json":
-                viewer = HFViewer(name, path.read_bytes(), str(path))
-            elif path.suffix == ".model":
-                viewer = SPViewer(name, path)
+            elif path.suffix in (".json", ".model"):
+                viewer = AdapterViewer(name, f"{name}={path}")
             else:
                 raise ServeError(f"--tokenizers: cannot tell what kind of tokenizer {path} is; name "
                                  "it *.tiktoken, tokenizer.json (*.json) or *.model")
@@ -140,22 +123,6 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
     if not out:
         raise ServeError("--tokenizers is empty; give at least one (default: " + DEFAULT + ")")
     return out
-
-
-def _xlmr() -> Viewer:
-    """XLM-R from the study's vendored, hash-checked tokenizer.json, through HF tokenizers."""
-    import lzma
-
-    try:
-        from analysis.tokenizers import XLMR_JSON, XLMR_JSON_SHA256
-    except ImportError:
-        raise ServeError("xlm-r needs the analysis extra: pip install 'qtok[analysis]'") from None
-    from .load import sha256_bytes
-
-    data = lzma.decompress(XLMR_JSON.read_bytes())
-    if sha256_bytes(data) != XLMR_JSON_SHA256:
-        raise ServeError(f"{XLMR_JSON} failed its hash check; restore it (git checkout analysis/data)")
-    return HFViewer("xlm-r", data, str(XLMR_JSON))
 
 
 def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
