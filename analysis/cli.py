@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qtok.progress import Status, process_seconds
+
 from .corpora import CorpusError, load_corpus
 from .study import format_table, run_study, write_results
 from .tokenizers import TokenizerError, load_adapters
@@ -44,21 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="with --backend ray: the cluster to join (ray://HOST:10001 or auto)")
     p.add_argument("--jobs", type=int,
                    help="workers: processes (local) or Ray actors (default: all cores)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress on stderr (the table still goes to stdout)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     langs = args.langs.split(",") if args.langs else None
+    status = Status("analysis", quiet=args.quiet)
     try:
+        status(f"loading the corpus ({args.corpus}) and the tokenizers ({args.tokenizers})")
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
         adapters = load_adapters([s.strip() for s in args.tokenizers.split(",") if s.strip()])
+        status(f"counting {len(corpus.langs)} languages with {len(adapters)} tokenizers")
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
                           reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed,
-                          backend=args.backend, address=args.address, sample=args.sample)
+                          backend=args.backend, address=args.address, sample=args.sample,
+                          progress=False if args.quiet else None)
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2
@@ -66,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     gini = ", ".join(f"{t} {g:.3f}" for t, g in study.meta["premium_gini"].items() if g == g)
     if gini:
         print(f"premium spread across languages (Gini, 0 = equal): {gini}")
+    sys.stdout.flush()
+    status(f"writing the CSV, figures and report to {args.out}/")
     try:
         paths = write_results(study, args.out)
     except (ValueError, OSError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2
-    print(f"\n{study.meta['seconds']} s; wrote {', '.join(str(p) for p in paths.values())}")
+    # Wall time from the process's start: what the user waited, imports and loading included.
+    print(f"\n{process_seconds():.1f} s (wall, since the process started; counting "
+          f"{study.meta['seconds']} s); wrote {', '.join(str(p) for p in paths.values())}")
     return 0

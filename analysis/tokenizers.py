@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qtok.encodings import CL100K_PATTERN, QWEN_PATTERN
+from qtok.engine import default_engine
 from qtok.load import sha256_bytes, sha256_file
 
 from .corpora import DATA
@@ -111,7 +112,8 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     import qtok
     from qtok.load import DATA_FILES
 
-    tok = qtok.get_tokenizer(name)
+    # The default engine by name, so the study's bulk counting never runs on its stand-in.
+    tok = qtok.get_tokenizer(name, engine=default_engine())
     meta = {"kind": "qtok", "qtok": qtok.__version__, "encoding": name}
     if name in ("qwen", "cl100k_base"):
         meta["data_sha256"] = DATA_FILES

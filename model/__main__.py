@@ -1,6 +1,7 @@
 """qtok.encode -> Qwen forward -> generation -> qtok.decode, from the command line.
 
-    python -m model "蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是"
+    python -m model $'蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是'
+    (bash's $'...' makes \\n a newline; in "..." it would be a backslash and an n)
     python -m model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
     python -m model "What is the capital of Iceland?" --chat --weights /path/to/Qwen-1_8B-Chat
     python -m model "..." --weights ... --dtype bfloat16 --quantize int8 --compile
@@ -17,6 +18,7 @@ import sys
 import torch
 
 import qtok
+from qtok.progress import Status
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .generate import generate_stream
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true",
                    help="compile the decode step (torch.compile; CUDA graphs on a GPU)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight-only quantization (torchao)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     args = p.parse_args(argv)
+    status = Status("model", quiet=args.quiet)
     if problem := _check_args(args):
         print(f"model: error: {problem}", file=sys.stderr)
         return 2
@@ -69,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         if args.weights:
+            status(f"loading the weights of {args.weights} ({args.dtype})")
             model = load_checkpoint(args.weights, dtype=dtype, device=device)
             print(f"weights: {args.weights}")
         else:
+            status(f"making seeded random weights of the {args.preset} preset")
             torch.manual_seed(args.seed)
             model = Qwen(QwenConfig.from_name(args.preset)).init_weights(args.seed).to(device, dtype).eval()
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.quantize:
             from .quantize import quantize
 
+            status(f"quantizing to {args.quantize}")
             quantize(model, args.quantize)
             print(f"quantized: {args.quantize} weight-only")
         tok = qtok.get_tokenizer("qwen")

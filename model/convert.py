@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from qtok.progress import Status
+
 from .checkpoint import CheckpointError, read_state_dict
 from .qwen import QwenConfig
 
@@ -155,10 +157,10 @@ def write_safetensors(state: dict[str, torch.Tensor], directory: Path,
 
 
 def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True,
-            max_shard_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
+            max_shard_bytes: int = MAX_SHARD_BYTES, status=lambda message: None) -> list[Path]:
     """Convert the checkpoint directory ``src`` into ``dst`` (``to``: ``hf`` or ``qwen``);
     returns the files written. Safetensors in (or a ``.bin`` read with ``weights_only=True``),
-    safetensors out."""
+    safetensors out. ``status(message)`` is told each step (the CLI prints them on stderr)."""
     from qtok.files import atomic_write, make_dir
 
     from .qwen import Qwen
@@ -177,6 +179,7 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
         raise CheckpointError(f"{src / 'config.json'} is not valid JSON: {e}") from None
     # The config first: a layout Qwen-1 cannot express is refused before any weights are read.
     c = QwenConfig.from_qwen_config(cfg) if to == "hf" else config_from_qwen2(cfg)
+    status(f"reading the weights of {src}")
     state = read_state_dict(src)
     dtype = next(iter(state.values())).dtype if state else torch.float32
     if to == "hf":
@@ -188,8 +191,11 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
         with torch.device("meta"):
             _check_names(state, set(to_hf(Qwen(c).state_dict(), c)), src, "Qwen2")
         out, out_cfg = to_qwen(state, c), c.to_qwen_config()
+    size = sum(t.numel() * t.element_size() for t in out.values())
+    status(f"writing {len(out)} tensors ({size / 2**30:.2f} GiB) to {dst} in the {to} layout")
     paths = write_safetensors(out, dst, max_shard_bytes)
     if to == "hf" and tokenizer:
+        status("writing tokenizer.json and tokenizer_config.json")
         import qtok
         from qtok.export import export_hf
 
@@ -207,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="hf: transformers Qwen2 layout; qwen: Qwen-1 (this package's) layout")
     p.add_argument("--no-tokenizer", action="store_true",
                    help="with --to hf: do not write tokenizer.json / tokenizer_config.json")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     args = p.parse_args(argv)
     try:
-        paths = convert(args.src, args.dst, args.to, tokenizer=not args.no_tokenizer)
+        paths = convert(args.src, args.dst, args.to, tokenizer=not args.no_tokenizer,
+                        status=Status("model.convert", quiet=args.quiet))
     except (CheckpointError, ValueError, OSError) as e:
         print(f"model.convert: error: {e}", file=sys.stderr)
         return 2

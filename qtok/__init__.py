@@ -18,19 +18,32 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+# The default tokenizer, held here once built: the module-level functions cost one global lookup
+# more than a call on a tokenizer the user holds.
+_default: Tokenizer | None = None
+
+
+def _tokenizer() -> Tokenizer:
+    global _default
+    _default = get_tokenizer()
+    return _default
+
+
 def encode(text: str, **kwargs) -> list[int]:
     """Qwen's ids for ``text`` (safe default: special-token text is plain text)."""
-    return get_tokenizer().encode(text, **kwargs)
+    tok = _default or _tokenizer()
+    return tok.encode(text, **kwargs) if kwargs else tok.encode(text)
 
 
 def decode(ids, errors: str = "replace") -> str:
     """The text of Qwen ids."""
-    return get_tokenizer().decode(ids, errors=errors)
+    return (_default or _tokenizer()).decode(ids, errors)
 
 
 def count(text: str, **kwargs) -> int:
     """The number of Qwen tokens in ``text``."""
-    return get_tokenizer().count(text, **kwargs)
+    tok = _default or _tokenizer()
+    return len(tok.encode(text, **kwargs) if kwargs else tok.encode(text))
 
 
 def encode_chat(messages, **kwargs) -> list[int]:
@@ -40,7 +53,7 @@ def encode_chat(messages, **kwargs) -> list[int]:
     >>> encode_chat([{"role": "user", "content": "hi"}])
     [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198]
     """
-    return get_tokenizer().encode_chat(messages, **kwargs)
+    return (_default or _tokenizer()).encode_chat(messages, **kwargs)
 
 
 def list_encodings() -> list[str]:

@@ -18,9 +18,11 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .core import get_tokenizer
 from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
+from .progress import Status
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
@@ -94,10 +96,28 @@ def cmd_decode(tok, args) -> None:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
 
 
+def _count_inputs(words: list[str]) -> list[tuple[str, str]]:
+    """``(label, text)`` of each input of ``qtok count``: a file that exists is read; nothing or
+    ``-`` is stdin; anything else is the text itself, unless it looks like a file name (no space,
+    with a ``/`` or an extension), which is a missing file, not two or three tokens of text."""
+    if not words or words == ["-"]:
+        return [("stdin", read_text("-"))]
+    out = []
+    for word in words:
+        if word == "-" or Path(word).is_file():
+            out.append(("stdin" if word == "-" else word, read_text(word)))
+        elif Path(word).exists():
+            raise CLIError(f"cannot read {word}: it is a directory; give files (e.g. {word}/*.txt)")
+        elif not any(c.isspace() for c in word) and ("/" in word or Path(word).suffix[1:].isalnum()):
+            raise CLIError(f"cannot read {word}: no such file (to count it as text, pipe it: echo {word!r} | qtok count)")
+        else:
+            out.append(("text", text_arg(word)))
+    return out
+
+
 def cmd_count(tok, args) -> None:
     rows = []
-    for path in args.files:
-        text = read_text(path)
+    for path, text in _count_inputs(args.inputs):
         if args.chat:
             try:
                 messages = json.loads(text)
@@ -170,6 +190,7 @@ def add_train_parser(sub, json_only) -> None:
                    help="count pieces on all cores (local, default) or on Ray (pip install 'qtok[scale]')")
     p.add_argument("--address", help="with --backend ray: the cluster to join")
     p.add_argument("--jobs", type=int, help="counting workers (default: all cores)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_train)
 
 
@@ -190,12 +211,20 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise CLIError(f"--out {args.out} must be a file in an existing directory")
+    status = Status("qtok train", quiet=args.quiet)
     files = corpus_files(args.corpus)
     drop = is_multi_digit if args.drop_multi_digit else None
+    status(f"reading the base vocabulary {args.base}")
     ranks, ordered = prepare_base(args.base, drop)
+    size = sum(f.stat().st_size for f in files)
+    status(f"counting pieces in {len(files)} files ({size / 1e6:.1f} MB)")
     counts, record = count_corpus_pieces(files, args.pattern, backend=args.backend, jobs=args.jobs,
-                                         address=args.address, min_count=args.min_count)
-    ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern)
+                                         address=args.address, min_count=args.min_count,
+                                         progress=False if args.quiet else None)
+    status(f"learning {args.new_tokens} tokens from {len(counts):,} distinct pieces")
+    ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern,
+                          progress=False if args.quiet else None)
+    status(f"writing {args.out}")
     meta = write_extension(args.out, ranks, base=args.base, n_new_requested=args.new_tokens,
                            pat_str=args.pattern, drop_multi_digit=args.drop_multi_digit,
                            corpus=[{"file": str(f), "bytes": f.stat().st_size} for f in files],
@@ -209,7 +238,7 @@ def cmd_serve(args) -> None:
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be 0..65535, got {args.port}")
     try:
-        serve(args.host, args.port, args.tokenizers)
+        serve(args.host, args.port, args.tokenizers, status=Status("qtok serve", quiet=args.quiet))
     except ServeError as e:
         raise CLIError(str(e)) from None
 
@@ -217,6 +246,8 @@ def cmd_serve(args) -> None:
 def cmd_export(tok, args) -> None:
     from .export import export_hf
 
+    Status("qtok export", quiet=args.quiet)(
+        f"recovering {tok.name}'s merges from its ranks and writing {args.dir}/")
     paths = export_hf(tok, args.dir)
     if args.json:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
@@ -246,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_only.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                            help="machine-readable output")
     parser = argparse.ArgumentParser(prog="qtok", description="Qwen's tokenizer, standalone.")
+    parser.add_argument("--version", action="version", version=f"qtok {__version__}")
     _tokenizer_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("encode", parents=[common], help="text -> ids")
@@ -257,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", help="ids (spaces or commas), or - / nothing for stdin")
     p.add_argument("--errors", default="replace", choices=["replace", "strict", "ignore"])
     p.set_defaults(func=cmd_decode)
-    p = sub.add_parser("count", parents=[common], help="tokens, bytes and bytes/token per file")
-    p.add_argument("files", nargs="+", help="files, or - for stdin")
+    p = sub.add_parser("count", parents=[common], help="tokens, bytes and bytes/token per file or text")
+    p.add_argument("inputs", nargs="*", metavar="FILE_OR_TEXT",
+                   help="files, a text, or - / nothing for stdin")
     p.add_argument("--chat", action="store_true",
                    help="each file is a JSON list of {role, content}: count Qwen-Chat's prompt")
     p.add_argument("--max-window-size", type=int,
@@ -275,12 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     p.add_argument("--tokenizers", default="qwen,cl100k_base,xlm-r",
                    help="comma-separated: qwen, cl100k_base, xlm-r, NAME=PATH (.tiktoken, tokenizer.json, .model)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("export", help="write the files other libraries load")
     fmt = p.add_subparsers(dest="format", required=True)
     e = fmt.add_parser("hf", parents=[common],
                        help="tokenizer.json + tokenizer_config.json for tokenizers/transformers")
     e.add_argument("dir", help="output directory (created if missing)")
+    e.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     e.set_defaults(func=cmd_export)
     return parser
 

@@ -18,7 +18,7 @@ from typing import Literal
 from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .load import check_table
-from .engine import default_engine, engine_class
+from .engine import EngineUnavailable, StandIn, default_engine, engine_class
 from .offsets import char_spans, longest_fitting_prefix
 from .reference import specials_regex, split_specials
 from .stream import StreamDecoder
@@ -75,20 +75,39 @@ class Tokenizer:
     def __init__(self, spec: EncodingSpec, *, engine: str | None = None, compat: str | None = None):
         if compat not in COMPATS:
             raise ValueError(f"unknown compat {compat!r}: use None (safe default) or 'hf'")
-        engine = engine or default_engine()
-        if not isinstance(engine, str):
+        if engine is not None and not isinstance(engine, str):
             raise TypeError(f"engine is a name such as 'fast', got {type(engine).__name__}")
         # The same checks whichever engine is asked for, before any engine sees the table.
         check_table(spec.mergeable_ranks, spec.special_tokens, f"encoding {spec.name!r}")
         self.spec = spec
-        self.engine_name = engine
-        self.engine = engine_class(engine)(spec)
+        self.engine_name = engine or default_engine()
         self.compat = compat
         self._normalize = compat == "hf"
         self._default_allowed: frozenset[str] | str = "all" if compat == "hf" else frozenset()
         self.special_tokens_set = frozenset(spec.special_tokens)
-        self.n_vocab = spec.n_vocab
-        self._unassigned = _gaps(spec)
+        # check_table proved the ranks dense (0..n-1), so only ids past them can be unassigned:
+        # no pass over the 150,000 ranks is needed here.
+        n, ids = len(spec.mergeable_ranks), spec.special_tokens.values()
+        self.n_vocab = max(n, max(ids, default=-1) + 1)
+        self._unassigned = frozenset(range(n, self.n_vocab)).difference(ids)
+        cls = engine_class(self.engine_name)
+        # The default engine may name a stand-in that answers until building it pays (fastokens
+        # takes ~1 s to build, tiktoken, proven identical, ~0.1 s): a script that encodes one
+        # line should not wait for the fastest engine. An engine asked for by name is built now.
+        stand_in = getattr(cls, "stand_in", None) if engine is None else None
+        try:
+            self.engine = StandIn(spec, cls, engine_class(stand_in), self._swap) if stand_in else cls(spec)
+        except EngineUnavailable:
+            self.engine = cls(spec)
+
+    def _swap(self, engine) -> None:
+        self.engine = engine  # one attribute store: a call in flight finishes on the stand-in
+
+    def _full_engine(self) -> None:
+        """Build the engine named by ``engine_name`` now if a stand-in still answers for it
+        (raising its build error)."""
+        if isinstance(self.engine, StandIn):
+            self.engine.build()
 
     # --- tiktoken's vocabulary ---------------------------------------------------------------
     @property
@@ -473,30 +492,20 @@ def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = N
 
     ``engine``: ``"fast"`` (fastokens, the default where it is installed), ``"tiktoken"`` (the
     default elsewhere) or ``"reference"`` (pure Python); see ``qtok.engines()``. Named
-    tokenizers are built once per process, under a lock, and shared.
+    tokenizers are built once per process, under a lock, and shared; asking again costs a dict
+    lookup. With the default engine, tiktoken (identical ids) answers until fastokens, slower to
+    build, would pay for itself (see ``engine.StandIn``).
 
     >>> get_tokenizer("cl100k_base").encode("hello world")
     [15339, 1917]
     """
-    engine = engine or default_engine()
-    if isinstance(name, str) and name in ENCODINGS:
-        return _named(name, engine, compat)
-    return Tokenizer(get_spec(name), engine=engine, compat=compat)
-
-
-_NAMED: dict[tuple, Tokenizer] = {}
-_SPECS: dict[str, EncodingSpec] = {}
-_LOCKS: dict[tuple, threading.Lock] = {}
-_LOCKS_LOCK = threading.Lock()
-
-
-def _lock(key: tuple) -> threading.Lock:
-    with _LOCKS_LOCK:
-        return _LOCKS.setdefault(key, threading.Lock())
-
-
-def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
-    key = (name, engine, compat)
+    try:
+        return _BY_ARGS[name, engine, compat]
+    except (KeyError, TypeError):  # not built yet, or an unhashable name (refused below)
+        pass
+    if not (isinstance(name, str) and name in ENCODINGS):
+        return Tokenizer(get_spec(name), engine=engine, compat=compat)
+    key = (name, engine or default_engine(), compat)
     tok = _NAMED.get(key)
     if tok is None:
         # Many threads asking for one tokenizer build it once; different tokenizers build in
@@ -508,11 +517,19 @@ def _named(name: str, engine: str, compat: str | None) -> Tokenizer:
                     if name not in _SPECS:
                         _SPECS[name] = get_spec(name)
                 tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
+    if engine is not None:
+        tok._full_engine()  # asked for by name: that engine, not a stand-in
+    _BY_ARGS[name, engine, compat] = tok
     return tok
 
 
-def _gaps(spec: EncodingSpec) -> frozenset[int]:
-    """Ids below ``n_vocab`` that are neither a rank nor a special token (cl100k's 100256);
-    ``check_table`` has bounded how many there can be."""
-    assigned = set(spec.mergeable_ranks.values()) | set(spec.special_tokens.values())
-    return frozenset(range(len(spec.mergeable_ranks), spec.n_vocab)) - assigned
+_NAMED: dict[tuple, Tokenizer] = {}  # (name, engine, compat) -> the one tokenizer built
+_BY_ARGS: dict[tuple, Tokenizer] = {}  # get_tokenizer's arguments as given -> the same tokenizers
+_SPECS: dict[str, EncodingSpec] = {}
+_LOCKS: dict[tuple, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock(key: tuple) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(key, threading.Lock())

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -99,8 +100,91 @@ def engines() -> dict[str, str]:
 
 def default_engine() -> str:
     """``fast`` where ``fastokens`` imports, else ``tiktoken`` (e.g. on Linux aarch64, where
-    ``fastokens`` has no wheel)."""
-    return next(iter(engines()))
+    ``fastokens`` has no wheel). Decided once per process: it is on every ``get_tokenizer()``
+    path, and asking each engine its version (``engines()``) is a report, not a decision."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        for name in _BUILTIN:
+            try:
+                engine_class(name)
+            except EngineUnavailable:
+                continue
+            _DEFAULT = name
+            break
+    return _DEFAULT
+
+
+_DEFAULT: str | None = None
+
+
+class StandIn:
+    """An engine that is quick to build (``stand_in``) answering for one that is slow to build
+    (``cls``) but faster, until the text encoded through it would have paid for the build; then
+    ``cls`` is built, in the calling thread, and handed to ``on_built`` (the tokenizer swaps it
+    in). Both engines give the same ids, so callers see only the speed change.
+
+    Why not build in a background thread: a process that exits while a native build is running
+    in a thread can abort (the thread is unwound during interpreter shutdown), and a short script
+    should exit at once.
+    """
+
+    # Characters: tiktoken encodes ~10 MB/s and fastokens builds in ~1 s, so the rent paid before
+    # buying is about the price, which is never worse than twice the choice made in hindsight
+    # (the ski-rental rule). One call larger than this builds first.
+    BUDGET = 8 << 20
+
+    def __init__(self, spec: EncodingSpec, cls: Callable[[EncodingSpec], Engine],
+                 stand_in: Callable[[EncodingSpec], Engine], on_built: Callable[[Engine], None]):
+        self.spec = spec
+        self._cls, self._on_built = cls, on_built
+        self._engine = stand_in(spec)
+        self._spent = 0
+        self._lock = threading.Lock()
+        self.build_error: BaseException | None = None
+        self.decode_bytes = self._engine.decode_bytes
+        self.decode_single_token_bytes = self._engine.decode_single_token_bytes
+
+    def backend(self) -> str:
+        mine = getattr(self._engine, "backend", lambda: "stand-in")()
+        return f"{mine}, standing in until {self.BUDGET >> 20} M characters were encoded"
+
+    def build(self) -> Engine:
+        """Build the slow engine now (once, however many threads ask) and hand it over."""
+        with self._lock:
+            if self.build_error is not None:
+                raise self.build_error
+            engine = getattr(self, "_built", None)
+            if engine is None:
+                try:
+                    engine = self._built = self._cls(self.spec)
+                except Exception as e:
+                    self.build_error = e
+                    raise
+        self._on_built(engine)
+        return engine
+
+    def _charge(self, n: int) -> Engine:
+        self._spent += n
+        if self._spent < self.BUDGET or self.build_error is not None:
+            return self._engine
+        try:
+            return self.build()
+        except Exception:  # the stand-in is exact: keep it (build_error says why)
+            return self._engine
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return self._charge(len(text)).encode_ordinary(text)
+
+    def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
+        return self._charge(len(text)).encode(text, allowed_special)
+
+    def encode_batch(self, texts: list[str], allowed_special: frozenset[str],
+                     num_threads: int) -> list[list[int]]:
+        return self._charge(sum(map(len, texts))).encode_batch(texts, allowed_special, num_threads)
+
+    def encode_batch_flat(self, texts: list[str], allowed_special: frozenset[str]):
+        flat = getattr(self._charge(sum(map(len, texts))), "encode_batch_flat", None)
+        return flat(texts, allowed_special) if flat else None
 
 
 def decode_with_table(table: Sequence[bytes | None], ids: list[int]) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .encodings import EncodingSpec
 from .engine import EngineUnavailable, decode_with_table
-from .files import cached_file
+from .files import cached_derived, cached_file
 from .load import dump_ranks
 from .reference import split_specials
 
@@ -27,13 +27,20 @@ except ImportError as e:  # no wheel for this platform (Linux aarch64), or not i
 
 
 class FastokensEngine:
+    # Building takes ~1 s (fastokens derives its merges from the ranks); as the default engine,
+    # tiktoken (proven identical, built in ~0.1 s) answers until then. See core.Tokenizer.
+    stand_in = "tiktoken"
+
     @staticmethod
     def backend() -> str:
         return f"fastokens {getattr(fastokens, '__version__', None) or _version()}"
 
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
-        path = cached_file(dump_ranks(spec.mergeable_ranks), ".tiktoken")
+        # Vendored tables are found by their key; any other table is hashed after dumping.
+        make = lambda: dump_ranks(spec.mergeable_ranks)  # noqa: E731
+        path = (cached_derived(spec.cache_key, ".tiktoken", make) if spec.cache_key
+                else cached_file(make(), ".tiktoken"))
         self._fk = fastokens.Tokenizer.from_tiktoken(
             str(path), pattern=spec.pat_str, special_tokens=dict(spec.special_tokens))
         table: list[bytes | None] = [None] * spec.n_vocab

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .load import DataFileError, sha256_bytes, sha256_file
@@ -81,23 +82,59 @@ def cache_dir() -> Path:
 
 
 def cached_file(data: bytes, suffix: str) -> Path:
-    """A file holding ``data``, named by its sha256 in the user cache, written once and checked
-    on every reuse (a truncated or edited cache file is rewritten, never trusted).
+    """A file holding ``data`` in the user cache, named by its sha256, written once and checked
+    on every reuse; see ``cached_derived``."""
+    return cached_derived(sha256_bytes(data), suffix, lambda: data)
 
-    Falls back to a fresh temporary directory when the cache cannot be written (read-only home).
+
+def cached_derived(key: str, suffix: str, make: Callable[[], bytes]) -> Path:
+    """The cache file for ``key`` (a hash of whatever its bytes are derived from), made by
+    ``make()`` only when no intact one exists, so a process that finds it skips the work.
+
+    The file is named ``KEY-SHA256SUFFIX``, its own hash in its name: a truncated or edited file
+    fails that check and is made again, never trusted. Falls back to a fresh temporary directory
+    when the cache cannot be written (read-only home).
     """
-    digest = sha256_bytes(data)
-    name = f"{digest}{suffix}"
+    if found := _find(cache_dir(), key, suffix):
+        return found[0]
+    data = make()
     for folder in (cache_dir(), None):
         try:
-            if folder is None:
-                folder = Path(tempfile.mkdtemp(prefix="qtok-"))
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / name
-            if path.is_file() and sha256_file(path) == digest:
-                return path
-            return atomic_write(path, data)
+            return _store(folder or Path(tempfile.mkdtemp(prefix="qtok-")), key, suffix, data)
         except OSError:
             continue
-    raise DataFileError(f"cannot write {name} to {cache_dir()} nor to a temporary directory; "
+    raise DataFileError(f"cannot write {key}{suffix} to {cache_dir()} nor to a temporary directory; "
                         "set QTOK_CACHE_DIR to a writable directory")
+
+
+def read_cached(key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
+    """``cached_derived``'s bytes, read and checked in one pass; without a writable cache every
+    process calls ``make()`` again, nothing worse."""
+    if found := _find(cache_dir(), key, suffix):
+        return found[1]
+    data = make()
+    try:
+        _store(cache_dir(), key, suffix, data)
+    except OSError:
+        pass
+    return data
+
+
+def _find(folder: Path, key: str, suffix: str) -> tuple[Path, bytes] | None:
+    try:
+        candidates = list(folder.glob(f"{key}-*{suffix}"))
+    except OSError:
+        return None
+    for path in candidates:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if path.name == f"{key}-{sha256_bytes(data)}{suffix}":
+            return path, data
+    return None
+
+
+def _store(folder: Path, key: str, suffix: str, data: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return atomic_write(folder / f"{key}-{sha256_bytes(data)}{suffix}", data)

@@ -157,9 +157,5 @@ def load_ranks_file(path: str | Path) -> dict[bytes, int]:
     return ranks
 
 
-def load_data_ranks(name: str) -> dict[bytes, int]:
-    return parse_ranks(read_data_file(name), source=f"qtok/data/{name}")
-
-
 def load_data_json(name: str):
     return json.loads(read_data_file(name))

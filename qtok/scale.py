@@ -25,8 +25,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,14 +230,38 @@ def stopping() -> bool:
     return _STOP.is_set()
 
 
-def _init(factory) -> None:
+def _init(factory, parent: int, pdeathsig: bool) -> None:
     global _WORKER
-    import signal
 
     # Ctrl-C goes to the whole process group: the parent stops the workers itself, so they
     # ignore it instead of each printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent, pdeathsig)
     _WORKER = factory()
+
+
+def _exit_with_parent(parent: int, pdeathsig: bool) -> None:
+    """A worker whose parent died (SIGKILL, the OOM killer) exits within a second instead of
+    counting on as an orphan. On Linux the kernel sends SIGKILL when the parent dies
+    (PR_SET_PDEATHSIG; only when the pool was made by the main thread, since the signal follows
+    the creating *thread*); everywhere a thread watches the parent's pid as well."""
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="qtok: watch parent").start()
 
 
 def _call(block: Block):
@@ -320,8 +346,9 @@ def _run_processes(factory, blocks, jobs, bar):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # spawn, not fork: the tokenizers' native thread pools do not survive a fork.
+    main_thread = threading.current_thread() is threading.main_thread()
     pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init,
-                               initargs=(factory,))
+                               initargs=(factory, os.getpid(), main_thread))
     todo = iter(blocks)
     pending = set()
     try:

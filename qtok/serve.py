@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .offsets import char_spans, shares
+from .progress import Status
 
 MAX_BODY = 1 << 20  # bytes of a request body
 DEFAULT = "qwen,cl100k_base,xlm-r"
@@ -279,8 +280,9 @@ def make_server(host: str, port: int, viewers: dict[str, Viewer]) -> ThreadingHT
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, tokenizers: str = DEFAULT,
-          ready: threading.Event | None = None) -> None:
+          ready: threading.Event | None = None, status: Status | None = None) -> None:
     """Run the playground until interrupted."""
+    (status or Status("qtok serve"))(f"loading tokenizers ({tokenizers})")
     viewers = load_viewers(tokenizers)
     server = make_server(host, port, viewers)
     url = f"http://{host}:{server.server_address[1]}/"

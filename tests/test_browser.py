@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from clirun import run_main
+from qtok.cli import main as qtok_main
 
 import qtok
 
@@ -144,7 +146,7 @@ def test_serve_cli_errors_are_one_line(server, tmp_path):
         (["--port", "0", "--tokenizers", f"mine={tmp_path / 'missing.tiktoken'}"], "is neither qwen"),
         (["--port", "70000"], "--port must be 0..65535"),
     ):
-        r = subprocess.run([sys.executable, "-m", "qtok", "serve", *args], capture_output=True, text=True, timeout=60)
+        r = run_main(qtok_main, "serve", "--quiet", *args)
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("qtok: error: ") and expected in lines[0], r.stderr

@@ -1,13 +1,18 @@
-"""The qtok command, run as a user would (python -m qtok, a real subprocess)."""
+"""The qtok command, through ``main(argv)`` in this process (what a shell would pass, stdin and
+all); the few behaviours only a real process shows (a closed pipe, argv bytes that are not
+UTF-8) run ``python -m qtok`` as a subprocess."""
 
 import json
 import subprocess
 import sys
 
+from clirun import run_main
+from qtok.cli import main
+
 
 def qtok(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "qtok", *args], input=stdin,
-                          capture_output=True, text=True)
+    """``qtok ARGS`` in this process."""
+    return run_main(main, *args, stdin=stdin)
 
 
 def test_encode_decode():
@@ -103,12 +108,31 @@ def test_a_closed_pipe_is_a_normal_end(tmp_path):
 
 
 def test_invalid_utf8_is_an_error_wherever_it_comes_from():
-    for r in (run_bytes(b"encode", b"\xff"), run_bytes(b"encode", b"-", stdin=b"\xff"),
-              run_bytes(b"explain", b"--json", b"a\xffb")):
-        assert r.returncode == 2 and b"not valid UTF-8" in r.stderr, r.stderr
-        assert r.stdout == b""
-    r = run_bytes(b"explain", b"--json", "é元".encode())
-    json.loads(r.stdout.decode("utf-8"))  # always valid JSON in valid UTF-8
+    # Python hands argv bytes that are not UTF-8 over as lone surrogates (surrogateescape).
+    for r in (qtok("encode", "\udcff"), qtok("encode", "-", stdin=b"\xff"),
+              qtok("explain", "--json", "a\udcffb")):
+        assert r.returncode == 2 and "not valid UTF-8" in r.stderr, r.stderr
+        assert r.stdout == ""
+    r = run_bytes(b"encode", b"\xff")  # and through a real process's argv
+    assert r.returncode == 2 and b"not valid UTF-8" in r.stderr and r.stdout == b"", r.stderr
+    r = qtok("explain", "--json", "é元")
+    json.loads(r.stdout)  # always valid JSON
+
+
+def test_count_takes_text_from_an_argument_or_stdin(tmp_path):
+    assert json.loads(qtok("count", "hello world", "--json").stdout)[0]["tokens"] == 2
+    assert json.loads(qtok("count", "--json", stdin="hello world").stdout)[0]["tokens"] == 2
+    assert json.loads(qtok("count", "-", "--json", stdin="你好，世界").stdout)[0]["tokens"] == 3
+    # A missing file is an error, not a three-token text.
+    r = qtok("count", str(tmp_path / "notes.txt"))
+    assert r.returncode == 2 and "no such file" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_version():
+    import qtok as package
+
+    r = qtok("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"qtok {package.__version__}"
 
 
 def test_chat_window_options_are_checked(tmp_path):

@@ -12,7 +12,10 @@ import transformers  # the test-only oracle (test extra)
 
 import qtok
 from model import CheckpointError, generate, load_checkpoint, save_checkpoint
+from clirun import run_main
+from model.__main__ import main as model_main
 from model.convert import convert, to_hf
+from model.convert import main as convert_main
 from model.qwen import Qwen, QwenConfig
 
 
@@ -156,8 +159,7 @@ def test_refusals_are_one_line(qwen_dir, hf_dir, tmp_path):
     (bad / "config.json").write_text(json.dumps(dict(cfg, num_key_value_heads=2)))
     with pytest.raises(CheckpointError, match="grouped-query attention"):
         convert(bad, tmp_path / "x", "qwen")
-    r = subprocess.run([sys.executable, "-m", "model.convert", str(qwen_dir), str(qwen_dir), "--to", "hf"],
-                       capture_output=True, text=True)
+    r = run_main(convert_main, qwen_dir, qwen_dir, "--to", "hf", "--quiet")
     assert r.returncode == 2 and r.stderr.strip() == "model.convert: error: the destination is the source; give another directory"
 
 
@@ -181,8 +183,7 @@ def test_damaged_weights_are_one_line(tmp_path, damage):
         f.write_bytes(pickle.dumps({"x": Evil()}))
     else:
         torch.save([torch.zeros(2)], f)
-    r = subprocess.run([sys.executable, "-m", "model", "hi", "--weights", str(tmp_path)],
-                       capture_output=True, text=True)
+    r = run_main(model_main, "hi", "--weights", tmp_path, "--quiet")
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("model: error: ") and str(f) in lines[0], r.stderr

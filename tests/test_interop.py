@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from qtok import get_tokenizer
 from qtok.core import Tokenizer
+from qtok.cli import main as qtok_main
 from qtok.export import export_hf, merges_from_ranks
+from clirun import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scripts whose characters Qwen often splits across tokens (CJK, Thai, emoji, combining marks).
@@ -207,15 +209,16 @@ def test_merges_are_recovered_in_rank_order():
 
 
 def test_export_cli(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "qtok", "export", "hf", str(tmp_path / "out"),
-                        "--encoding", "cl100k_base", "--compat", "safe"], capture_output=True, text=True)
+    r = run_main(qtok_main, "export", "hf", tmp_path / "out", "--encoding", "cl100k_base", "--compat", "safe")
     assert r.returncode == 0, r.stderr
     config = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())
     assert config["split_special_tokens"] is True and config["eos_token"] == "<|endoftext|>"
     (tmp_path / "file").write_text("x")
-    r = subprocess.run([sys.executable, "-m", "qtok", "export", "hf", str(tmp_path / "file")],
-                       capture_output=True, text=True)
+    r = run_main(qtok_main, "export", "hf", tmp_path / "file", "--quiet")
     assert r.returncode == 2 and "not a directory" in r.stderr and r.stderr.count("\n") == 1
+    # Without --quiet it says what it is doing, on stderr only.
+    r = run_main(qtok_main, "export", "hf", tmp_path / "out2")
+    assert r.returncode == 0 and "qtok export: recovering" in r.stderr and "recovering" not in r.stdout
 
 
 # --- tiktoken plugin ---------------------------------------------------------------------------

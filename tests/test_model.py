@@ -10,7 +10,9 @@ import torch
 
 import qtok
 from model import CheckpointError, Qwen, QwenConfig, generate, generate_stream, load_checkpoint, n_params, save_checkpoint
+from model.__main__ import main as model_main
 from model.generate import sample_next
+from clirun import run_main
 
 
 @pytest.fixture(scope="module")
@@ -269,12 +271,13 @@ def test_cli_end_to_end(tiny, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "seeded random weights" in r.stdout and "top-5" in r.stdout and "continuation:" in r.stdout
     save_checkpoint(tiny, tmp_path)
-    r = subprocess.run([sys.executable, "-m", "model", "hello", "--weights", str(tmp_path), "--dtype", "bfloat16"],
-                       capture_output=True, text=True)
+    r = run_main(model_main, "hello", "--weights", tmp_path, "--dtype", "bfloat16")
     assert r.returncode == 0 and f"weights: {tmp_path}" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "model", "x", "--weights", str(tmp_path / "missing")],
-                       capture_output=True, text=True)
+    r = run_main(model_main, "x", "--weights", tmp_path / "missing", "--quiet")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+    # Without --quiet: what it is doing on stderr, never on stdout.
+    r = run_main(model_main, "hello", "--weights", tmp_path, "--max-new-tokens", "1")
+    assert r.returncode == 0 and "model: loading the weights of" in r.stderr and "loading" not in r.stdout
 
 
 @pytest.mark.parametrize("args,message", [
@@ -285,10 +288,7 @@ def test_cli_end_to_end(tiny, tmp_path):
     ([""], "the prompt is empty"),
 ])
 def test_cli_bad_arguments_are_one_line(args, message):
-    import subprocess
-    import sys
-
-    r = subprocess.run([sys.executable, "-m", "model", *args], capture_output=True, text=True)
+    r = run_main(model_main, *args)
     assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 

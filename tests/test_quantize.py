@@ -8,7 +8,9 @@ import torch
 
 import qtok
 from model import Qwen, QwenConfig, generate
+from model.__main__ import main as model_main
 from model.quantize import Int8Embedding, quantize, weight_bytes
+from clirun import run_main
 
 
 def bf16_tiny():
@@ -47,9 +49,8 @@ def test_bad_mode_and_dtype():
 
 
 def test_cli_quantize():
-    r = subprocess.run([sys.executable, "-m", "model", "hello", "--dtype", "bfloat16", "--quantize", "int8",
-                        "--max-new-tokens", "3"], capture_output=True, text=True)
+    r = run_main(model_main, "hello", "--dtype", "bfloat16", "--quantize", "int8", "--max-new-tokens", "3")
     assert r.returncode == 0, r.stderr
     assert "quantized: int8 weight-only" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "model", "hello", "--quantize", "int4"], capture_output=True, text=True)
+    r = run_main(model_main, "hello", "--quantize", "int4")
     assert r.returncode == 2 and "needs --dtype bfloat16" in r.stderr

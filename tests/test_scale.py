@@ -235,7 +235,7 @@ def test_block_cuts_split_no_piece(tmp_path_factory, text, block_bytes):
 def test_ray_backend_without_ray_says_how_to_install(tmp_path):
     code = ("import sys; sys.modules['ray'] = None\n"
             "from analysis.cli import main\n"
-            f"sys.exit(main(['--backend', 'ray', '--langs', 'en,zh', '--out', {str(tmp_path)!r}]))")
+            f"sys.exit(main(['--backend', 'ray', '--langs', 'en,zh', '--out', {str(tmp_path)!r}, '--quiet']))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip() == ("analysis: error: --backend ray needs Ray: pip install 'qtok[scale]' "

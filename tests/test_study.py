@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
+from analysis.cli import main
 from analysis.study import read_results
+from clirun import run_main
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +17,14 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
     r = subprocess.run([sys.executable, "-m", "analysis", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    return out, r.stdout
+    return out, r.stdout, r.stderr
 
 
 def test_main_job_writes_csv_json_png(results):
-    out, stdout = results
+    out, stdout, stderr = results
+    # What it is doing goes to stderr as it goes; the time printed is the process's wall time.
+    assert "analysis: loading" in stderr and "analysis: counting" in stderr and "analysis: writing" in stderr
+    assert "analysis:" not in stdout and "s (wall, since the process started" in stdout
     assert "compression" in stdout and "code" in stdout and "paper" in stdout
     rows = read_results(out / "compression.csv")
     langs = {r["lang"] for r in rows}
@@ -66,8 +71,7 @@ def test_qwen_beats_cl100k_where_it_was_extended(results):
 
 def test_caps_and_bad_arguments(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "analysis", "--out", str(tmp_path), *args],
-                              capture_output=True, text=True)
+        return run_main(main, "--out", tmp_path, "--quiet", *args)
 
     r = run("--langs", "en,zh", "--max-docs", "3", "--tokenizers", "qwen,xlm-r")
     assert r.returncode == 0

@@ -1,0 +1,55 @@
+"""What a long command tells its user while it works: status lines and bars on stderr, and the
+wall time since the process started (the time a stopwatch would show, imports included).
+
+Data goes to stdout, progress to stderr, so ``cmd > out.txt`` and ``cmd | head`` get only data.
+Status lines are printed unless the command was asked to be quiet; bars (tqdm) appear only on a
+terminal (``disable=None``) and never in a pipe or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from tqdm import tqdm
+
+# Fallback origin where the process's start time cannot be read: the import of this module,
+# which the commands do first.
+_IMPORTED = time.perf_counter()
+
+
+def process_seconds() -> float:
+    """Wall seconds since this process started (Linux: from the kernel's start time, so the
+    interpreter's start and every import count; elsewhere: since qtok.progress was imported).
+
+    >>> 0 < process_seconds() < 86400 * 365
+    True
+    """
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            # Field 22 (starttime, clock ticks after boot); the command name in field 2 may hold
+            # spaces, so count from its closing parenthesis.
+            start_ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.perf_counter() - _IMPORTED
+
+
+class Status:
+    """One line per step on stderr (``loading tokenizers…``), silent when ``quiet``.
+
+    >>> Status(quiet=True)("loading")  # prints nothing
+    """
+
+    def __init__(self, prog: str = "qtok", quiet: bool = False):
+        self.prog, self.quiet = prog, quiet
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"{self.prog}: {message}", file=sys.stderr, flush=True)
+
+    def bar(self, iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
+        """A tqdm bar on a terminal's stderr; nothing in a pipe or when quiet."""
+        return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
+                    disable=True if self.quiet else None, leave=False)

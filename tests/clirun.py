@@ -1,0 +1,22 @@
+"""Running a command's ``main(argv)`` in the test process, as a shell would run it: stdin,
+stdout, stderr and the exit status, without the cost of a new interpreter per call."""
+
+import io
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from types import SimpleNamespace
+from unittest import mock
+
+
+def run_main(main, *args, stdin: str | bytes | None = None) -> SimpleNamespace:
+    """``main(list(args))`` with ``stdin`` as standard input; its ``returncode``, ``stdout`` and
+    ``stderr`` as ``subprocess.run(..., text=True)`` gives them."""
+    out, err = io.StringIO(), io.StringIO()
+    data = stdin if isinstance(stdin, bytes) else (stdin or "").encode("utf-8")
+    fake_stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    with mock.patch.object(sys, "stdin", fake_stdin), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse: --help, --version, usage errors
+            code = e.code
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
