@@ -8,7 +8,8 @@
 
 from .corpora import Corpus, CorpusError, load_corpus
 from .metrics import add_metrics
-from .study import Study, format_table, read_results, run_study, verify_results, write_results
+from .results import format_table, read_results, verify_results, write_results
+from .study import Study, run_study
 from .tokenizers import Adapter, TokenizerError, get_adapter
 
 __all__ = ["Corpus", "CorpusError", "load_corpus", "add_metrics", "Study", "format_table",

@@ -8,7 +8,8 @@ import sys
 from qtok.progress import Status, process_seconds
 
 from .corpora import CorpusError, load_corpus
-from .study import format_table, run_study, write_results
+from .results import format_table, write_results
+from .study import run_study
 from .tokenizers import TokenizerError, load_adapters
 
 

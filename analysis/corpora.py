@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qtok.load import sha256_bytes, sha256_file
-from qtok.scale import (BLOCK_BYTES, Block, CorpusFileError, decode_utf8, docs_blocks, plan_file,
-                        read_docs)
+from qtok.blocks import BLOCK_BYTES, Block, CorpusError, docs_blocks, plan_file, read_docs, text_lines
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -87,11 +86,6 @@ yue:yue zho:zh zul:zu
 """.split())
 
 
-# A corpus that cannot be read as asked: the message says what to change. One type with the
-# errors of reading corpus files in blocks (qtok.scale), wherever a block is read.
-CorpusError = CorpusFileError
-
-
 @dataclass
 class Corpus:
     name: str
@@ -99,7 +93,7 @@ class Corpus:
     _docs: Callable[[str], Iterator[str]] | None = field(repr=False)  # None: read from files
     meta: dict = field(default_factory=dict)
     parallel: set[str] = field(default_factory=set)  # languages whose texts translate each other
-    # Corpora on disk: each language's files, read in blocks (qtok.scale) by whoever counts them,
+    # Corpora on disk: each language's files, read in blocks (qtok.blocks) by whoever counts them,
     # so no language is ever loaded whole; the rest are small and cut into blocks in memory.
     files: dict[str, list[Path]] | None = field(default=None, repr=False)
     file_kind: str | None = None  # text | jsonl | parquet (None: from the suffix)
@@ -107,7 +101,7 @@ class Corpus:
     errors: str = "strict"
 
     def blocks(self, lang: str, block_bytes: int = BLOCK_BYTES) -> list[Block]:
-        """A language's documents as blocks (numbered by the caller, ``qtok.scale.number``)."""
+        """A language's documents as blocks (numbered by the caller, ``qtok.blocks.number``)."""
         if self.files is None:
             return list(docs_blocks(self.docs(lang), lang, block_bytes))
         self._check(lang)
@@ -140,23 +134,10 @@ class Corpus:
 
 
 def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
-    """The non-blank lines of a file, read lazily (a 100 MB file is never held whole), with
-    invalid UTF-8 reported by file and byte offset unless ``errors="replace"``."""
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise CorpusError(f"corpus file {str(path)!r} does not exist") from None
-    offset, seen = 0, False
-    with f:
-        for raw in f:
-            line = decode_utf8(raw, path, offset, errors)
-            offset += len(raw)
-            line = line.rstrip("\r\n")
-            if line.strip():
-                seen = True
-                yield line
-    if not seen:
-        raise CorpusError(f"corpus file {str(path)!r} is empty")
+    """The non-blank lines of a file, read a block at a time (a 100 MB file is never held
+    whole), with invalid UTF-8 reported by file and byte offset unless ``errors="replace"``."""
+    for block in plan_file(path, "", "text", errors=errors):
+        yield from read_docs(block)
 
 
 @functools.lru_cache(maxsize=4)
@@ -173,15 +154,6 @@ def read_archive(name: str) -> dict[str, bytes]:
                           f"got {actual}; restore it (git checkout analysis/data)")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
-def _lines(data: bytes, source: str, errors: str) -> list[str]:
-    try:
-        text = data.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{source} is not valid UTF-8 at byte offset {e.start}; fix the file or "
-                          "pass --errors replace to replace invalid bytes with U+FFFD") from None
-    return text.splitlines()
 
 
 def code_sample() -> dict[str, list[tuple[str, str]]]:
@@ -286,7 +258,7 @@ def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[st
         raise CorpusError(f"{source} has newstest2019 files but no LANGUAGES.tsv, so it is not a "
                           "whole NTREX-128 folder; add the file, or use a directory of <lang>.txt files")
     lang_names = {}
-    for row in _lines(tsv, f"{source}/LANGUAGES.tsv", errors):
+    for row in text_lines(tsv, f"{source}/LANGUAGES.tsv", errors):
         cells = row.split("\t")
         if len(cells) >= 2:
             lang_names[cells[0].strip()] = cells[1].strip()
@@ -301,9 +273,9 @@ def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[st
     if has_src:
         files["en"] = _SRC
     raw = {lang: read(name) for lang, name in files.items()}
-    lines = {lang: _lines(raw[lang], f"{source}/{files[lang]}", errors) for lang in files}
+    lines = {lang: text_lines(raw[lang], f"{source}/{files[lang]}", errors) for lang in files}
     ids_file = read("DOCUMENT_IDS.tsv")
-    doc_ids = _lines(ids_file, f"{source}/DOCUMENT_IDS.tsv", errors) if ids_file else None
+    doc_ids = text_lines(ids_file, f"{source}/DOCUMENT_IDS.tsv", errors) if ids_file else None
     expected = len(doc_ids) if doc_ids else len(lines["en"] if "en" in lines else next(iter(lines.values())))
     for lang, ls in lines.items():
         if len(ls) != expected:

@@ -21,7 +21,8 @@ from qtok.encodings import cl100k_base, qwen, qwen_extension_start
 from qtok.train import extend, write_extension
 
 from .corpora import load_corpus
-from .study import format_table, run_study, write_results
+from .results import format_table, write_results
+from .study import run_study
 from .tokenizers import get_adapter
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 
 from qtok.offsets import shares
 
@@ -22,36 +21,17 @@ def sample_sentence(doc: str) -> str:
     return line[:SAMPLE_CHARS]
 
 
-def _fmt(v, spec=".3f") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return format(v, spec)
-
-
-def render_report(study, figures: dict[str, bytes], meta: dict) -> str:
-    """The HTML text of the report for ``study`` (figures: file name -> PNG bytes)."""
+def render_report(study, table, figures: dict[str, bytes], meta: dict) -> str:
+    """The HTML text of the report for ``study``: ``table`` is its headline table
+    (``results.headline``, the one the terminal prints), ``figures`` file name -> PNG bytes."""
     e = html.escape
-    grid = {(r["tokenizer"], r["lang"]): r for r in study.rows}
-    head = "".join(f"<th>{e(t)}</th>" for t in study.tokenizers)
-    charted = [t for t in study.tokenizers
-               if any(not math.isnan(grid[t, lang]["paper"]) for lang in study.langs if (t, lang) in grid)]
-    for t in charted:
-        head += f"<th>{e(t)}: paper</th><th>diff</th><th>95% interval</th>"
+    head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
     rows = []
-    for lang in study.langs:
-        cells = [f"<td>{e(lang)}</td>"]
-        for t in study.tokenizers:
-            r = grid[t, lang]
-            flag = f' class="unk" title="{e(r["reason"])}"' if r.get("reason") else ""
-            cells.append(f"<td{flag}>{_fmt(r['compression'])}</td>")
-        for t in charted:
-            r = grid[t, lang]
-            interval = "" if math.isnan(r["compression_lo"]) else \
-                f"[{r['compression_lo']:.3f}, {r['compression_hi']:.3f}]"
-            cells.append(f"<td>{_fmt(r['paper'], '.2f')}</td><td>{_fmt(r['paper_diff'], '+.3f')}</td>"
-                         f"<td>{interval}</td>")
-        rows.append(f"<tr data-lang=\"{e(lang)}\">{''.join(cells)}</tr>")
-    warnings = sorted({r["reason"] for r in study.rows if r.get("reason")})
+    for lang, cells, flags in table.rows:
+        tds = "".join(f'<td class="unk" title="{e(flag)}">{e(cell)}</td>' if flag else f"<td>{e(cell)}</td>"
+                      for cell, flag in zip(cells, flags))
+        rows.append(f'<tr data-lang="{e(lang)}"><td>{e(lang)}</td>{tds}</tr>')
+    warnings = table.warnings
     figs = "".join(
         f'<figure><img alt="{e(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
         f"<figcaption>{e(name)}</figcaption></figure>" for name, data in figures.items())

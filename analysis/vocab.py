@@ -16,16 +16,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import regex
+from .scripts import dominant_script
 
 SCRIPTS = ["Han", "Hangul", "Thai", "Arabic", "Hebrew", "Cyrillic", "Latin", "Kana", "other"]
-_PATTERNS = {s: regex.compile(rf"\p{{Script={s}}}") for s in SCRIPTS[:7]}
-_PATTERNS["Kana"] = regex.compile(r"[\p{Script=Hiragana}\p{Script=Katakana}]")
-_LETTER = regex.compile(r"\p{L}")
 
 
 def token_script(token: bytes) -> str:
-    """The script of most of a token's letters.
+    """The script of most of a token's letters (``analysis.scripts``), ``other`` for tokens
+    without letters, that are not whole UTF-8, or of a script outside ``SCRIPTS``.
 
     >>> token_script("你好".encode()), token_script(b" the"), token_script(b"\\xe4")
     ('Han', 'Latin', 'other')
@@ -34,11 +32,8 @@ def token_script(token: bytes) -> str:
         text = token.decode("utf-8")
     except UnicodeDecodeError:
         return "other"
-    letters = _LETTER.findall(text)
-    if not letters:
-        return "other"
-    votes = Counter(next((s for s, p in _PATTERNS.items() if p.match(ch)), "other") for ch in letters)
-    return votes.most_common(1)[0][0]
+    script = dominant_script(text)
+    return script if script in SCRIPTS else "other"
 
 
 def vocab_table(ranks: dict[bytes, int], start: int) -> list[dict]:

@@ -41,9 +41,9 @@ def child(args) -> None:
     text = make_input(args.kind, args.size)
     t0 = time.perf_counter()
     if args.engine.startswith("study:"):
-        from analysis.study import count_block
+        from analysis.count import count_block
         from analysis.tokenizers import get_adapter
-        from qtok.scale import Block
+        from qtok.blocks import Block
 
         adapter = get_adapter(args.engine.split(":", 1)[1])
         part = count_block(Block(0, "xx", "docs", docs=[text]), [adapter], None)

@@ -20,7 +20,7 @@ from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .load import check_table
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
 from .offsets import char_spans, longest_fitting_prefix
-from .reference import specials_regex, split_specials
+from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
 from .unicode import compile_portable
 

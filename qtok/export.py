@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 
 from .files import atomic_write, make_dir
-from .reference import bpe_merge
+from .bpe import bpe_merge
 
 # The ChatML layout of encode_chat (Qwen-Chat's make_context), as a Jinja template.
 CHAT_TEMPLATE = (

@@ -49,7 +49,10 @@ class Status:
         if not self.quiet:
             print(f"{self.prog}: {message}", file=sys.stderr, flush=True)
 
-    def bar(self, iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
-        """A tqdm bar on a terminal's stderr; nothing in a pipe or when quiet."""
-        return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
-                    disable=True if self.quiet else None, leave=False)
+    def bar(self, iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it",
+            show: bool | None = None):
+        """A tqdm bar on stderr: on a terminal only (``show=None``), always (``True``) or never
+        (``False``, or when quiet)."""
+        disable = True if self.quiet or show is False else (None if show is None else False)
+        return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable,
+                    leave=False)

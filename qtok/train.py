@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import heapq
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
+from .blocks import BLOCK_BYTES, number, plan_file, read_docs, read_text
 from .core import Tokenizer
 from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
 from .files import atomic_write
-from .load import dump_ranks, sha256_bytes
+from .load import check_table, dump_ranks, sha256_bytes
+from .progress import Status
+from .runner import run
 from .unicode import compile_portable
 
 
@@ -41,17 +44,6 @@ def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
         return base.name, base.mergeable_ranks
     spec = get_spec(base)
     return spec.name, spec.mergeable_ranks
-
-
-def _check_ranks(ranks: dict[bytes, int]) -> None:
-    if sorted(ranks.values()) != list(range(len(ranks))):
-        raise ValueError("the base's ranks must be 0..n-1 without gaps")
-    missing = [b for b in range(256) if bytes([b]) not in ranks]
-    if missing:
-        raise ValueError(
-            f"the base lacks {len(missing)} single-byte tokens (e.g. byte {missing[0]}); a "
-            "byte-level BPE base must contain all 256 bytes"
-        )
 
 
 def extend(
@@ -80,7 +72,7 @@ def extend(
 
 def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[str]:
     """How often each pre-tokenization piece occurs in ``texts``: all that merging needs from a
-    corpus, and what ``qtok.scale`` counts per block, in parallel, for large ones."""
+    corpus, and what ``qtok.runner`` counts per block, in parallel, for large ones."""
     if isinstance(texts, str):
         texts = [texts]
     splitter = compile_portable(pat_str)
@@ -95,7 +87,7 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
 def prepare_base(base, drop: Callable[[bytes], bool] | None = None) -> tuple[dict[bytes, int], list[bytes]]:
     """The base's ranks minus ``drop``ped tokens, renumbered in order, and its tokens by rank."""
     _, base_ranks = _base_ranks(base)
-    _check_ranks(base_ranks)
+    check_table(base_ranks, {}, "the base vocabulary")  # the checks every rank file gets
     ordered = [t for t, _ in sorted(base_ranks.items(), key=lambda kv: kv[1])]
     if drop is not None:
         ordered = [t for t in ordered if not drop(t)]
@@ -185,29 +177,21 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
 
 
 def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="learning tokens", unit="tok", disable=not enabled)
+    return Status().bar(total=total, desc="learning tokens", unit="tok", show=enabled)
 
 
 class PieceCounter:
-    """The picklable factory of a block's piece counts (``qtok.scale.run``): a text block is
+    """The picklable factory of a block's piece counts (``qtok.runner.run``): a text block is
     one text (its cut points split no piece), a JSON Lines or Parquet block one text a row."""
 
     def __init__(self, pat_str: str = QWEN_PATTERN):
         self.pat_str = pat_str
 
     def __call__(self):
-        from functools import partial
-
         return partial(_count_block, pat_str=self.pat_str)
 
 
 def _count_block(block, pat_str: str) -> Counter[str]:
-    from .scale import read_docs, read_text
-
     texts = [read_text(block)] if block.kind == "text" else read_docs(block)
     return count_pieces(texts, pat_str)
 
@@ -219,8 +203,6 @@ def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backe
     """Piece counts of corpus files, counted in blocks on all cores (``local``) or on Ray, merged,
     then pruned below ``min_count``; the same table whichever backend counted. Also returns what
     the sidecar records about the counting."""
-    from .scale import BLOCK_BYTES, number, plan_file, run
-
     if min_count < 1:
         raise ValueError(f"--min-count must be at least 1, got {min_count}")
     block_bytes = block_bytes or BLOCK_BYTES

@@ -121,7 +121,8 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
 
     import analysis.tokenizers as t
     from analysis.corpora import load_corpus
-    from analysis.study import _flat_cut
+    import analysis.count
+    from analysis.count import _flat_cut
 
     adapter = t.get_adapter(spec)
     assert adapter.cut_safe
@@ -130,7 +131,7 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
     pieces = t.split_long(doc, 1000)
     assert len(pieces) > 100 and "".join(pieces) == doc
     assert sum(adapter.count(pieces)) == adapter.count([doc])[0]
-    monkeypatch.setattr(t, "LONG_DOC", 1000)
+    monkeypatch.setattr(analysis.count, "LONG_DOC", 1000)  # where the study reads it
     flat, counts = _flat_cut(adapter, [doc, "short one"], "mixed")
     whole, whole_counts = adapter.flat([doc, "short one"])
     assert counts.tolist() == whole_counts.tolist()
@@ -139,10 +140,11 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
 
 def test_uncuttable_long_document_is_refused_in_one_line(monkeypatch):
     import analysis.tokenizers as t
-    from analysis.study import _flat_cut
+    import analysis.count
+    from analysis.count import _flat_cut
 
     adapter = t.get_adapter("xlm-r")
-    monkeypatch.setattr(t, "LONG_DOC", 100)
+    monkeypatch.setattr(analysis.count, "LONG_DOC", 100)
     monkeypatch.setattr(adapter, "max_chars", 500)
     with pytest.raises(ValueError, match=r"a document of 'th' has 1,000 characters xlm-r must take at once.*split the document"):
         _flat_cut(adapter, ["ก" * 1000], "th")

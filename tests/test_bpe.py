@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qtok.reference import bpe_merge
+from qtok.bpe import bpe_merge
 
 
 def naive_bpe(piece: bytes, ranks: dict[bytes, int]) -> list[int]:

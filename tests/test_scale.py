@@ -16,7 +16,7 @@ from analysis.corpora import CorpusError
 from analysis.tokenizers import load_adapters
 from qtok.encodings import QWEN_PATTERN
 from qtok.load import dump_ranks
-from qtok.scale import number, plan_file, read_docs, read_text
+from qtok.blocks import number, plan_file, read_docs, read_text
 from qtok.train import count_corpus_pieces, count_pieces, corpus_files, extend, extend_counts, prepare_base
 
 LANGS = ["en", "zh", "th", "de"]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from analysis.cli import main
-from analysis.study import read_results
+from analysis.results import read_results
 from clirun import run_main
 
 

@@ -11,11 +11,13 @@ character split across tokens, where ``decode_bytes`` must return the bytes.
 
 from __future__ import annotations
 
-from .encodings import EncodingSpec
-from .engine import EngineUnavailable, decode_with_table
-from .files import cached_derived, cached_file
-from .load import dump_ranks
-from .reference import split_specials
+from importlib.metadata import version
+
+from ..encodings import EncodingSpec
+from ..files import cached_derived, cached_file
+from ..load import dump_ranks
+from ..specials import split_specials
+from . import EngineUnavailable, decode_with_table
 
 try:
     import fastokens
@@ -87,6 +89,4 @@ class FastokensEngine:
 
 
 def _version() -> str:
-    from importlib.metadata import version
-
     return version("fastokens")

@@ -7,96 +7,24 @@ Encoding a text is three steps:
   3. otherwise start from the piece's bytes and repeatedly merge the adjacent pair whose
      concatenation has the lowest rank, the leftmost on ties, until no pair is a token.
 
-Step 3 is what tiktoken does. Done naively (rescan all pairs after each merge) it is quadratic
-in the piece length, and a megabyte without a space is a single piece; so the merges are driven
-by a heap over a linked list of parts, O(n log n). Results for short pieces are cached.
+Step 3 is what tiktoken does (``qtok.bpe.bpe_merge``, O(n log n) in the piece's length). Results
+for short pieces are cached.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-from collections.abc import Callable
 from itertools import chain
 
 import regex
 
-from .encodings import EncodingSpec
-from .unicode import compile_portable, first_disputed
+from ..bpe import bpe_merge
+from ..encodings import EncodingSpec
+from ..specials import split_specials
+from ..unicode import compile_portable, first_disputed
 
 # Pieces up to this many characters are cached; longer ones are rare and would bloat the cache.
 _CACHEABLE = 64
 _CACHE_LIMIT = 1 << 20
-
-
-def bpe_merge(
-    piece: bytes,
-    ranks: dict[bytes, int],
-    on_merge: Callable[[int, int, int], None] | None = None,
-) -> list[int]:
-    """The token ids of one piece, by lowest-rank-first merging.
-
-    ``on_merge(start, end, rank)`` is called after each merge (used by ``merge_steps``).
-
-    >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4}
-    >>> bpe_merge(b"abcab", ranks)
-    [4, 3]
-    """
-    n = len(piece)
-    # Parts are identified by their start offset: part i is piece[i:nxt[i]]. Dead parts were
-    # merged into their left neighbour.
-    nxt = list(range(1, n + 1))
-    prv = list(range(-1, n - 1))
-    alive = [True] * n
-    heap = [(r, i) for i in range(n - 1) if (r := ranks.get(piece[i : i + 2])) is not None]
-    heapq.heapify(heap)
-    while heap:
-        rank, i = heapq.heappop(heap)
-        # Stale entries: the left part was merged away, or the pair's bytes have changed since
-        # it was pushed (ranks are unique per byte string, so equal rank means same pair).
-        if not alive[i] or (j := nxt[i]) >= n or ranks.get(piece[i : nxt[j]]) != rank:
-            continue
-        alive[j] = False
-        nxt[i] = end = nxt[j]
-        if end < n:
-            prv[end] = i
-        if on_merge is not None:
-            on_merge(i, end, rank)
-        # The merged part forms new pairs with both neighbours.
-        if (p := prv[i]) >= 0 and (r := ranks.get(piece[p:end])) is not None:
-            heapq.heappush(heap, (r, p))
-        if end < n and (r := ranks.get(piece[i : nxt[end]])) is not None:
-            heapq.heappush(heap, (r, i))
-    out, i = [], 0
-    while i < n:
-        out.append(ranks[piece[i : nxt[i]]])
-        i = nxt[i]
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def specials_regex(tokens: frozenset[str]) -> regex.Pattern:
-    """An alternation of special-token texts, longest first so a prefix never wins."""
-    return regex.compile("|".join(regex.escape(s) for s in sorted(tokens, key=len, reverse=True)))
-
-
-def split_specials(text: str, allowed: frozenset[str]):
-    """Yield ``(segment, is_special)``: the text cut at each allowed special-token text.
-
-    >>> list(split_specials("a<|endoftext|>b", frozenset({"<|endoftext|>"})))
-    [('a', False), ('<|endoftext|>', True), ('b', False)]
-    """
-    if not allowed:
-        yield text, False
-        return
-    start = 0
-    for m in specials_regex(allowed).finditer(text):
-        if m.start() > start:
-            yield text[start : m.start()], False
-        yield m.group(), True
-        start = m.end()
-    if start < len(text):
-        yield text[start:], False
 
 
 class ReferenceEngine:

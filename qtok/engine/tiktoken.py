@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import tiktoken
 
-from .encodings import EncodingSpec
+from ..encodings import EncodingSpec
 
 
 class TiktokenEngine:

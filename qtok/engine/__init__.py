@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from .encodings import EncodingSpec
+from ..encodings import EncodingSpec
 
 
 @runtime_checkable
@@ -49,9 +49,9 @@ class Engine(Protocol):
 # name -> "module:Class", imported on first use so that a missing optional dependency costs
 # nothing until that engine is asked for.
 _BUILTIN = {
-    "fast": "qtok.fast:FastokensEngine",
-    "tiktoken": "qtok.tiktoken_engine:TiktokenEngine",
-    "reference": "qtok.reference:ReferenceEngine",
+    "fast": "qtok.engine.fast:FastokensEngine",
+    "tiktoken": "qtok.engine.tiktoken:TiktokenEngine",
+    "reference": "qtok.engine.reference:ReferenceEngine",
 }
 _REGISTERED: dict[str, Callable[[EncodingSpec], Engine]] = {}
 

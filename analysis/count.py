@@ -1,0 +1,322 @@
+"""Counting a corpus for the study: every language's blocks (``qtok.blocks``) counted by every
+tokenizer, on all cores or on Ray (``qtok.runner``), merged in block order into per-language
+rows, tokens per document (what the bootstrap resamples) and token frequencies.
+
+A sample or a cap (``--sample``, ``--max-docs``, ``--max-bytes``) is chosen here from a census of
+document sizes and travels with each block as a ``Selection``: which of its documents to count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
+
+import numpy as np
+
+from qtok.blocks import BLOCK_BYTES, Block, number, read_docs
+from qtok.runner import run, stopping
+
+from .corpora import Corpus, normalize
+from .metrics import NAN, NO_SPACE_LANGS, renyi_efficiency, vocab_utilization
+from .scripts import dominant_script
+from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
+
+BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
+# Corpora at least this large are counted in worker processes (each builds its own tokenizers, ~2 s);
+# smaller ones in threads of this process, where that start-up would cost more than it saves.
+PROCESS_BYTES = 64 << 20
+
+
+
+
+@dataclass
+class Selection(Block):
+    """A block with the documents a sample or a cap chose: their indices in the block."""
+
+    select: list[int] | None = field(default=None, repr=False)
+
+
+def selected(block: Block) -> Iterator[str]:
+    """``read_docs`` restricted to the block's ``select`` (all documents of a plain block)."""
+    docs = read_docs(block)
+    select = getattr(block, "select", None)
+    if select is None:
+        yield from docs
+        return
+    want = iter(select)
+    nxt = next(want, None)
+    for i, doc in enumerate(docs):
+        if nxt is None:
+            return
+        if i == nxt:
+            yield doc
+            nxt = next(want, None)
+
+
+@dataclass
+class Counted:
+    """What counting a corpus gives the study."""
+
+    rows: dict[str, list[dict]]  # lang -> one row per tokenizer (the long table's columns)
+    doc_tokens: dict[tuple[str, str], list[int]]  # (tokenizer, lang) -> tokens of each document
+    how: dict  # backend, pool, workers, blocks, sample: recorded in the results' metadata
+    first_docs: dict[str, str]  # lang -> the start (<= 1,000 characters) of its first document
+
+
+def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict:
+    """Everything the study needs from one block, in a form that adds up across blocks: text
+    statistics, each tokenizer's tokens per document and token frequencies, and its continued
+    words (numerator and denominator), plus the first characters for the script guess."""
+    lang = block.group
+    stats = {"n_docs": 0, "n_bytes": 0, "n_chars": 0, "n_words": 0}
+    lengths = {a.name: [] for a in adapters}
+    freq = {a.name: np.zeros(max(a.vocab_size, 1), dtype=np.int64) for a in adapters}
+    words: Counter[str] = Counter()
+    sample: list[str] = []
+    sampled = 0
+    spaced = lang not in NO_SPACE_LANGS and not lang.startswith("code")
+    docs = selected(block)
+    while True:
+        if stopping():
+            raise KeyboardInterrupt
+        batch = [normalize(doc, form) for doc in islice(docs, BATCH)]
+        if not batch:
+            break
+        for doc in batch:
+            if sampled < 1000:
+                sample.append(doc[:1000])
+                sampled += len(sample[-1])
+            stats["n_docs"] += 1
+            stats["n_bytes"] += len(doc.encode("utf-8"))
+            stats["n_chars"] += len(doc)
+            for piece in split_long(doc, LONG_DOC):  # cut at spaces: the same words, fewer at a time
+                split = piece.split()
+                stats["n_words"] += len(split)
+                if spaced:
+                    words.update(split)
+        for a in adapters:
+            flat, counts = _flat_cut(a, batch, lang)
+            lengths[a.name].append(counts.astype(np.int64))
+            if flat.size:
+                f = freq[a.name]
+                if flat.max() >= len(f):  # a vocabulary larger than declared
+                    f = freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
+                f += np.bincount(flat, minlength=len(f))
+    continued = {}
+    unique = list(words)
+    counts = [words[w] for w in unique]
+    for a in adapters:
+        if unique:
+            n = a.count([a.word_prefix + w for w in unique])
+            continued[a.name] = (sum(c for k, c in zip(n, counts) if k >= 2), sum(counts))
+        else:
+            continued[a.name] = (0, 0)
+    return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
+            "lengths": {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
+                        for k, v in lengths.items()}}
+
+
+def _flat_cut(adapter: Adapter, docs: list[str], lang: str):
+    """``adapter.flat`` with long documents counted in pieces (``split_long``: the counts add up
+    exactly for tokenizers whose tokens never cross the cuts), so memory stays bounded; a
+    document a tokenizer must take whole is refused past ``MAX_WHOLE`` characters."""
+    if all(len(d) <= LONG_DOC for d in docs):
+        return adapter.flat(docs)
+    parts, owner = [], []
+    for j, doc in enumerate(docs):
+        pieces = split_long(doc, LONG_DOC) if adapter.cut_safe else [doc]
+        for piece in pieces:
+            if adapter.max_chars is not None and len(piece) > adapter.max_chars:
+                raise ValueError(
+                    f"a document of {lang!r} has {len(piece):,} characters {adapter.name} must take at "
+                    f"once (no space between letters to cut at, or a tokenizer that cannot be cut); "
+                    f"the limit is {adapter.max_chars:,}: split the document")
+        parts += pieces
+        owner += [j] * len(pieces)
+    # A few pieces at a time: a tokenizer's intermediate lists stay a few megabytes.
+    flats, counts, group, size = [], [], [], 0
+    for piece in parts + [None]:
+        if piece is None or (group and size + len(piece) > 4 * LONG_DOC):
+            f, c = adapter.flat(group)
+            flats.append(f)
+            counts.append(c)
+            group, size = [], 0
+        if piece is not None:
+            group.append(piece)
+            size += len(piece)
+    per_piece = np.concatenate(counts)
+    per_doc = np.bincount(np.asarray(owner), weights=per_piece, minlength=len(docs))
+    return np.concatenate(flats), per_doc.astype(np.int64)
+
+
+def census_block(block: Block, form: str | None):
+    """The UTF-8 size of each (normalized) document of a block: what samples and caps choose by."""
+    return np.fromiter((len(normalize(d, form).encode("utf-8")) for d in read_docs(block)), dtype=np.int64)
+
+
+class StudyCounter:
+    """The picklable factory of ``count_block`` (see qtok.runner.run): worker processes and Ray
+    actors rebuild the tokenizers from their specs; this process reuses its own."""
+
+    def __init__(self, adapters: list[Adapter], form: str | None):
+        self.adapters, self.form = adapters, form
+        self.specs = [a.spec for a in adapters] if all(a.spec for a in adapters) else None
+
+    def __getstate__(self):
+        if self.specs is None:
+            raise ValueError("tokenizers built by hand cannot be sent to worker processes or Ray; "
+                             "load them with get_adapter (by name or file), or use --jobs 1")
+        return {"specs": self.specs, "form": self.form}
+
+    def __setstate__(self, state):
+        self.specs, self.form, self.adapters = state["specs"], state["form"], None
+
+    def __call__(self):
+        adapters = self.adapters if self.adapters is not None else load_adapters(self.specs)
+        return partial(count_block, adapters=adapters, form=self.form)
+
+
+class CensusCounter:
+    def __init__(self, form: str | None):
+        self.form = form
+
+    def __call__(self):
+        return partial(census_block, form=self.form)
+
+
+def select_docs(blocks: list[Block], sizes: dict[int, "object"], *, sample: int | None, seed: int,
+                max_docs: int | None, max_bytes: int | None) -> list[Block]:
+    """Set each block's ``select`` from the census (``sizes``: block index -> document sizes),
+    per language: ``sample`` documents drawn without replacement by ``seed`` (the same draw for
+    languages with as many documents, so a parallel corpus stays parallel), then the first
+    ``max_docs``, then documents while fewer than ``max_bytes`` came before. Blocks left with
+    nothing to count are dropped."""
+    out = []
+    langs = list(dict.fromkeys(b.group for b in blocks))
+    for lang in langs:
+        mine = [b for b in blocks if b.group == lang and b.index in sizes]
+        per = [sizes[b.index] for b in mine]
+        all_sizes = np.concatenate(per) if per else np.zeros(0, dtype=np.int64)
+        idx = np.arange(len(all_sizes))
+        if sample is not None and sample < len(idx):
+            idx = np.sort(np.random.default_rng(seed).choice(len(idx), sample, replace=False))
+        if max_docs is not None:
+            idx = idx[:max_docs]
+        if max_bytes is not None:
+            before = np.cumsum(all_sizes[idx]) - all_sizes[idx]
+            idx = idx[before < max_bytes]
+        offset = 0
+        for b, s in zip(mine, per):
+            local = idx[(idx >= offset) & (idx < offset + len(s))] - offset
+            offset += len(s)
+            if len(local):
+                out.append(Selection(**vars(b), select=local.tolist()))
+        if not any(b.group == lang for b in out) and len(all_sizes):
+            raise ValueError(f"--max-bytes/--max-docs leave no document of {lang!r}")
+    return number(out)
+
+
+def plan_blocks(corpus: Corpus, normalization: str | None, *, sample: int | None, seed: int,
+                max_docs: int | None, max_bytes: int | None, backend: str, jobs: int | None,
+                address: str | None, block_bytes: int) -> list[Block]:
+    """The corpus cut into blocks, with the documents a sample or a cap selects."""
+    blocks = number(b for lang in corpus.langs for b in corpus.blocks(lang, block_bytes))
+    if sample is None and max_docs is None and max_bytes is None:
+        return blocks
+    sizes = {}
+    if sample is None:
+        # First documents only: read blocks in order until every language's cap is reached.
+        fn = CensusCounter(normalization)()
+        used: dict[str, list[int]] = {}
+        for b in blocks:
+            docs, nbytes = used.setdefault(b.group, [0, 0])
+            if (max_docs is not None and docs >= max_docs) or (max_bytes is not None and nbytes >= max_bytes):
+                continue
+            sizes[b.index] = fn(b)
+            used[b.group] = [docs + len(sizes[b.index]), nbytes + int(sizes[b.index].sum())]
+    else:
+        for i, s in run(CensusCounter(normalization), blocks, backend=backend, jobs=jobs,
+                        address=address, desc="census"):
+            sizes[i] = s
+    return select_docs(blocks, sizes, sample=sample, seed=seed, max_docs=max_docs, max_bytes=max_bytes)
+
+
+def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | None, *,
+                 backend: str = "local", jobs: int | None = None, address: str | None = None,
+                 sample: int | None = None, seed: int = 0, max_docs: int | None = None,
+                 max_bytes: int | None = None, progress: bool | None = None,
+                 block_bytes: int = BLOCK_BYTES, pool: str | None = None
+                 ) -> Counted:
+    """Count every block and merge per language, in block order (see ``Counted``)."""
+    blocks = plan_blocks(corpus, normalization, sample=sample, seed=seed, max_docs=max_docs,
+                         max_bytes=max_bytes, backend=backend, jobs=jobs, address=address,
+                         block_bytes=block_bytes)
+    total = sum(b.stop - b.start if b.kind != "docs" else sum(map(len, b.docs or [])) for b in blocks)
+    if backend == "ray":
+        pool = "ray"
+    elif pool is None:
+        pool = "process" if total >= PROCESS_BYTES else "thread"
+    elif pool not in ("process", "thread"):
+        raise ValueError(f"pool must be 'process' or 'thread', got {pool!r}")
+    factory = StudyCounter(adapters, normalization)
+    names = [a.name for a in adapters]
+    merged: dict[str, dict] = {}
+    lengths: dict[tuple[str, str], dict[int, object]] = {}
+    samples: dict[str, dict[int, list[str]]] = {}
+    group = {b.index: b.group for b in blocks}
+    for i, part in run(factory, blocks, backend=backend, jobs=jobs, address=address, progress=progress,
+                       desc="blocks", threads=pool == "thread"):
+        lang = group[i]
+        m = merged.setdefault(lang, {"stats": Counter(), "freq": {}, "continued": {n: [0, 0] for n in names}})
+        m["stats"].update(part["stats"])
+        samples.setdefault(lang, {})[i] = part["sample"]
+        for n in names:
+            f, g = m["freq"].get(n), part["freq"][n]
+            if f is None:
+                m["freq"][n] = g
+            else:
+                if len(g) > len(f):
+                    f, g = g, f
+                f[:len(g)] += g
+                m["freq"][n] = f
+            m["continued"][n][0] += part["continued"][n][0]
+            m["continued"][n][1] += part["continued"][n][1]
+            lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
+    by_lang, doc_tokens, first_docs = {}, {}, {}
+    for lang in corpus.langs:
+        if lang not in merged or merged[lang]["stats"]["n_docs"] == 0:
+            raise ValueError(f"language {lang!r} of corpus {corpus.name!r} has no documents")
+        m = merged[lang]
+        pieces = [piece for i in sorted(samples[lang]) for piece in samples[lang][i]]
+        first_docs[lang] = pieces[0]
+        text = ""
+        for piece in pieces:
+            if len(text) < 1000:
+                text += piece
+        script = "code" if lang.startswith("code") else dominant_script(text)
+        stats = {k: int(m["stats"][k]) for k in ("n_docs", "n_bytes", "n_chars", "n_words")}
+        rows = []
+        for a in adapters:
+            per_doc = np.concatenate([lengths[a.name, lang][i] for i in sorted(lengths[a.name, lang])])
+            doc_tokens[a.name, lang] = per_doc.tolist()
+            f = m["freq"][a.name]
+            used = f[f > 0]
+            unk = [i for i in a.unk_ids if i < len(f)]
+            num, den = m["continued"][a.name]
+            rows.append(dict(tokenizer=a.name, lang=lang, **stats, n_tokens=int(per_doc.sum()),
+                             n_unk=int(f[unk].sum()) if unk else 0,
+                             renyi_efficiency=renyi_efficiency(used, max(a.vocab_size, len(f))),
+                             vocab_utilization=vocab_utilization(used, max(a.vocab_size, len(f))),
+                             continued_words=num / den if den else NAN, script=script))
+        by_lang[lang] = rows
+    how = {"backend": backend, "pool": pool, "jobs": jobs or (os.cpu_count() or 1),
+           "blocks": len(blocks), "block_bytes": block_bytes,
+           "sample": None if sample is None else {"documents": sample, "seed": seed,
+                                                  "method": "uniform without replacement"}}
+    if address:
+        how["address"] = address
+    return Counted(by_lang, doc_tokens, how, first_docs)

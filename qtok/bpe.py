@@ -1,0 +1,58 @@
+"""Byte-level BPE on one piece: the merge rule every engine implements, in plain Python.
+
+Start from the piece's bytes and repeatedly merge the adjacent pair whose concatenation has the
+lowest rank, the leftmost on ties, until no pair is a token. Done naively (rescan all pairs after
+each merge) it is quadratic in the piece length, and a megabyte without a space is a single
+piece; so the merges are driven by a heap over a linked list of parts, O(n log n). The reference
+engine runs it, the Hugging Face export uses it to recover merges from ranks.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+
+def bpe_merge(
+    piece: bytes,
+    ranks: dict[bytes, int],
+    on_merge: Callable[[int, int, int], None] | None = None,
+) -> list[int]:
+    """The token ids of one piece, by lowest-rank-first merging.
+
+    ``on_merge(start, end, rank)`` is called after each merge (used by ``merge_steps``).
+
+    >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4}
+    >>> bpe_merge(b"abcab", ranks)
+    [4, 3]
+    """
+    n = len(piece)
+    # Parts are identified by their start offset: part i is piece[i:nxt[i]]. Dead parts were
+    # merged into their left neighbour.
+    nxt = list(range(1, n + 1))
+    prv = list(range(-1, n - 1))
+    alive = [True] * n
+    heap = [(r, i) for i in range(n - 1) if (r := ranks.get(piece[i : i + 2])) is not None]
+    heapq.heapify(heap)
+    while heap:
+        rank, i = heapq.heappop(heap)
+        # Stale entries: the left part was merged away, or the pair's bytes have changed since
+        # it was pushed (ranks are unique per byte string, so equal rank means same pair).
+        if not alive[i] or (j := nxt[i]) >= n or ranks.get(piece[i : nxt[j]]) != rank:
+            continue
+        alive[j] = False
+        nxt[i] = end = nxt[j]
+        if end < n:
+            prv[end] = i
+        if on_merge is not None:
+            on_merge(i, end, rank)
+        # The merged part forms new pairs with both neighbours.
+        if (p := prv[i]) >= 0 and (r := ranks.get(piece[p:end])) is not None:
+            heapq.heappush(heap, (r, p))
+        if end < n and (r := ranks.get(piece[i : nxt[end]])) is not None:
+            heapq.heappush(heap, (r, i))
+    out, i = [], 0
+    while i < n:
+        out.append(ranks[piece[i : nxt[i]]])
+        i = nxt[i]
+    return out
