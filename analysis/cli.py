@@ -10,7 +10,7 @@ from qtok.progress import Status, process_seconds
 from .corpora import CorpusError, load_corpus
 from .results import format_table, write_results
 from .study import run_study
-from .tokenizers import TokenizerError, load_adapters
+from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedded (default: NTREX-128 news in the Qwen figure's 18 languages + English, "
                         "and code), udhr, a directory of <lang>.txt, ntrex:DIR, hf:NAME or "
                         "hf:text|json|parquet:PATTERN-with-{lang}")
-    p.add_argument("--tokenizers", default="qwen,cl100k_base,xlm-r",
+    p.add_argument("--tokenizers", default=DEFAULT_TOKENIZERS,
                    help="comma-separated: qwen, cl100k_base, xlm-r, or files (*.tiktoken, *.model, "
                         "tokenizer.json), optionally NAME=PATH")
     p.add_argument("--langs", help="comma-separated languages (default: all of the corpus)")

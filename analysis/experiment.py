@@ -18,6 +18,7 @@ import unicodedata
 from pathlib import Path
 
 from qtok.encodings import cl100k_base, qwen, qwen_extension_start
+from qtok.files import atomic_write
 from qtok.train import extend, write_extension
 
 from .corpora import load_corpus
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, o in overlaps.items():
         print(f"  {name}: {o['in_qwen_extension']:,} of {o['n_new']:,} new tokens ({o['share']:.1%})")
     write_results(study, out, stem="extension")
-    (out / "overlap.json").write_text(json.dumps(overlaps, indent=2))
+    atomic_write(out / "overlap.json", json.dumps(overlaps, indent=2))
     print(f"wrote {out}/")
     return 0
 

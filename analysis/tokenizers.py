@@ -241,16 +241,29 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
 
 
 KNOWN = ["qwen", "cl100k_base", "xlm-r", "xlm-r-hf"]
+# What the study (and the playground) compare unless told otherwise.
+DEFAULT_TOKENIZERS = "qwen,cl100k_base,xlm-r"
+
+
+def parse_spec(spec: str) -> tuple[str | None, str]:
+    """A tokenizer as the study and the playground name it: ``(label, source)``, where ``source``
+    is a known name or a file and ``label`` the name given with ``NAME=PATH`` (else ``None``).
+    ``NAME=PATH`` splits at the first "=": a name has none, a path may ("runs/lr=3e-4/x.tiktoken").
+
+    >>> parse_spec("qwen"), parse_spec("mine=runs/a.tiktoken")
+    ((None, 'qwen'), ('mine', 'runs/a.tiktoken'))
+    """
+    if spec in KNOWN or "=" not in spec or Path(spec).is_file():
+        return None, spec
+    label, _, source = spec.partition("=")
+    return label, source
 
 
 def get_adapter(spec: str) -> Adapter:
     """``qwen``, ``cl100k_base``, ``xlm-r``, or a file (``*.tiktoken``, ``*.model``,
     ``tokenizer.json``), optionally named: ``NAME=PATH``."""
-    adapter = _get_adapter(spec)
-    if spec in KNOWN or "=" not in spec or Path(spec).is_file():
-        label, path_str = None, spec
-    else:
-        label, _, path_str = spec.partition("=")
+    label, path_str = parse_spec(spec)
+    adapter = _get_adapter(spec, label, path_str)
     # What a worker process or a Ray actor rebuilds it from: an absolute path (its working
     # directory may differ) and the name this adapter got.
     source = path_str if path_str in KNOWN else str(Path(path_str).resolve())
@@ -258,12 +271,7 @@ def get_adapter(spec: str) -> Adapter:
     return adapter
 
 
-def _get_adapter(spec: str) -> Adapter:
-    # NAME=PATH splits at the first "=": a name has none, a path may ("runs/lr=3e-4/x.tiktoken").
-    if spec in KNOWN or "=" not in spec or Path(spec).is_file():
-        label, path_str = None, spec
-    else:
-        label, _, path_str = spec.partition("=")
+def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
     if path_str in ("qwen", "cl100k_base"):
         return qtok_adapter(path_str, label)
     if path_str == "xlm-r":

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from collections import Counter
 from pathlib import Path
+
+from qtok.files import atomic_write, make_dir
 
 from .scripts import dominant_script
 
@@ -115,19 +118,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"analysis.vocab: error: {e}", file=sys.stderr)
         return 2
     rows = vocab_table(ranks, start)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(args.out, "--out ")
     stem = f"vocab-{name}"
-    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["rank"])
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(out / f"{stem}.csv", buf.getvalue())
     summary = script_summary(rows)
-    (out / f"{stem}.json").write_text(json.dumps(
+    atomic_write(out / f"{stem}.json", json.dumps(
         {"tokenizer": args.tokenizer, "start_rank": start, "n_tokens": len(rows),
          "not_whole_utf8": sum(not r["whole_utf8"] for r in rows), "by_script": summary}, indent=2))
     fig = vocab_figure(rows, f"{name}, ranks {start}+")
-    fig.savefig(out / f"{stem}.png", dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    atomic_write(out / f"{stem}.png", png.getvalue())
     print(f"{len(rows)} tokens from rank {start} of {name}")
     print(f"{'script':<10}{'tokens':>8}{'share':>8}{'mean bytes':>12}")
     for s in summary:

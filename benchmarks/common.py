@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
@@ -33,16 +32,6 @@ def mixed_documents(target_bytes: int, distinct: bool = False) -> list[str]:
         docs.append(doc)
         size += len(doc.encode("utf-8"))
     return docs
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    """The fastest of ``repeat`` runs, in seconds (the least disturbed by the machine)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def header(title: str) -> None:

@@ -18,6 +18,7 @@ import sys
 import torch
 
 import qtok
+from qtok.chat import DEFAULT_SYSTEM
 from qtok.progress import Status
 
 from .checkpoint import CheckpointError, load_checkpoint
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chat", action="store_true",
                    help="treat the text as a user message in Qwen-Chat's ChatML layout; stop at <|im_end|>")
-    p.add_argument("--system", default="You are a helpful assistant.", help="with --chat: the system message")
+    p.add_argument("--system", default=DEFAULT_SYSTEM, help="with --chat: the system message")
     p.add_argument("--compile", action="store_true",
                    help="compile the decode step (torch.compile; CUDA graphs on a GPU)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight-only quantization (torchao)")

@@ -78,42 +78,49 @@ def config_from_qwen2(cfg: dict) -> QwenConfig:
         norm_eps=cfg.get("rms_norm_eps", 1e-6), max_positions=cfg.get("max_position_embeddings", 8192))
 
 
+# Qwen-1's tensor names -> Qwen2's, litgpt's way: one table, inverted for the way back. ``{}`` is
+# the layer number. The fused attention ``c_attn`` is the one tensor that is not a rename: it is
+# split into q, k, v (and fused back) by the helpers below.
+WEIGHT_MAP = {
+    "transformer.wte.weight": "model.embed_tokens.weight",
+    "transformer.ln_f.weight": "model.norm.weight",
+    "lm_head.weight": "lm_head.weight",
+    "transformer.h.{}.attn.c_proj.weight": "model.layers.{}.self_attn.o_proj.weight",
+    "transformer.h.{}.mlp.w2.weight": "model.layers.{}.mlp.gate_proj.weight",  # inside the SiLU
+    "transformer.h.{}.mlp.w1.weight": "model.layers.{}.mlp.up_proj.weight",
+    "transformer.h.{}.mlp.c_proj.weight": "model.layers.{}.mlp.down_proj.weight",
+    "transformer.h.{}.ln_1.weight": "model.layers.{}.input_layernorm.weight",
+    "transformer.h.{}.ln_2.weight": "model.layers.{}.post_attention_layernorm.weight",
+}
+FUSED = "transformer.h.{}.attn.c_attn.{}"  # weight and bias: rows q, then k, then v
+SPLIT = "model.layers.{}.self_attn.{}_proj.{}"
+
+
+def _rename(state: dict[str, torch.Tensor], table: dict[str, str], n_layer: int) -> dict[str, torch.Tensor]:
+    out = {}
+    for src, dst in table.items():
+        for i in range(n_layer) if "{}" in src else [None]:
+            out[dst.format(i)] = state[src.format(i)]
+    return out
+
+
 def to_hf(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
     """Qwen-1 tensor names -> Qwen2's; the fused ``c_attn`` split into q, k, v (rows, then bias)."""
-    out = {"model.embed_tokens.weight": state["transformer.wte.weight"],
-           "model.norm.weight": state["transformer.ln_f.weight"],
-           "lm_head.weight": state["lm_head.weight"]}
+    out = _rename(state, WEIGHT_MAP, c.n_layer)
     width = c.n_head * c.head_dim
     for i in range(c.n_layer):
-        q, h = f"transformer.h.{i}.", f"model.layers.{i}."
-        for part, w, b in zip("qkv", state[q + "attn.c_attn.weight"].split(width, 0),
-                              state[q + "attn.c_attn.bias"].split(width, 0)):
-            out[h + f"self_attn.{part}_proj.weight"] = w.contiguous()
-            out[h + f"self_attn.{part}_proj.bias"] = b.contiguous()
-        out[h + "self_attn.o_proj.weight"] = state[q + "attn.c_proj.weight"]
-        out[h + "mlp.gate_proj.weight"] = state[q + "mlp.w2.weight"]  # inside the SiLU
-        out[h + "mlp.up_proj.weight"] = state[q + "mlp.w1.weight"]
-        out[h + "mlp.down_proj.weight"] = state[q + "mlp.c_proj.weight"]
-        out[h + "input_layernorm.weight"] = state[q + "ln_1.weight"]
-        out[h + "post_attention_layernorm.weight"] = state[q + "ln_2.weight"]
+        for kind in ("weight", "bias"):
+            for part, t in zip("qkv", state[FUSED.format(i, kind)].split(width, 0)):
+                out[SPLIT.format(i, part, kind)] = t.contiguous()
     return out
 
 
 def to_qwen(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
     """Qwen2 tensor names -> Qwen-1's; q, k, v fused back into ``c_attn``."""
-    out = {"transformer.wte.weight": state["model.embed_tokens.weight"],
-           "transformer.ln_f.weight": state["model.norm.weight"],
-           "lm_head.weight": state["lm_head.weight"]}
+    out = _rename(state, {v: k for k, v in WEIGHT_MAP.items()}, c.n_layer)
     for i in range(c.n_layer):
-        q, h = f"transformer.h.{i}.", f"model.layers.{i}."
-        out[q + "attn.c_attn.weight"] = torch.cat([state[h + f"self_attn.{p}_proj.weight"] for p in "qkv"])
-        out[q + "attn.c_attn.bias"] = torch.cat([state[h + f"self_attn.{p}_proj.bias"] for p in "qkv"])
-        out[q + "attn.c_proj.weight"] = state[h + "self_attn.o_proj.weight"]
-        out[q + "mlp.w2.weight"] = state[h + "mlp.gate_proj.weight"]
-        out[q + "mlp.w1.weight"] = state[h + "mlp.up_proj.weight"]
-        out[q + "mlp.c_proj.weight"] = state[h + "mlp.down_proj.weight"]
-        out[q + "ln_1.weight"] = state[h + "input_layernorm.weight"]
-        out[q + "ln_2.weight"] = state[h + "post_attention_layernorm.weight"]
+        for kind in ("weight", "bias"):
+            out[FUSED.format(i, kind)] = torch.cat([state[SPLIT.format(i, p, kind)] for p in "qkv"])
     return out
 
 

@@ -17,6 +17,9 @@ from collections.abc import Mapping, Sequence
 
 from .encodings import IM_END, IM_START
 
+# Qwen-Chat's default system message (make_context's system="You are a helpful assistant.").
+DEFAULT_SYSTEM = "You are a helpful assistant."
+
 
 def encode_chat(tokenizer, messages: Sequence[Mapping[str, str]], *,
                 add_generation_prompt: bool = True, max_window_size: int | None = None) -> list[int]:

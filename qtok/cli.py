@@ -1,4 +1,5 @@
-"""The ``qtok`` command: encode, decode, count, explain, train, export.
+"""The ``qtok`` command: encode, decode, count, explain, train, export (and ``serve``, added by
+the playground package through the ``qtok.commands`` entry point).
 
     qtok encode "hello world"          qtok encode - < file.txt
     qtok decode 14990 1879             qtok count README.md --json
@@ -16,10 +17,11 @@ import argparse
 import json
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from . import __version__
-from .core import get_tokenizer
+from .core import get_tokenizer, parse_compat
 from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
 from .progress import Status
@@ -232,17 +234,6 @@ def cmd_train(args) -> None:
     print(json.dumps(meta) if args.json else f"wrote {args.out}: {len(ranks)} ranks ({meta['n_new']} new)")
 
 
-def cmd_serve(args) -> None:
-    from .serve import ServeError, serve
-
-    if not 0 <= args.port <= 65535:
-        raise CLIError(f"--port must be 0..65535, got {args.port}")
-    try:
-        serve(args.host, args.port, args.tokenizers, status=Status("qtok serve", quiet=args.quiet))
-    except ServeError as e:
-        raise CLIError(str(e)) from None
-
-
 def cmd_export(tok, args) -> None:
     from .export import export_hf
 
@@ -268,6 +259,17 @@ def _tokenizer_options(parser, defaults: bool) -> None:
                         help="safe (default; for export: hf): special-token text is text; hf: as "
                              "Qwen's transformers tokenizer (NFC, special tokens recognised)")
     parser.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+
+
+def _add_plugins(sub) -> None:
+    """Commands other packages add (entry point group ``qtok.commands``: a function that takes
+    the subparsers), as tiktoken finds encodings in ``tiktoken_ext``: ``qtok serve`` comes from
+    the playground, which stands above qtok and the study, so qtok never imports it."""
+    for ep in entry_points(group="qtok.commands"):
+        try:
+            ep.load()(sub)
+        except ImportError:  # a plugin whose own dependencies are not installed
+            continue
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,13 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", action="store_true", help="also show each BPE merge of each piece")
     p.set_defaults(func=cmd_explain)
     add_train_parser(sub, json_only)
-    p = sub.add_parser("serve", help="a local token playground in the browser")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
-    p.add_argument("--tokenizers", default="qwen,cl100k_base,xlm-r",
-                   help="comma-separated: qwen, cl100k_base, xlm-r, NAME=PATH (.tiktoken, tokenizer.json, .model)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=cmd_serve)
+    _add_plugins(sub)
     p = sub.add_parser("export", help="write the files other libraries load")
     fmt = p.add_subparsers(dest="format", required=True)
     e = fmt.add_parser("hf", parents=[common],
@@ -324,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "serve":
+        if getattr(args, "plugin", False):
             args.func(args)
         elif args.command == "train":
             for option in ("encoding", "engine", "compat"):
@@ -335,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "count" and args.max_window_size is not None:
                 if not args.chat:
                     raise CLIError("--max-window-size applies to --chat only")
-            compat = args.compat or ("hf" if args.command == "export" else "safe")
-            compat = None if compat == "safe" else compat
+            compat = parse_compat(args.compat or ("hf" if args.command == "export" else "safe"))
             args.func(get_tokenizer(args.encoding, engine=args.engine, compat=compat), args)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -345,9 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        if args.command == "serve":
-            print("qtok serve: stopped", file=sys.stderr)
-            return 0
         # Outputs are renamed into place only when complete, so the previous ones are intact.
         print("qtok: interrupted; no output was changed", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""Named encodings: each is a function returning one ``EncodingSpec`` that both engines take.
+"""Named encodings: each is a function returning one ``EncodingSpec`` that every engine takes.
 
 Qwen's vocabulary is built here, not copied: cl100k_base minus its 1,100 tokens made only of
 ASCII digits, renumbered in order, plus the 52,487 tokens Qwen appended. A test proves the built
@@ -31,7 +31,7 @@ N_QWEN_EXTRA = 205  # <|extra_0|> .. <|extra_204|>
 
 @dataclass(frozen=True)
 class EncodingSpec:
-    """Everything that defines an encoding; both engines are built from one of these."""
+    """Everything that defines an encoding; every engine is built from one of these."""
 
     name: str
     pat_str: str

@@ -17,11 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
+from qtok.encodings import is_multi_digit  # noqa: E402
 from qtok.load import dump_ranks, load_ranks_file, sha256_bytes  # noqa: E402
-
-
-def is_multi_digit(token: bytes) -> bool:
-    return len(token) >= 2 and all(48 <= b <= 57 for b in token)
 
 
 def derive_extension(qwen_path: str, cl100k_path: str) -> None:

@@ -1,4 +1,4 @@
-"""``qtok serve``: a local token playground. Paste text, see it cut into tokens side by side by
+"""``qtok serve`` (or ``python -m playground``): a local token playground. Paste text, see it cut into tokens side by side by
 Qwen, cl100k_base, XLM-R and any tokenizer file named at start, with ids, counts and bytes per
 token; a toggle for ``compat="hf"``, one for special tokens, and a chat mode (ChatML ids).
 
@@ -26,12 +26,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .offsets import char_spans, shares
-from .progress import Status
+import unicodedata
+
+from analysis.tokenizers import DEFAULT_TOKENIZERS, TokenizerError, get_adapter, parse_spec
+from qtok.chat import DEFAULT_SYSTEM
+from qtok.core import get_tokenizer, parse_compat, replace_surrogates
+from qtok.offsets import char_spans, shares
+from qtok.progress import Status
 
 MAX_BODY = 1 << 20  # bytes of a request body
-DEFAULT = "qwen,cl100k_base,xlm-r"
-SYSTEM = "You are a helpful assistant."
 
 
 class ServeError(ValueError):
@@ -51,8 +54,6 @@ class Viewer:
 
 class QtokViewer(Viewer):
     def __init__(self, name: str, source: str):
-        from .core import get_tokenizer
-
         self.name, self.source = name, source
         self.chat = source == "qwen"
         self._tok = {None: get_tokenizer(source), "hf": get_tokenizer(source, compat="hf")}
@@ -61,10 +62,6 @@ class QtokViewer(Viewer):
         return self._tok[compat]
 
     def tokens(self, text, compat, allow_special):
-        import unicodedata
-
-        from .core import replace_surrogates
-
         tok = self._tok[compat]
         ids, spans = tok.encode_with_offsets(text, allowed_special="all" if allow_special else ())
         # What the spans index: the text as encoded (NFC under compat="hf", lone surrogates as U+FFFD).
@@ -78,11 +75,7 @@ class AdapterViewer(Viewer):
 
     def __init__(self, name: str, spec: str):
         try:
-            from analysis.tokenizers import TokenizerError, get_adapter
-
             self._adapter = get_adapter(spec)
-        except ImportError:
-            raise ServeError(f"{spec} needs the analysis extra: pip install 'qtok[analysis]'") from None
         except TokenizerError as e:
             raise ServeError(str(e)) from None
         self.name = name
@@ -97,19 +90,18 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
     ``tokenizer.json``, SentencePiece ``.model``), comma-separated."""
     out: dict[str, Viewer] = {}
     for item in [s.strip() for s in spec.split(",") if s.strip()]:
-        if item in ("qwen", "cl100k_base"):
-            viewer: Viewer = QtokViewer(item, item)
-        elif item == "xlm-r":
+        label, source = parse_spec(item)
+        if source in ("qwen", "cl100k_base"):
+            viewer: Viewer = QtokViewer(label or source, source)
+        elif source == "xlm-r":
             # The vendored, hash-checked tokenizer.json through HF tokenizers, which reports
             # character offsets (the study's xlm-r-hf route).
-            viewer = AdapterViewer("xlm-r", "xlm-r-hf")
+            viewer = AdapterViewer(label or "xlm-r", "xlm-r-hf")
         else:
-            name, sep, path_str = item.partition("=")
-            if not sep:
-                name, path_str = Path(item).stem, item
-            path = Path(path_str)
+            path = Path(source)
+            name = label or path.stem
             if not path.is_file():
-                raise ServeError(f"--tokenizers: {path_str!r} is neither qwen, cl100k_base, xlm-r nor "
+                raise ServeError(f"--tokenizers: {source!r} is neither qwen, cl100k_base, xlm-r nor "
                                  "an existing file (.tiktoken, tokenizer.json, .model)")
             if path.suffix == ".tiktoken":
                 viewer = QtokViewer(name, str(path))
@@ -122,7 +114,7 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
             raise ServeError(f"--tokenizers: the name {viewer.name!r} is given twice; use NAME=PATH")
         out[viewer.name] = viewer
     if not out:
-        raise ServeError("--tokenizers is empty; give at least one (default: " + DEFAULT + ")")
+        raise ServeError(f"--tokenizers is empty; give at least one (default: {DEFAULT_TOKENIZERS})")
     return out
 
 
@@ -133,10 +125,7 @@ def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
     text = body.get("text", "")
     if not isinstance(text, str):
         raise ValueError(f"\"text\" must be a string, got {type(text).__name__}")
-    compat = body.get("compat", "safe")
-    if compat not in ("safe", "hf"):
-        raise ValueError(f"\"compat\" must be \"safe\" or \"hf\", got {compat!r}")
-    compat = None if compat == "safe" else "hf"
+    compat = parse_compat(body.get("compat", "safe"))
     allow_special = bool(body.get("allow_special", False))
     chat = bool(body.get("chat", False))
     names = body.get("tokenizers") or list(viewers)
@@ -185,7 +174,7 @@ def _messages(text: str) -> list[dict]:
         except json.JSONDecodeError as e:
             raise ValueError(f"chat mode: the text starts with '[' but is not a JSON list of messages: {e}") from None
         return messages
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+    return [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": text}]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -279,9 +268,10 @@ def make_server(host: str, port: int, viewers: dict[str, Viewer]) -> ThreadingHT
     return server
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, tokenizers: str = DEFAULT,
+def serve(host: str = "127.0.0.1", port: int = 8000, tokenizers: str | None = None,
           ready: threading.Event | None = None, status: Status | None = None) -> None:
     """Run the playground until interrupted."""
+    tokenizers = DEFAULT_TOKENIZERS if tokenizers is None else tokenizers
     (status or Status("qtok serve"))(f"loading tokenizers ({tokenizers})")
     viewers = load_viewers(tokenizers)
     server = make_server(host, port, viewers)

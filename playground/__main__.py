@@ -1,0 +1,8 @@
+"""``python -m playground``: the token playground (also ``qtok serve``)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
