@@ -23,15 +23,14 @@ import functools
 import glob
 import io
 import itertools
-import lzma
 import tarfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qtok.load import sha256_bytes, sha256_file
 from qtok.blocks import BLOCK_BYTES, Block, CorpusError, docs_blocks, plan_file, read_docs, text_lines
+from qtok.load import sha256_bytes, sha256_file
 
 DATA = Path(__file__).resolve().parent / "data"
 

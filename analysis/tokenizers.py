@@ -9,16 +9,24 @@ the ``<0xNN>`` byte pieces: text the vocabulary has no piece for.
 from __future__ import annotations
 
 import lzma
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+import qtok
 from qtok.encodings import CL100K_PATTERN, QWEN_PATTERN
 from qtok.engine import default_engine
-from qtok.load import sha256_bytes, sha256_file
+from qtok.files import atomic_write, cache_dir
+from qtok.load import DATA_FILES, sha256_bytes, sha256_file
+from qtok.offsets import byte_to_char
 
 from .corpora import DATA
+from .spm_build import model_from_tokenizer_json
 
 XLMR_JSON = DATA / "xlmr-tokenizer.json.xz"
 XLMR_JSON_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"  # decompressed
@@ -63,7 +71,6 @@ def split_long(text: str, limit: int = LONG_DOC) -> list[str]:
 class TokenizerError(ValueError):
     """A tokenizer that cannot be loaded: the message says what to give instead."""
 
-
 @dataclass
 class Adapter:
     name: str
@@ -90,15 +97,12 @@ class Adapter:
     def count(self, texts: list[str]) -> list[int]:
         """The number of tokens of each text."""
         if self.encode_flat is not None:
-            import numpy as np
 
             return np.diff(self.encode_flat(texts)[1]).tolist()
         return [len(ids) for ids in self.encode(texts)]
 
     def flat(self, texts: list[str]):
         """(ids as one int64 numpy array, tokens of each text as a numpy array)."""
-        import numpy as np
-
         if self.encode_flat is not None:
             ids, offsets = self.encode_flat(texts)
             return ids.astype(np.int64), np.diff(offsets)
@@ -109,8 +113,6 @@ class Adapter:
 
 
 def qtok_adapter(name: str, label: str | None = None) -> Adapter:
-    import qtok
-    from qtok.load import DATA_FILES
 
     # The default engine by name, so the study's bulk counting never runs on its stand-in.
     tok = qtok.get_tokenizer(name, engine=default_engine())
@@ -162,9 +164,7 @@ def xlmr() -> Adapter:
     if sha256_bytes(packed) != XLMR_JSON_XZ_SHA256:
         raise TokenizerError(f"{XLMR_JSON} failed its hash check: expected sha256 {XLMR_JSON_XZ_SHA256}, "
                              f"got {sha256_bytes(packed)}; restore it (git checkout analysis/data)")
-    from qtok.files import atomic_write, cache_dir
 
-    from .spm_build import model_from_tokenizer_json
 
     path = cache_dir() / f"xlmr-{XLMR_SPM_BUILT_SHA256}.model"
     model = None
@@ -223,7 +223,6 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
     # encode() adds no BOS/EOS unless asked.
     unk = {sp.unk_id()} | {i for i in range(sp.get_piece_size()) if sp.is_byte(i)}
     def spans(text: str):
-        from qtok.offsets import byte_to_char
 
         proto = sp.encode(text, return_type="proto")
         char_at = byte_to_char(text.encode("utf-8"))
@@ -302,8 +301,5 @@ def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
 def load_adapters(specs: list[str]) -> list[Adapter]:
     """``get_adapter`` for each spec, built in parallel threads: the tokenizers' own builds
     release the GIL (about 2x faster on 2 cores than one after another)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max(1, min(len(specs), os.cpu_count() or 1))) as pool:
         return list(pool.map(get_adapter, specs))

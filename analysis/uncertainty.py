@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 N_BOOT = 1000
 SEED = 0
 _CHUNK_CELLS = 1 << 22  # replicates x documents resampled at once: memory stays ~32 MB
@@ -27,8 +29,6 @@ def paired_interval(num, den, *, n_boot: int = N_BOOT, seed: int = SEED,
     >>> lo < 1.25 < hi
     True
     """
-    import numpy as np
-
     num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
     n = len(num)
     if n == 0 or len(den) != n or n_boot <= 0:
@@ -57,14 +57,12 @@ class Resampler:
     indices per size n (seeded), and each count vector's resampled sums computed once, so that
     hundreds of intervals cost one gather each. Falls back to ``paired_interval`` when the draws
     would not fit in memory (millions of documents)."""
-
     def __init__(self, n_boot: int = N_BOOT, seed: int = SEED, level: float = 0.95):
         self.n_boot, self.seed, self.level = n_boot, seed, level
         self._draws: dict[int, object] = {}
         self._sums: dict[object, object] = {}
 
     def _resampled(self, key, counts):
-        import numpy as np
 
         if key not in self._sums:
             counts = np.asarray(counts, dtype=np.float64)
@@ -76,8 +74,6 @@ class Resampler:
 
     def interval(self, num_key, num, den_key, den) -> tuple[float, float]:
         """The interval of sum(num) / sum(den); the keys name the count vectors for reuse."""
-        import numpy as np
-
         n = len(num)
         if n == 0 or len(den) != n or self.n_boot <= 0:
             return math.nan, math.nan

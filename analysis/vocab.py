@@ -14,9 +14,10 @@ import csv
 import io
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
+from qtok import get_tokenizer
+from qtok.encodings import qwen_extension_start
 from qtok.files import atomic_write, make_dir
 
 from .scripts import dominant_script
@@ -87,12 +88,10 @@ def vocab_figure(rows: list[dict], title: str):
 
 
 def _load(tokenizer: str, start: int | None) -> tuple[str, dict[bytes, int], int]:
-    from qtok import get_tokenizer
 
     tok = get_tokenizer(tokenizer)
     if start is None:
         if tokenizer == "qwen":
-            from qtok.encodings import qwen_extension_start
 
             start = qwen_extension_start()  # cl100k_base's kept tokens end here
         else:

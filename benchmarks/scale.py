@@ -15,7 +15,6 @@ tokenizers' shared libraries are counted once, not once per process).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random

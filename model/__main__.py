@@ -13,6 +13,7 @@ but every step of the pipeline runs.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import torch
@@ -23,6 +24,7 @@ from qtok.progress import Status
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .generate import generate_stream
+from .quantize import quantize
 from .qwen import PRESETS, Qwen, QwenConfig
 
 EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
@@ -30,8 +32,6 @@ EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都�
 
 def _check_args(args) -> str | None:
     """What is wrong with the command line, in one line (None when nothing is)."""
-    import math
-
     if not args.text:
         return "the prompt is empty; give a text to continue"
     if args.max_new_tokens < 0:
@@ -84,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
                   "the continuation is noise")
         if args.quantize:
-            from .quantize import quantize
 
             status(f"quantizing to {args.quantize}")
             quantize(model, args.quantize)

@@ -8,13 +8,18 @@ real Qwen-1.8B load without renaming or permuting anything.
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
-from .qwen import Qwen, QwenConfig
+from qtok.files import atomic_write, make_dir
 
+from .qwen import Qwen, QwenConfig
 
 # Buffers some exports include that this model derives instead of storing.
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
@@ -22,7 +27,6 @@ IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 
 class CheckpointError(ValueError):
     """A checkpoint directory that does not fit the model: the message lists what is wrong."""
-
 
 def _read_shard(path: Path) -> dict[str, torch.Tensor]:
     """One weights file as tensors, or a one-line ``CheckpointError`` naming it: empty,
@@ -39,9 +43,6 @@ def _read_shard(path: Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{path} is not a valid safetensors file ({e}); it may be truncated: "
                                   "re-download or re-convert it") from None
     else:
-        import pickle
-        import warnings
-        import zipfile
 
         try:
             with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
@@ -121,9 +122,6 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
 def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1) -> None:
     """Write ``model`` as a Qwen checkpoint directory (``fmt`` safetensors or bin, optionally
     sharded). Every file is written atomically, config.json last."""
-    import io
-
-    from qtok.files import atomic_write, make_dir
 
     if fmt not in ("safetensors", "bin"):
         raise ValueError(f"fmt must be 'safetensors' or 'bin', not {fmt!r}")

@@ -28,19 +28,20 @@ from pathlib import Path
 
 import torch
 
+import qtok
+from qtok.encodings import ENDOFTEXT
+from qtok.export import export_hf
+from qtok.files import atomic_write, make_dir
 from qtok.progress import Status
 
 from .checkpoint import CheckpointError, read_state_dict
-from .qwen import QwenConfig
+from .qwen import Qwen, QwenConfig
 
 MAX_SHARD_BYTES = 2 << 30  # shards of at most 2 GiB, listed by model.safetensors.index.json
 
 
 def qwen2_config(c: QwenConfig, dtype: torch.dtype = torch.bfloat16) -> dict:
     """The ``transformers`` Qwen2 ``config.json`` of a model of this shape."""
-    import qtok
-    from qtok.encodings import ENDOFTEXT
-
     eot = qtok.get_tokenizer("qwen").special_tokens[ENDOFTEXT]
     return {
         "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
@@ -139,7 +140,6 @@ def write_safetensors(state: dict[str, torch.Tensor], directory: Path,
     ``max_shard_bytes``; each file written atomically (temporary name, then rename)."""
     from safetensors.torch import save
 
-    from qtok.files import atomic_write
 
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
@@ -168,9 +168,6 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
     """Convert the checkpoint directory ``src`` into ``dst`` (``to``: ``hf`` or ``qwen``);
     returns the files written. Safetensors in (or a ``.bin`` read with ``weights_only=True``),
     safetensors out. ``status(message)`` is told each step (the CLI prints them on stderr)."""
-    from qtok.files import atomic_write, make_dir
-
-    from .qwen import Qwen
 
     if to not in ("hf", "qwen"):
         raise ValueError(f"--to must be 'hf' or 'qwen', got {to!r}")
@@ -203,8 +200,6 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
     paths = write_safetensors(out, dst, max_shard_bytes)
     if to == "hf" and tokenizer:
         status("writing tokenizer.json and tokenizer_config.json")
-        import qtok
-        from qtok.export import export_hf
 
         paths += list(export_hf(qtok.get_tokenizer("qwen", compat="hf"), dst).values())
     # config.json last: a directory without it is not taken for a checkpoint.

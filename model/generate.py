@@ -13,7 +13,6 @@ from qtok.encodings import ENDOFTEXT, IM_END
 from .qwen import Qwen
 
 
-
 def qwen_stop_ids() -> tuple[int, ...]:
     """<|endoftext|> and <|im_end|>: where Qwen (base and chat) stops; ids from the encoding
     itself, looked up when generating (building the tokenizer is not an import's job)."""

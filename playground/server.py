@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from http import HTTPStatus
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import unicodedata
 
 from analysis.tokenizers import DEFAULT_TOKENIZERS, TokenizerError, get_adapter, parse_spec
 from qtok.chat import DEFAULT_SYSTEM

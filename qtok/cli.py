@@ -24,7 +24,10 @@ from . import __version__
 from .core import get_tokenizer, parse_compat
 from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
+from .export import export_hf
 from .progress import Status
+from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
+from .unicode import compile_portable
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
@@ -37,7 +40,6 @@ MAX_STEPS_PIECE = 512
 
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
-
 
 def read_text(path: str, errors: str = "strict") -> str:
     """A file's text (``-`` is stdin), with invalid UTF-8 reported by file and byte offset."""
@@ -197,8 +199,6 @@ def add_train_parser(sub, json_only) -> None:
 
 
 def cmd_train(args) -> None:
-    from .train import count_corpus_pieces, corpus_files, extend_counts, prepare_base, write_extension
-    from .unicode import compile_portable
 
     if not str(args.out).endswith(".tiktoken"):
         raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
@@ -235,7 +235,6 @@ def cmd_train(args) -> None:
 
 
 def cmd_export(tok, args) -> None:
-    from .export import export_hf
 
     Status("qtok export", quiet=args.quiet)(
         f"recovering {tok.name}'s merges from its ranks and writing {args.dir}/")

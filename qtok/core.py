@@ -17,8 +17,8 @@ from typing import Literal
 
 from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
-from .load import check_table
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
+from .load import check_table
 from .offsets import char_spans, longest_fitting_prefix
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
@@ -298,7 +298,7 @@ class Tokenizer:
         >>> ids.tolist(), offsets.tolist()
         ([14990, 1879, 16, 17], [0, 2, 4])
         """
-        import numpy as np
+        import numpy as np  # here, not above: the tokenizer itself does not need numpy
 
         texts, allowed = self._batch_policy("encode_batch_flat", texts, allowed_special,
                                             disallowed_special)

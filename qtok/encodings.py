@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import read_cached
-from .load import (DATA_FILES, DataFileError, check_table, load_ranks_file, parse_ranks,
-                   read_data_file, sha256_bytes, sha256_file)
+from .load import (
+    DATA_FILES,
+    DataFileError,
+    check_table,
+    load_ranks_file,
+    parse_ranks,
+    read_data_file,
+    sha256_bytes,
+    sha256_file,
+)
 
 # cl100k_base's pattern; numbers are split into runs of up to three digits.
 CL100K_PATTERN = (

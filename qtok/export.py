@@ -28,8 +28,8 @@ import functools
 import json
 from pathlib import Path
 
-from .files import atomic_write, make_dir
 from .bpe import bpe_merge
+from .files import atomic_write, make_dir
 
 # The ChatML layout of encode_chat (Qwen-Chat's make_context), as a Jinja template.
 CHAT_TEMPLATE = (

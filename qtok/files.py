@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .load import DataFileError, sha256_bytes, sha256_file
+from .load import DataFileError, sha256_bytes
 
 
 class WriteError(OSError):

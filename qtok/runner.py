@@ -194,10 +194,20 @@ class _main_hidden:
 
 
 def _kill(pool) -> None:
-    """Stop the workers now (Ctrl-C or an error): their current blocks are not waited for."""
-    for p in list((getattr(pool, "_processes", None) or {}).values()):
+    """Stop the workers now (Ctrl-C or an error): their current blocks are not waited for, but
+    their exit is (up to a second each, then SIGKILL), so none outlives the command."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
         try:
             p.terminate()
+        except Exception:
+            pass
+    for p in procs:
+        try:
+            p.join(1.0)
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
         except Exception:
             pass
 

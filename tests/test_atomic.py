@@ -153,7 +153,16 @@ def test_ctrl_c_stops_the_study_and_keeps_previous_results(tmp_path, big_corpus,
     assert err.strip().splitlines()[-1] == "analysis: interrupted; the previous results (if any) are unchanged"
     assert "Traceback" not in err
     assert (out / "compression.csv").read_text() == "previous\n"
-    assert not _alive_in_group(proc.pid)
+    assert not _wait_for_empty_group(proc.pid, 10), "a worker outlived the interrupted study"
+
+
+def _wait_for_empty_group(pgid: int, seconds: float) -> list[int]:
+    """The group's running processes after waiting up to ``seconds`` for it to empty (the
+    multiprocessing resource tracker exits on its own once its parent has)."""
+    deadline = time.monotonic() + seconds
+    while (left := _alive_in_group(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 def _alive_in_group(pgid: int) -> list[int]:
@@ -192,10 +201,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path, big_corpus, what):
     assert len(_alive_in_group(proc.pid)) >= 3, "the workers never started"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 10
-    while _alive_in_group(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = _alive_in_group(proc.pid)
+    left = _wait_for_empty_group(proc.pid, 10)
     for pid in left:  # leave nothing behind, whatever the outcome
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers still running 10 s after their parent died: {left}"

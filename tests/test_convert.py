@@ -3,8 +3,6 @@ Qwen2 (biases and norm weights perturbed so that they matter) converted to Qwen-
 and the greedy continuation transformers gives; conversions round-trip tensors bit for bit."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qtok import get_tokenizer
-from qtok.core import Tokenizer
 from qtok.cli import main as qtok_main
 from qtok.export import export_hf, merges_from_ranks
 from clirun import run_main

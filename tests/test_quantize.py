@@ -1,7 +1,5 @@
 """Weight-only int8 / int4 (torchao for the linear layers, int8 rows for the embedding)."""
 
-import subprocess
-import sys
 
 import pytest
 import torch

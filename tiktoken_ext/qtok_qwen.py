@@ -9,6 +9,8 @@ registering it twice makes tiktoken refuse every encoding.
 
 
 def qwen():
+    # Imported when the encoding is asked for, not when tiktoken scans its plugins: every
+    # tiktoken.get_encoding(...) imports this module, and most never want Qwen.
     from qtok.encodings import qwen as qwen_spec
 
     spec = qwen_spec()

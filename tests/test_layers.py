@@ -1,0 +1,58 @@
+"""The house's floors: imports flow one way. ``qtok`` (the tokenizer) imports nothing of this
+project above it; the study (``analysis``) and the model stand on ``qtok`` and not on each
+other; the playground stands on ``qtok`` and the study. Every import counts, those inside
+functions too, since that is how an upward arrow hides."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("qtok", "analysis", "model", "playground")
+# What each package may import of this project (besides itself).
+ALLOWED = {
+    "qtok": set(),
+    "analysis": {"qtok"},
+    "model": {"qtok"},
+    "playground": {"qtok", "analysis"},
+}
+
+
+def project_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, top-level package)`` of every import of one of this project's packages in a
+    file, wherever in the file it stands (relative imports resolve to the file's own package)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        out += [(node.lineno, n.split(".")[0]) for n in names if n.split(".")[0] in PACKAGES]
+    return out
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_flow_one_way(package):
+    upward = [f"{path.relative_to(ROOT)}:{line} imports {target}"
+              for path in sorted((ROOT / package).rglob("*.py"))
+              for line, target in project_imports(path)
+              if target != package and target not in ALLOWED[package]]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("import os\n\ndef f():\n    from analysis.tokenizers import get_adapter\n")
+    assert project_imports(f) == [(4, "analysis")]
+
+
+def test_the_tokenizer_tests_need_no_study():
+    """tests/qtok/ runs with the tokenizer's own dependencies: none of its files imports the
+    study, the model or the playground."""
+    found = [f"{p.relative_to(ROOT)}:{line} imports {target}"
+             for p in sorted((ROOT / "tests" / "qtok").rglob("*.py"))
+             for line, target in project_imports(p) if target != "qtok"]
+    assert not found, "\n".join(found)
