@@ -97,7 +97,6 @@ class Adapter:
     def count(self, texts: list[str]) -> list[int]:
         """The number of tokens of each text."""
         if self.encode_flat is not None:
-
             return np.diff(self.encode_flat(texts)[1]).tolist()
         return [len(ids) for ids in self.encode(texts)]
 
@@ -223,7 +222,6 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
     # encode() adds no BOS/EOS unless asked.
     unk = {sp.unk_id()} | {i for i in range(sp.get_piece_size()) if sp.is_byte(i)}
     def spans(text: str):
-
         proto = sp.encode(text, return_type="proto")
         char_at = byte_to_char(text.encode("utf-8"))
         return [p.id for p in proto.pieces], [(char_at[p.begin], char_at[p.end]) for p in proto.pieces]

@@ -63,7 +63,6 @@ class Resampler:
         self._sums: dict[object, object] = {}
 
     def _resampled(self, key, counts):
-
         if key not in self._sums:
             counts = np.asarray(counts, dtype=np.float64)
             n = len(counts)

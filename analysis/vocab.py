@@ -92,7 +92,6 @@ def _load(tokenizer: str, start: int | None) -> tuple[str, dict[bytes, int], int
     tok = get_tokenizer(tokenizer)
     if start is None:
         if tokenizer == "qwen":
-
             start = qwen_extension_start()  # cl100k_base's kept tokens end here
         else:
             sidecar = Path(tokenizer + ".json")

@@ -84,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
                   "the continuation is noise")
         if args.quantize:
-
             status(f"quantizing to {args.quantize}")
             quantize(model, args.quantize)
             print(f"quantized: {args.quantize} weight-only")

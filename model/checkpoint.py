@@ -43,7 +43,6 @@ def _read_shard(path: Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{path} is not a valid safetensors file ({e}); it may be truncated: "
                                   "re-download or re-convert it") from None
     else:
-
         try:
             with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
                 warnings.simplefilter("ignore")

@@ -14,7 +14,7 @@ settings.register_profile(
 )
 settings.load_profile("qtok")
 
-UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
+UDHR = Path(__file__).resolve().parents[1] / "analysis" / "data" / "udhr"
 
 
 @pytest.fixture(scope="session")

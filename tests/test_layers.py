@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("qtok", "analysis", "model", "playground")
 # What each package may import of this project (besides itself).
 ALLOWED = {
@@ -56,3 +56,46 @@ def test_the_tokenizer_tests_need_no_study():
              for p in sorted((ROOT / "tests" / "qtok").rglob("*.py"))
              for line, target in project_imports(p) if target != "qtok"]
     assert not found, "\n".join(found)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_qtok_has_no_import_cycles():
+    """Within the tokenizer too the arrows go one way: CLI -> core -> engines -> load."""
+    modules = {_module_name(p): p for p in (ROOT / "qtok").rglob("*.py") if p.parent.name != "data"}
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # function-level imports count too
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            # "from . import x" may name a module: count it if it is one.
+            candidates = [target] + [f"{target}.{a.name}" for a in node.names]
+            deps.update(c for c in candidates if c in modules)
+        graph[name] = deps - {name}
+    # A package's __init__ re-exporting its modules is not a cycle with them.
+    graph["qtok"] = set()
+    seen, stack = set(), []
+
+    def visit(m):
+        if m in stack:
+            pytest.fail("import cycle: " + " -> ".join(stack[stack.index(m):] + [m]))
+        if m in seen:
+            return
+        stack.append(m)
+        for d in sorted(graph.get(m, ())):
+            visit(d)
+        stack.pop()
+        seen.add(m)
+
+    for m in sorted(graph):
+        visit(m)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # notebook -> (text its outputs must contain, number of figures)
 EXPECTED = {"paper.ipynb": (["xlm-r", "paper", "code"], 2), "atlas.ipynb": (["premium Gini"], 3)}
 

@@ -6,6 +6,7 @@ import sys
 
 from analysis.vocab import script_summary, token_script, vocab_table
 from qtok.encodings import qwen
+from qtok.train import extend, write_extension
 
 
 def test_token_script():
@@ -54,3 +55,16 @@ def test_experiment_sizes_are_checked(tmp_path):
         r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", sizes,
                             "--out", str(tmp_path)], capture_output=True, text=True)
         assert r.returncode == 2 and "--sizes takes distinct positive integers" in r.stderr, sizes
+
+
+def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):
+    path = tmp_path / "exp.tiktoken"
+    write_extension(path, extend("cl100k_base", [multilingual["th"]], 20), base="cl100k_base",
+                    n_new_requested=20, corpus="test")
+    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--tokenizer", str(path),
+                        "--out", str(tmp_path / "v")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "20 tokens from rank 100256" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--start", "999999999",
+                        "--out", str(tmp_path / "v")], capture_output=True, text=True)
+    assert r.returncode == 2 and "outside" in r.stderr

@@ -3,12 +3,12 @@
 
 import pytest
 import torch
+from helpers import run_main
 
 import qtok
 from model import Qwen, QwenConfig, generate
 from model.__main__ import main as model_main
 from model.quantize import Int8Embedding, quantize, weight_bytes
-from clirun import run_main
 
 
 def bf16_tiny():

@@ -7,16 +7,14 @@ import json
 import pytest
 import torch
 import transformers  # the test-only oracle (test extra)
+from helpers import run_main
 
 import qtok
 from model import CheckpointError, generate, load_checkpoint, save_checkpoint
-from clirun import run_main
 from model.__main__ import main as model_main
 from model.convert import convert, to_hf
 from model.convert import main as convert_main
 from model.qwen import Qwen, QwenConfig
-
-
 
 PROMPT = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
 

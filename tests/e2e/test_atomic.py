@@ -218,7 +218,7 @@ def test_unwritable_outputs_are_one_line(cmd, expected):
     from pathlib import Path
 
     r = subprocess.run([sys.executable, *cmd], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parent.parent)
+                       cwd=Path(__file__).resolve().parents[2])
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), r.stderr

@@ -119,9 +119,9 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
     and the token frequencies of the document counted whole."""
     import numpy as np
 
+    import analysis.count
     import analysis.tokenizers as t
     from analysis.corpora import load_corpus
-    import analysis.count
     from analysis.count import _flat_cut
 
     adapter = t.get_adapter(spec)
@@ -139,8 +139,8 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
 
 
 def test_uncuttable_long_document_is_refused_in_one_line(monkeypatch):
-    import analysis.tokenizers as t
     import analysis.count
+    import analysis.tokenizers as t
     from analysis.count import _flat_cut
 
     adapter = t.get_adapter("xlm-r")

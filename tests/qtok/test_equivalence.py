@@ -9,6 +9,7 @@ import random
 
 import pytest
 import tiktoken
+from helpers import clean
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,9 +46,6 @@ def family(request, trained_spec):
     return toks, raw_tiktoken(spec)
 
 
-def clean(s: str) -> str:
-    """What a text decodes back to: lone surrogates become U+FFFD (they cannot be UTF-8)."""
-    return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # Fragments that exercise the pattern's branches: scripts, digits of several systems, every kind

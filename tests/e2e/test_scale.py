@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from analysis import load_corpus, run_study, write_results
 from analysis.corpora import CorpusError
 from analysis.tokenizers import load_adapters
+from qtok.blocks import number, plan_file, read_docs, read_text
 from qtok.encodings import QWEN_PATTERN
 from qtok.load import dump_ranks
-from qtok.blocks import number, plan_file, read_docs, read_text
-from qtok.train import count_corpus_pieces, count_pieces, corpus_files, extend, extend_counts, prepare_base
+from qtok.train import corpus_files, count_corpus_pieces, count_pieces, extend, extend_counts, prepare_base
 
 LANGS = ["en", "zh", "th", "de"]
 BLOCK = 256 << 10  # small blocks, so a few MB makes many of them

@@ -13,10 +13,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from clirun import run_main
-from qtok.cli import main as qtok_main
+from helpers import run_main
 
 import qtok
+from qtok.cli import main as qtok_main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

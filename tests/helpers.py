@@ -1,5 +1,5 @@
-"""Running a command's ``main(argv)`` in the test process, as a shell would run it: stdin,
-stdout, stderr and the exit status, without the cost of a new interpreter per call."""
+"""What several test files need: a command's ``main(argv)`` run in the test process as a shell
+would run it, and the text a string decodes back to."""
 
 import io
 import sys
@@ -20,3 +20,9 @@ def run_main(main, *args, stdin: str | bytes | None = None) -> SimpleNamespace:
         except SystemExit as e:  # argparse: --help, --version, usage errors
             code = e.code
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def clean(s: str) -> str:
+    """What a text decodes back to: lone surrogates become U+FFFD (they cannot be UTF-8), written
+    here independently of qtok's own ``replace_surrogates``."""
+    return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -2,7 +2,7 @@
 
 import math
 
-from analysis.metrics import add_metrics, compression, fertility, premium, pivot
+from analysis.metrics import add_metrics, compression, fertility, pivot, premium
 
 ROWS = [
     dict(tokenizer="q", lang="en", n_docs=1, n_bytes=100, n_chars=100, n_words=20, n_tokens=25),
@@ -68,14 +68,3 @@ def test_literature_metrics_known_answers():
     assert math.isclose(renyi_efficiency([3, 1], 8), h / math.log(8))
     assert vocab_utilization([1, 0, 0, 5, 0], 5) == 0.4
     assert continued_words([1, 1, 4], [10, 5, 5]) == 0.25
-
-
-def test_bootstrap_interval_is_seeded_and_paired():
-    from analysis.uncertainty import paired_interval
-
-    num, den = [3, 5, 2, 8, 4, 6] * 5, [2, 4, 2, 6, 3, 5] * 5
-    a, b = paired_interval(num, den, seed=1), paired_interval(num, den, seed=1)
-    assert a == b and a[0] < sum(num) / sum(den) < a[1]
-    # Paired: when numerator and denominator move together the interval is narrow.
-    tight = paired_interval([2 * x for x in den], den)
-    assert tight == (2.0, 2.0)

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import run_main
 
 from analysis.cli import main
 from analysis.results import read_results
-from clirun import run_main
 
 
 @pytest.fixture(scope="module")

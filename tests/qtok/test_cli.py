@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from clirun import run_main
+from helpers import run_main
+
 from qtok.cli import main
 
 

@@ -1,0 +1,47 @@
+"""analysis.results: one headline table for the terminal and the report, files that are one run."""
+
+import math
+
+import pytest
+
+from analysis.results import fmt, format_table, headline, verify_results, write_results
+from analysis.study import Study
+
+NAN = float("nan")
+
+
+def toy_study() -> Study:
+    rows = []
+    for lang, q, x in (("en", 0.9, 1.0), ("zh", 0.8, 1.0), ("xx", NAN, 1.0)):
+        for t, v in (("qwen", q), ("xlm-r", x)):
+            rows.append(dict(tokenizer=t, lang=lang, compression=v, compression_lo=v - 0.1,
+                             compression_hi=v + 0.1, paper=0.92 if (t, lang) == ("qwen", "en") else NAN,
+                             paper_diff=v - 0.92 if (t, lang) == ("qwen", "en") else NAN,
+                             reason="unknown tokens: 3.0%" if lang == "xx" and t == "qwen" else ""))
+    return Study(rows, ["en", "zh", "xx"], ["qwen", "xlm-r"], "xlm-r")
+
+
+def test_one_table_for_the_terminal_and_the_report():
+    h = headline(toy_study())
+    assert h.columns == ["qwen", "xlm-r", "qwen: paper", "diff", "95% interval"]
+    en = dict(zip(h.columns, h.rows[0][1]))
+    assert en == {"qwen": "0.900", "xlm-r": "1.000", "qwen: paper": "0.92", "diff": "-0.02",
+                  "95% interval": "[0.800, 1.000]"}
+    xx = h.rows[2]
+    assert xx[1][0] == "–" and xx[2][0] == "unknown tokens: 3.0%"  # NaN shown as "–", flagged
+    text = format_table(toy_study())
+    assert "–" in text and "nan" not in text and "warning: unknown tokens: 3.0%: ratio left NaN" in text
+    assert fmt(math.nan) == "–" and fmt(None) == "–" and fmt(1.23456) == "1.235"
+
+
+def test_written_results_verify_and_a_changed_file_is_refused(tmp_path, multilingual):
+    from analysis import get_adapter, load_corpus, run_study
+
+    study = run_study(load_corpus("udhr", langs=["en", "de"]), [get_adapter("qwen"), get_adapter("xlm-r")],
+                      n_boot=20, progress=False)
+    paths = write_results(study, tmp_path)
+    assert list(paths)[-1] == "compression.json"  # the manifest last
+    assert verify_results(tmp_path)["languages"] == ["en", "de"]
+    (tmp_path / "compression.csv").write_text("edited\n")
+    with pytest.raises(ValueError, match="does not match the manifest"):
+        verify_results(tmp_path)

@@ -1,0 +1,69 @@
+"""Offsets and budgets: each token's character span, tiktoken's decode_with_offsets, truncate."""
+
+import pytest
+import tiktoken
+from helpers import clean
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qtok import get_tokenizer
+
+# Scripts whose characters Qwen often splits across tokens (CJK, Thai, emoji, combining marks).
+SPLITTY = st.text(alphabet=st.sampled_from(list("元价格是你好世界สวัสดี😀👍🏽é\u0301 \n9a")), max_size=60)
+TEXTS = st.one_of(st.text(), SPLITTY)
+
+
+
+
+@given(TEXTS)
+def test_spans_tile_the_text_in_order(s):
+    tok = get_tokenizer("qwen")
+    text = clean(s)
+    ids, spans = tok.encode_with_offsets(s)
+    assert ids == tok.encode(s) and len(spans) == len(ids)
+    if not ids:
+        return
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    for (a, b), (c, d) in zip(spans, spans[1:]):
+        assert a < b and c < d
+        # The next token starts where this one ends, or inside the character they share.
+        assert c == b or (c == b - 1 and a <= c)
+    # Each token's bytes lie inside its span's text.
+    data = text.encode()
+    pos = 0
+    for t, (a, b) in zip(tok.decode_tokens_bytes(ids), spans):
+        start = len(text[:a].encode())
+        assert start <= pos and pos + len(t) <= len(text[:b].encode())
+        pos += len(t)
+
+
+@pytest.fixture(scope="module")
+def raw_qwen():
+    spec = get_tokenizer("qwen").spec
+    return tiktoken.Encoding("raw", pat_str=spec.pat_str, mergeable_ranks=spec.mergeable_ranks,
+                             special_tokens=spec.special_tokens)
+
+
+@given(TEXTS)
+def test_decode_with_offsets_equals_tiktoken(raw_qwen, s):
+    tok = get_tokenizer("qwen")
+    ids = tok.encode(s)
+    assert tok.decode_with_offsets(ids) == raw_qwen.decode_with_offsets(ids)
+
+
+@given(TEXTS, st.integers(0, 30))
+def test_truncate_is_the_longest_fitting_prefix(s, n):
+    tok = get_tokenizer("qwen")
+    cut = tok.truncate(s, n)
+    assert s.startswith(cut) and tok.count(cut) <= n
+    if cut != s:
+        assert tok.count(s[: len(cut) + 1]) > n  # one more character would not fit
+    if tok.count(s) <= n:
+        assert cut == s
+
+
+def test_truncate_never_cuts_a_character_and_checks_its_budget():
+    tok = get_tokenizer("qwen")
+    assert tok.truncate("价格是 42 元", 3) in ("价格是", "价格是 ")
+    with pytest.raises(ValueError, match="max_tokens"):
+        tok.truncate("x", -1)
