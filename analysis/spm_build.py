@@ -1,15 +1,15 @@
 """A SentencePiece model built from a Hugging Face ``tokenizer.json`` of a Unigram tokenizer.
 
 Why: XLM-R's vocabulary is vendored as a ``tokenizer.json`` (its original ``sentencepiece.bpe.model``
-is not redistributable here), and HF ``tokenizers`` runs it at ~2 MB/s on this machine, the
-slowest part of the study by far. The same pieces, scores and normalization table (the
-``precompiled_charsmap``) written as a SentencePiece ``ModelProto`` run in ``sentencepiece``'s
-C++ about 6x faster. The flags are those of the original XLM-R model: a dummy prefix, whitespace
-escaped to U+2581, and extra whitespace removed (``remove_extra_whitespaces``). The two routes
-differ in two ways, both measured: trailing whitespace, which SentencePiece drops and HF keeps as
+is not redistributable here), and HF ``tokenizers`` runs it slower than anything else in the
+study. The same pieces, scores and normalization table (the ``precompiled_charsmap``) written as a
+SentencePiece ``ModelProto`` run in ``sentencepiece``'s C++ several times faster (figures in
+benchmarks/README.md, "The study"). The flags are those of the original XLM-R model: a dummy
+prefix, whitespace escaped to U+2581, and extra whitespace removed (``remove_extra_whitespaces``).
+The two routes differ in two ways: trailing whitespace, which SentencePiece drops and HF keeps as
 a "▁" token, and ties between segmentations of equal score, which they break differently (same
-count, other ids). On NTREX-128, 124 of 128 languages come out with identical counts, the
-largest difference is 0.08% (sd), and the code sample differs by 0.04%.
+count, other ids); on NTREX-128 the counts agree for all but a few languages, by a fraction of a
+percent there (benchmarks/README.md).
 
 The protobuf is written by hand (a few fields of ``sentencepiece_model.proto``), so no protobuf
 package is needed.

@@ -7,9 +7,9 @@ local backend (a pool of processes, threads of this process, or this process alo
 backend (a Ray Data pipeline: ``from_items`` of the blocks, ``map_batches`` of the function) only
 decide *where* a block is counted.
 
-Processes, not threads, for large local runs: measured on the 2-core machine, 2 threads counted
-the qwen study 1.2x faster than 1 and 2 processes 1.9x (benchmarks/scale.py): normalization, word
-splitting and the per-document bookkeeping hold the GIL even though the tokenizers' cores do not.
+Processes, not threads, for large local runs: normalization, word splitting and the
+per-document bookkeeping hold the GIL even though the tokenizers' cores do not, so a second
+thread gains little and a second process almost 2x (measured: benchmarks/README.md, "At scale").
 """
 
 from __future__ import annotations
