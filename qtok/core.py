@@ -102,7 +102,7 @@ class Tokenizer:
         if engine is not None and not isinstance(engine, str):
             raise TypeError(f"engine is a name such as 'fast', got {type(engine).__name__}")
         # The same checks whichever engine is asked for, before any engine sees the table.
-        check_table(spec.mergeable_ranks, spec.special_tokens, f"encoding {spec.name!r}")
+        check_table(spec.mergeable_ranks, spec.special_tokens, spec.origin or f"encoding {spec.name!r}")
         self.spec = spec
         self.engine_name = engine or default_engine()
         self.compat = compat

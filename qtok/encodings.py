@@ -17,7 +17,6 @@ from .files import read_cached
 from .load import (
     DATA_FILES,
     DataFileError,
-    check_table,
     load_ranks_file,
     parse_ranks,
     read_data_file,
@@ -48,6 +47,8 @@ class EncodingSpec:
     # A hash naming the ranks (set for the vendored encodings): engines key what they derive from
     # the ranks by it in the user cache instead of hashing the table in every process.
     cache_key: str = field(default="", repr=False, compare=False)
+    # Where it came from, for error messages (a rank file's path); "" for the named encodings.
+    origin: str = field(default="", repr=False, compare=False)
 
     @property
     def n_vocab(self) -> int:
@@ -176,12 +177,13 @@ def from_file(path: str | Path, pat_str: str | None = None) -> EncodingSpec:
     except (TypeError, ValueError, AttributeError):
         raise DataFileError(f"the sidecar {str(sidecar)!r} has special_tokens that are not "
                             "{text: id}") from None
-    check_table(ranks, specials, str(path))
+    # Validated once, by the Tokenizer built from it (check_table), whichever engine runs it.
     return EncodingSpec(
         name=meta.get("name", path.stem),
         pat_str=pat_str or meta.get("pat_str", QWEN_PATTERN),
         mergeable_ranks=ranks,
         special_tokens=specials,
+        origin=str(path),
     )
 
 
