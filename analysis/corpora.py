@@ -124,6 +124,9 @@ class Corpus:
     def select(self, langs: list[str] | None) -> "Corpus":
         if not langs:
             return self
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:
+            raise CorpusError(f"--langs names {', '.join(twice)} more than once; give each language once")
         unknown = [lang for lang in langs if lang not in self.langs]
         if unknown:
             raise CorpusError(f"unknown language(s) {', '.join(unknown)} in corpus {self.name!r}; "

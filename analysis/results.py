@@ -117,13 +117,28 @@ def write_results(study: Study, out: str | Path, stem: str = "compression") -> d
     for name in list(files) + [f"{stem}.json"]:  # before anything is written
         if (out / name).is_dir():
             raise ValueError(f"{out / name} is a directory; remove it or choose another --out")
+    previous = _listed(out / f"{stem}.json")
     paths = {}
     for name, data in files.items():
         paths[name] = atomic_write(out / name, data)
+    # Files an earlier run's manifest listed and this run did not write (a premium figure of a
+    # corpus with more languages, say) go before the new manifest: the directory is one run.
+    for name in sorted(previous - set(files)):
+        (out / name).unlink(missing_ok=True)
     meta = dict(study.meta, columns=columns, files={n: sha256_bytes(d) for n, d in files.items()})
     paths[f"{stem}.json"] = atomic_write(out / f"{stem}.json",
                                          json.dumps(_json_safe(meta), indent=2, ensure_ascii=False) + "\n")
     return paths
+
+
+def _listed(manifest: Path) -> set[str]:
+    """The plain file names a manifest lists ("" for none or an unreadable one); never a path
+    elsewhere, whatever the JSON says."""
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in files if isinstance(n, str) and n == Path(n).name and n not in ("", ".", "..")}
 
 
 def verify_results(out: str | Path, stem: str = "compression") -> dict:

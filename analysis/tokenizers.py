@@ -8,6 +8,7 @@ the ``<0xNN>`` byte pieces: text the vocabulary has no piece for.
 
 from __future__ import annotations
 
+import json
 import lzma
 import os
 import re
@@ -137,7 +138,14 @@ def hf_json_adapter(data: bytes, name: str, source: str) -> Adapter:
     meta = {"kind": "tokenizers", "tokenizers": tokenizers.__version__, "file": source,
             "sha256": sha256_bytes(data)}
     vocab = tok.get_vocab(with_added_tokens=True)
-    unk = {i for piece, i in vocab.items() if piece == "<unk>" or _is_byte_piece(piece)}
+    # The unknown token is the model's own (WordPiece's "[UNK]", BPE's or Unigram's), not a
+    # guessed "<unk>"; byte-fallback pieces count as unknown too.
+    model = json.loads(data).get("model") or {}
+    unk = {i for piece, i in vocab.items() if _is_byte_piece(piece)}
+    if isinstance(model.get("unk_token"), str) and model["unk_token"] in vocab:
+        unk.add(vocab[model["unk_token"]])
+    if isinstance(model.get("unk_id"), int):  # Unigram names its unknown piece by id
+        unk.add(model["unk_id"])
     byte_level = any(piece.startswith("Ġ") for piece in list(vocab)[:5000])
     # encode_batch_fast (tokenizers >= 0.21) skips the offsets nobody here reads: 1.6x faster.
     batch = getattr(tok, "encode_batch_fast", tok.encode_batch)

@@ -61,7 +61,10 @@ class QtokViewer(Viewer):
 
     def tokens(self, text, compat, allow_special):
         tok = self._tok[compat]
-        ids, spans = tok.encode_with_offsets(text, allowed_special="all" if allow_special else ())
+        # compat="hf" is what transformers does: every special token is matched in text, so the
+        # special-token toggle cannot turn that off.
+        allowed = "all" if allow_special or compat == "hf" else ()
+        ids, spans = tok.encode_with_offsets(text, allowed_special=allowed)
         # What the spans index: the text as encoded (NFC under compat="hf", lone surrogates as U+FFFD).
         shown = replace_surrogates(unicodedata.normalize("NFC", text) if compat == "hf" else text)
         return ids, spans, tok.decode_tokens_bytes(ids), shown

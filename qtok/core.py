@@ -19,7 +19,7 @@ from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
 from .load import check_table
-from .offsets import char_spans, longest_fitting_prefix
+from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
 from .unicode import compile_portable
@@ -453,16 +453,33 @@ class Tokenizer:
         return ids, char_spans(text.encode("utf-8"), self.decode_tokens_bytes(ids))
 
     def truncate(self, text: str, max_tokens: int, **kwargs) -> str:
-        """The longest prefix of ``text`` whose encoding has at most ``max_tokens`` tokens,
-        never cutting a character (one more character would not fit).
+        """The text of the first ``max_tokens`` ids of ``encode(text, **kwargs)``: what a model
+        sees when its input ids are cut to a budget. A cut inside a character (byte-level tokens
+        split them) moves back to where that character starts, so no character is ever halved;
+        a text that fits is returned whole. (Encoding the result on its own can give other ids
+        at its end: BPE merges across the cut.) With ``compat="hf"`` it is a prefix of the
+        NFC-normalized text, lone surrogates become U+FFFD, as ``encode`` treats them.
 
-        >>> get_tokenizer("qwen").truncate("hello world, again", 2)
+        >>> tok = get_tokenizer("qwen")
+        >>> tok.truncate("hello world, again", 2)
         'hello world'
+        >>> tok.encode("价格 元"), tok.truncate("价格 元", 2)   # " 元" is 2 tokens: 元 is not halved
+        ([97480, 34369, 225], '价格 ')
         """
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             raise ValueError(f"max_tokens must be an int >= 0, got {max_tokens!r}")
         text = self._prepare(text, "truncate")
-        return longest_fitting_prefix(text, max_tokens, lambda t: len(self.encode(t, **kwargs)))
+        ids = self.encode(text, **kwargs)
+        if len(ids) <= max_tokens:
+            return text
+        data = b"".join(self.decode_tokens_bytes(ids[:max_tokens]))
+        # At most 3 bytes of a character can hang over the cut: drop them.
+        for drop in range(4):
+            try:
+                return data[:len(data) - drop].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        raise AssertionError("a cut UTF-8 text lost more than 3 bytes")  # ids decode to UTF-8
 
     # --- looking inside ----------------------------------------------------------------------
     def explain(

@@ -66,19 +66,3 @@ def shares(text: str, spans: list[tuple[int, int]]) -> list[str]:
     if out and pos < len(text):
         out[-1] += text[pos:]
     return out
-
-
-def longest_fitting_prefix(text: str, max_tokens: int, count) -> str:
-    """The longest prefix ``p`` of ``text`` (cut between characters) with ``count(p) <=
-    max_tokens``, found by bisection that keeps ``count(lo) <= max < count(hi)``; so the prefix
-    fits and one more character would not."""
-    if count(text) <= max_tokens:
-        return text
-    lo, hi = 0, len(text)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if count(text[:mid]) <= max_tokens:
-            lo = mid
-        else:
-            hi = mid
-    return text[:lo]

@@ -9,6 +9,7 @@ arrive; ``flush()`` ends the stream, applying ``errors`` to whatever is still in
 from __future__ import annotations
 
 import codecs
+import threading
 
 
 class StreamDecoder:
@@ -24,6 +25,10 @@ class StreamDecoder:
     [' ', '元']
     >>> stream.flush()
     ''
+
+    One decoder is one stream, fed by one consumer: ids fed from two threads would interleave
+    their bytes into wrong text, so a feed from another thread than the first one raises
+    ``RuntimeError`` instead (give each stream its own ``decode_stream()``).
     """
 
     def __init__(self, tokenizer, errors: str = "replace"):
@@ -33,17 +38,29 @@ class StreamDecoder:
         # Python's incremental UTF-8 decoder holds back exactly an incomplete trailing
         # sequence; invalid bytes in the middle follow `errors`, as decode() treats them.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors)
+        self._owner: int | None = None  # the thread that feeds this stream
 
     def feed(self, ids) -> str:
-        """The text completed by ``ids`` (an id or a sequence of ids); may be ``""``."""
-        if not isinstance(ids, (list, tuple)) and not hasattr(ids, "tolist"):
+        """The text completed by ``ids``: one id (an int, or the numpy or torch scalar an argmax
+        returns) or a sequence of ids; may be ``""``."""
+        if getattr(ids, "ndim", None) == 0:  # np.int64(5), torch.tensor(5)
+            ids = [ids.item()]
+        elif not isinstance(ids, (list, tuple)) and not hasattr(ids, "tolist"):
             ids = [ids]
+        me = threading.get_ident()
+        if self._owner != me:
+            if self._owner is not None:
+                raise RuntimeError("this StreamDecoder is fed from a second thread; two consumers "
+                                   "would interleave their bytes: give each stream its own "
+                                   "decode_stream()")
+            self._owner = me
         return self._decoder.decode(self._tokenizer.decode_bytes(ids))
 
     def flush(self) -> str:
         """End of stream: the held bytes, decoded with ``errors`` (U+FFFD by default)."""
         out = self._decoder.decode(b"", final=True)
         self._decoder.reset()
+        self._owner = None  # the stream ended: another thread may start the next one
         return out
 
     @property

@@ -162,3 +162,8 @@ def test_bad_files(tmp_path):
     with pytest.raises(CorpusError, match="unknown corpus"):
         load_corpus(str(tmp_path / "nope"))
 
+
+
+def test_a_language_named_twice_is_refused():
+    with pytest.raises(CorpusError, match="--langs names en more than once"):
+        load_corpus("udhr", langs=["en", "de", "en"])

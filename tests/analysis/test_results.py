@@ -45,3 +45,16 @@ def test_written_results_verify_and_a_changed_file_is_refused(tmp_path, multilin
     (tmp_path / "compression.csv").write_text("edited\n")
     with pytest.raises(ValueError, match="does not match the manifest"):
         verify_results(tmp_path)
+
+
+def test_a_later_run_leaves_no_file_of_an_earlier_one(tmp_path):
+    from analysis import get_adapter, load_corpus, run_study
+
+    adapters = [get_adapter("qwen"), get_adapter("xlm-r")]
+    two = run_study(load_corpus("udhr", langs=["en", "de"]), adapters, n_boot=0, progress=False)
+    write_results(two, tmp_path)
+    assert (tmp_path / "compression-premium.png").exists()  # a premium figure needs 2 languages
+    one = run_study(load_corpus("udhr", langs=["en"]), adapters, n_boot=0, progress=False)
+    write_results(one, tmp_path)
+    assert not (tmp_path / "compression-premium.png").exists()
+    assert set(p.name for p in tmp_path.iterdir()) == set(verify_results(tmp_path)["files"]) | {"compression.json"}

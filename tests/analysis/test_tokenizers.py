@@ -148,3 +148,20 @@ def test_uncuttable_long_document_is_refused_in_one_line(monkeypatch):
     monkeypatch.setattr(adapter, "max_chars", 500)
     with pytest.raises(ValueError, match=r"a document of 'th' has 1,000 characters xlm-r must take at once.*split the document"):
         _flat_cut(adapter, ["ก" * 1000], "th")
+
+
+def test_the_unknown_token_is_the_tokenizers_own(tmp_path):
+    """A WordPiece tokenizer.json whose unknown token is "[UNK]" (BERT's): "hallo welt" is two
+    unknown tokens, counted as such, and the ratio is blanked with the reason."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from analysis.count import count_block
+    from qtok.blocks import Block
+
+    tok = Tokenizer(models.WordPiece({"[UNK]": 0, "hello": 1, "world": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "bert.json"))
+    adapter = get_adapter(f"bert={tmp_path / 'bert.json'}")
+    assert adapter.unk_ids == frozenset({0})
+    part = count_block(Block(0, "de", "docs", docs=["hallo welt"]), [adapter], None)
+    assert part["freq"]["bert"][0] == 2  # both words are the unknown token

@@ -29,3 +29,13 @@ def test_bad_requests_and_bad_tokenizers_are_one_line(viewers, tmp_path):
         load_viewers(f"mine={tmp_path / 'missing.tiktoken'}")
     with pytest.raises(ServeError, match="given twice"):
         load_viewers("qwen,qwen")
+
+
+def test_the_hf_toggle_matches_special_tokens_as_transformers_does(viewers):
+    import qtok
+
+    out = encode_request(viewers, {"text": "<|endoftext|>", "compat": "hf"})
+    qwen = next(r for r in out["results"] if r["name"] == "qwen")
+    assert [t["id"] for t in qwen["tokens"]] == qtok.get_tokenizer("qwen", compat="hf").encode("<|endoftext|>") == [151643]
+    safe = next(r for r in encode_request(viewers, {"text": "<|endoftext|>"})["results"] if r["name"] == "qwen")
+    assert safe["count"] == 7  # safe: the text is text

@@ -52,14 +52,33 @@ def test_decode_with_offsets_equals_tiktoken(raw_qwen, s):
 
 
 @given(TEXTS, st.integers(0, 30))
-def test_truncate_is_the_longest_fitting_prefix(s, n):
+def test_truncate_is_the_first_tokens_cut_between_characters(s, n):
     tok = get_tokenizer("qwen")
-    cut = tok.truncate(s, n)
-    assert s.startswith(cut) and tok.count(cut) <= n
-    if cut != s:
-        assert tok.count(s[: len(cut) + 1]) > n  # one more character would not fit
-    if tok.count(s) <= n:
+    text, ids, cut = clean(s), tok.encode(s), tok.truncate(s, n)
+    if len(ids) <= n:
         assert cut == s
+        return
+    # Brute force: the longest prefix, in whole characters, of the first n tokens' bytes.
+    head = tok.decode_bytes(ids[:n])
+    want = max((text[:i] for i in range(len(text) + 1) if head.startswith(text[:i].encode())), key=len)
+    assert cut == want and text.startswith(cut)
+
+
+def test_truncate_on_readme_windows_matches_the_brute_force():
+    """The red team's case: 12-word windows of README.md, every budget (1,129 of 9,754 were
+    wrong when truncate bisected on counts, which are not monotonic in the prefix)."""
+    from pathlib import Path
+
+    tok = get_tokenizer("qwen")
+    words = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").split()
+    for start in range(0, 1200, 12):
+        text = " ".join(words[start:start + 12])
+        ids = tok.encode(text)
+        for n in range(len(ids) + 1):
+            head = tok.decode_bytes(ids[:n])
+            want = max((text[:i] for i in range(len(text) + 1) if head.startswith(text[:i].encode())), key=len)
+            assert tok.truncate(text, n) == want, (text, n)
+    assert tok.truncate("truncated", 1) == tok.decode(tok.encode("truncated")[:1])
 
 
 def test_truncate_never_cuts_a_character_and_checks_its_budget():

@@ -49,3 +49,32 @@ def test_stream_flush_applies_errors():
         tok.decode_stream().feed(10**9)
     with pytest.raises(ValueError, match="errors must be"):
         tok.decode_stream(errors="bogus")
+
+
+def test_stream_takes_the_scalars_an_argmax_returns_and_refuses_a_second_thread():
+    import threading
+
+    import numpy as np
+    import torch
+
+    tok = get_tokenizer("qwen")
+    ids = tok.encode("价格 42 元")
+    stream = tok.decode_stream()
+    fed = [stream.feed(np.int64(i)) for i in ids[:2]] + [stream.feed(torch.tensor(i)) for i in ids[2:]]
+    assert "".join(fed) + stream.flush() == "价格 42 元"
+    with pytest.raises(ValueError, match="not an integer"):
+        stream.feed(np.float32(3))
+    shared = tok.decode_stream()
+    shared.feed(ids[0])
+    errors = []
+
+    def other():
+        try:
+            shared.feed(ids[1])
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert errors and "second thread" in errors[0]
