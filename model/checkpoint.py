@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import warnings
-import zipfile
 from pathlib import Path
 
 import torch
@@ -27,6 +25,20 @@ IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 
 class CheckpointError(ValueError):
     """A checkpoint directory that does not fit the model: the message lists what is wrong."""
+
+def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], problem: str) -> None:
+    """Refuse, in one line that begins with ``problem``, tensors that are missing, unexpected, or
+    of another shape than ``expected`` (name -> tensor, on the meta device is enough)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(f"{n}: {tuple(state[n].shape)} (expected {tuple(expected[n].shape)})"
+                       for n in set(expected) & set(state) if state[n].shape != expected[n].shape)
+    if missing or unexpected or misshaped:
+        problems = [f"{label} ({len(items)}): {', '.join(items[:8])}{' ...' if len(items) > 8 else ''}"
+                    for label, items in (("missing", missing), ("unexpected", unexpected),
+                                         ("mis-shaped", misshaped)) if items]
+        raise CheckpointError(f"{problem}: " + "; ".join(problems))
+
 
 def _read_shard(path: Path) -> dict[str, torch.Tensor]:
     """One weights file as tensors, or a one-line ``CheckpointError`` naming it: empty,
@@ -47,7 +59,7 @@ def _read_shard(path: Path) -> dict[str, torch.Tensor]:
             with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
                 warnings.simplefilter("ignore")
                 state = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError):
+        except Exception:  # UnpicklingError, struct.error, IndexError...: whatever the bytes make torch say
             raise CheckpointError(f"{path} is not a plain state dict of tensors (it is truncated, or "
                                   "its pickle holds other objects); it is read with weights_only=True "
                                   "and never executed: convert it to safetensors with the tools that "
@@ -68,11 +80,20 @@ def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
             except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
                 raise CheckpointError(f"{index} is not a valid index (a JSON object with a "
                                       f"weight_map): {e}") from None
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{index} is not a valid index: its weight_map must map tensor "
+                                      "names to shard file names")
             state = {}
+            root = directory.resolve()
             for shard in sorted(set(weight_map.values())):
-                if not (directory / shard).exists():
+                path = (directory / shard).resolve()
+                # A shard is a file of this checkpoint: never "../elsewhere" or "/etc/passwd".
+                if path.parent != root:
+                    raise CheckpointError(f"{index_name} names the shard {shard!r}, which is not a file "
+                                          f"in {directory}; an index lists files beside it")
+                if not path.is_file():
                     raise CheckpointError(f"{index_name} names the shard {shard}, which is missing")
-                state.update(_read_shard(directory / shard))
+                state.update(_read_shard(path))
             return state
     for single in ("model.safetensors", "pytorch_model.bin"):
         if (directory / single).exists():
@@ -100,16 +121,7 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
     state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith(IGNORED_SUFFIXES)}
     with torch.device("meta"):
         model = Qwen(config)
-    expected = {name: p.shape for name, p in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshaped = sorted(f"{n}: {tuple(state[n].shape)} (expected {tuple(expected[n])})"
-                       for n in set(expected) & set(state) if state[n].shape != expected[n])
-    if missing or unexpected or misshaped:
-        problems = [f"{label} ({len(items)}): {', '.join(items[:8])}{' ...' if len(items) > 8 else ''}"
-                    for label, items in (("missing", missing), ("unexpected", unexpected),
-                                         ("mis-shaped", misshaped)) if items]
-        raise CheckpointError(f"checkpoint {directory} does not fit the model: " + "; ".join(problems))
+    check_state(state, model.state_dict(), f"checkpoint {directory} does not fit the model")
     if dtype is None:
         dtype = next(iter(state.values())).dtype
     # The tensors read are the model's (assign=True): no second copy of the weights in memory.

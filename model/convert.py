@@ -34,8 +34,8 @@ from qtok.export import export_hf
 from qtok.files import atomic_write, make_dir
 from qtok.progress import Status
 
-from .checkpoint import CheckpointError, read_state_dict
-from .qwen import Qwen, QwenConfig
+from .checkpoint import CheckpointError, check_state, read_state_dict
+from .qwen import Qwen, QwenConfig, check_sizes
 
 MAX_SHARD_BYTES = 2 << 30  # shards of at most 2 GiB, listed by model.safetensors.index.json
 
@@ -58,10 +58,12 @@ def qwen2_config(c: QwenConfig, dtype: torch.dtype = torch.bfloat16) -> dict:
 
 def config_from_qwen2(cfg: dict) -> QwenConfig:
     """A ``QwenConfig`` from a Qwen2 ``config.json``; refuses what Qwen-1 cannot express."""
-    missing = [k for k in ("hidden_size", "num_attention_heads", "num_hidden_layers",
-                           "intermediate_size", "vocab_size") if k not in cfg]
-    if missing:
-        raise CheckpointError(f"config.json lacks {missing}: is this a transformers Qwen2 checkpoint?")
+    try:
+        check_sizes(cfg, ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",
+                          "vocab_size"), ("num_key_value_heads", "head_dim", "max_position_embeddings"),
+                    "a transformers Qwen2")
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     nh = cfg["num_attention_heads"]
     if cfg.get("num_key_value_heads", nh) != nh:
         raise CheckpointError(f"num_key_value_heads {cfg['num_key_value_heads']} != num_attention_heads "
@@ -125,15 +127,6 @@ def to_qwen(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Te
     return out
 
 
-def _check_names(state: dict, expected: set[str], directory: Path, layout: str) -> None:
-    missing = sorted(expected - set(state))
-    unexpected = sorted(set(state) - expected)
-    if missing or unexpected:
-        parts = [f"{label} ({len(x)}): {', '.join(x[:6])}{' ...' if len(x) > 6 else ''}"
-                 for label, x in (("missing", missing), ("unexpected", unexpected)) if x]
-        raise CheckpointError(f"{directory} is not a {layout} checkpoint of its config: " + "; ".join(parts))
-
-
 def write_safetensors(state: dict[str, torch.Tensor], directory: Path,
                       max_shard_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
     """``model.safetensors``, or shards plus ``model.safetensors.index.json`` when larger than
@@ -189,11 +182,11 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
     if to == "hf":
         state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
         with torch.device("meta"):
-            _check_names(state, set(Qwen(c).state_dict()), src, "Qwen-1")
+            check_state(state, Qwen(c).state_dict(), f"{src} is not a Qwen-1 checkpoint of its config")
         out, out_cfg = to_hf(state, c), qwen2_config(c, dtype)
     else:
         with torch.device("meta"):
-            _check_names(state, set(to_hf(Qwen(c).state_dict(), c)), src, "Qwen2")
+            check_state(state, to_hf(Qwen(c).state_dict(), c), f"{src} is not a Qwen2 checkpoint of its config")
         out, out_cfg = to_qwen(state, c), c.to_qwen_config()
     size = sum(t.numel() * t.element_size() for t in out.values())
     status(f"writing {len(out)} tensors ({size / 2**30:.2f} GiB) to {dst} in the {to} layout")

@@ -19,6 +19,25 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+# Larger than any vocabulary or width a config could mean: a bound before anything is allocated.
+MAX_SIZE = 1 << 24
+
+
+def check_sizes(cfg, required: tuple[str, ...], optional: tuple[str, ...], kind: str) -> None:
+    """Refuse a ``config.json`` whose sizes are missing or are not positive integers (``"64"``,
+    ``64.0``, ``null``, ``0``, ``-5``, ``1e13``), in one line that names the key."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"config.json holds a {type(cfg).__name__}, not an object: is this {kind} checkpoint?")
+    missing = [k for k in required if k not in cfg]
+    if missing:
+        raise ValueError(f"config.json lacks {missing}: is this {kind} checkpoint?")
+    for key in required + tuple(k for k in optional if k in cfg):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_SIZE:
+            raise ValueError(f"config.json: {key} is {v!r}; it must be a positive integer "
+                             f"(at most {MAX_SIZE:,})")
+
+
 @dataclass
 class QwenConfig:
     vocab_size: int = 151936  # 151,851 ids padded to a multiple of 128
@@ -44,10 +63,8 @@ class QwenConfig:
     @classmethod
     def from_qwen_config(cls, cfg: dict) -> "QwenConfig":
         """From the keys of a Qwen checkpoint's ``config.json``."""
-        missing = [k for k in ("hidden_size", "num_attention_heads", "num_hidden_layers",
-                               "intermediate_size", "vocab_size") if k not in cfg]
-        if missing:
-            raise ValueError(f"config.json lacks {missing}: is this a Qwen (v1) checkpoint?")
+        check_sizes(cfg, ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",
+                          "vocab_size"), ("kv_channels", "seq_length"), "a Qwen (v1)")
         d, nh = cfg["hidden_size"], cfg["num_attention_heads"]
         return cls(
             vocab_size=cfg["vocab_size"],

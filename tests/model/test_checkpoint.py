@@ -6,17 +6,11 @@ import pytest
 import torch
 
 import qtok
-from model import (
-    CheckpointError,
-    QwenConfig,
-    load_checkpoint,
-    save_checkpoint,
-)
+from model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
 
 
 def ids_of(text):
     return torch.tensor([qtok.encode(text)])
-
 
 
 @pytest.mark.parametrize("fmt,shards", [("safetensors", 1), ("safetensors", 2), ("bin", 1), ("bin", 3)])
@@ -60,3 +54,35 @@ def test_config_from_qwen_config_json():
     assert cfg == QwenConfig.from_name("qwen-1.8b")
     with pytest.raises(ValueError, match="lacks"):
         QwenConfig.from_qwen_config({"hidden_size": 8})
+
+
+def test_shards_are_files_of_the_checkpoint_never_paths_elsewhere(tiny, tmp_path):
+    outside = tmp_path / "outside"
+    save_checkpoint(tiny, outside)
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(tiny, ckpt, shards=2)
+    index = ckpt / "model.safetensors.index.json"
+    doc = json.loads(index.read_text())
+    for target in ("../outside/model.safetensors", "/etc/passwd"):
+        doc["weight_map"] = dict.fromkeys(doc["weight_map"], target)
+        index.write_text(json.dumps(doc))
+        with pytest.raises(CheckpointError, match="which is not a file in"):
+            load_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("garbage", [b"GARBAGE", b"."])
+def test_a_bin_file_of_garbage_is_one_line(tiny, tmp_path, garbage):
+    save_checkpoint(tiny, tmp_path, fmt="bin")
+    (tmp_path / "pytorch_model.bin").write_bytes(garbage)
+    with pytest.raises(CheckpointError, match="is not a plain state dict"):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("key,value", [("num_attention_heads", 0), ("seq_length", -5), ("hidden_size", "64"),
+                                       ("hidden_size", 64.0), ("hidden_size", None), ("vocab_size", 10**13)])
+def test_config_sizes_must_be_positive_integers(tiny, tmp_path, key, value):
+    save_checkpoint(tiny, tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(dict(cfg, **{key: value})))
+    with pytest.raises(ValueError, match=f"config.json: {key} is .*; it must be a positive integer"):
+        load_checkpoint(tmp_path)

@@ -187,3 +187,18 @@ def test_damaged_weights_are_one_line(tmp_path, damage):
     expected = {"truncated": "not a valid safetensors file", "empty": "is empty",
                 "pickle": "never executed", "not-a-dict": "does not hold a state dict"}[damage]
     assert expected in lines[0]
+
+
+def test_tensors_that_do_not_fit_the_config_are_refused_before_anything_is_written(qwen_dir, hf_dir, tmp_path):
+    """A config that says other sizes than the tensors have converted to a checkpoint
+    transformers could not load: every tensor's shape is checked first."""
+    import shutil
+
+    for src, to in ((qwen_dir, "hf"), (hf_dir, "qwen")):
+        bad = tmp_path / f"bad-{to}"
+        shutil.copytree(src, bad)
+        cfg = json.loads((bad / "config.json").read_text())
+        (bad / "config.json").write_text(json.dumps(dict(cfg, intermediate_size=384, vocab_size=1000)))
+        r = run_main(convert_main, bad, tmp_path / f"out-{to}", "--to", to, "--quiet")
+        assert r.returncode == 2 and "mis-shaped" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert not (tmp_path / f"out-{to}" / "config.json").exists()
