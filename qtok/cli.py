@@ -25,9 +25,9 @@ from .core import get_tokenizer, parse_compat
 from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
 from .export import export_hf
+from .load import check_pattern
 from .progress import Status
 from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
-from .unicode import compile_portable
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
@@ -202,12 +202,7 @@ def cmd_train(args) -> None:
 
     if not str(args.out).endswith(".tiktoken"):
         raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
-    if not args.pattern:
-        raise CLIError("--pattern is empty; give a pre-tokenization regex (default: Qwen's)")
-    try:
-        compile_portable(args.pattern)
-    except Exception as e:  # regex.error, or a pattern the portable rewrite cannot take
-        raise CLIError(f"--pattern {args.pattern!r} is not a valid regex: {e}") from None
+    check_pattern(args.pattern, "--pattern")  # before a corpus is read
     if args.new_tokens <= 0:
         raise CLIError(f"--new-tokens must be positive, got {args.new_tokens}")
     out = Path(args.out)

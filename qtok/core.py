@@ -18,7 +18,7 @@ from typing import Literal
 from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
-from .load import check_table
+from .load import check_pattern, check_table
 from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
@@ -102,7 +102,10 @@ class Tokenizer:
         if engine is not None and not isinstance(engine, str):
             raise TypeError(f"engine is a name such as 'fast', got {type(engine).__name__}")
         # The same checks whichever engine is asked for, before any engine sees the table.
-        check_table(spec.mergeable_ranks, spec.special_tokens, spec.origin or f"encoding {spec.name!r}")
+        source = spec.origin or f"encoding {spec.name!r}"
+        check_table(spec.mergeable_ranks, spec.special_tokens, source)
+        if not spec.cache_key:  # the vendored encodings' patterns are qtok's own, pinned in code
+            check_pattern(spec.pat_str, source)
         self.spec = spec
         self.engine_name = engine or default_engine()
         self.compat = compat

@@ -11,6 +11,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import regex
+
 # Every file under qtok/data/ that the package reads, with the sha256 of its bytes. A file that
 # does not match is refused: a tampered or truncated vocabulary would give wrong ids silently.
 DATA_FILES = {
@@ -134,6 +136,38 @@ def check_table(ranks: dict[bytes, int], special_tokens: dict[str, int], source:
         raise DataFileError(f"{source}: special token {text!r} has id {i}, more than "
                             f"{MAX_UNASSIGNED:,} ids past the last rank ({n - 1}); number special "
                             "tokens right after the ranks")
+
+
+# Text every pre-tokenization pattern must cut into pieces that join back to it: all the scripts
+# qtok is studied on, digits of several systems, whitespace runs, punctuation, emoji sequences.
+PATTERN_PROBES = (
+    "hello world", "Hello, World!  It's 42.", "don't 'S 've", "Привет, мир", "你好，世界。", "こんにちは、カタカナ",
+    "안녕하세요 세계", "สวัสดีครับ", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया", "Ελληνικά", "ሰላም",
+    "0 12 345 6789 ١٢٣ १२३ １２３ Ⅻ ½ 3.14", " \t\n\r\n  \u3000\u00a0\u2028 \x0b\x0c end ",
+    "!?.,;:()[]{}<>«»—–-_/\\|@#$%^&*+=~`'\"", "😀 👍🏽 👩‍👩‍👧 🇯🇵 ❤️", "a", " ", "\n", "x\u0301y",
+)
+
+
+def check_pattern(pat_str: str, source: str) -> None:
+    """Refuse a pre-tokenization pattern that would lose or invent text: one that does not
+    compile, that can match the empty string, or whose pieces do not join back to every probe
+    text (a pattern such as ``[a-z]+`` drops " 42 " from "hello 42 ab")."""
+    if not isinstance(pat_str, str) or not pat_str:
+        raise DataFileError(f"{source}: the pattern is empty; give a pre-tokenization regex (Qwen's, say)")
+    try:
+        compiled = regex.compile(pat_str)
+    except regex.error as e:
+        raise DataFileError(f"{source}: the pattern does not compile ({e}): {pat_str[:80]!r}") from None
+    for probe in PATTERN_PROBES:
+        pieces = [m.group() for m in compiled.finditer(probe)]
+        if any(not piece for piece in pieces):
+            raise DataFileError(f"{source}: the pattern can match the empty string (in {probe!r}); "
+                                "a piece must hold at least one character")
+        if "".join(pieces) != probe:
+            lost = regex.sub(pat_str, "", probe)
+            raise DataFileError(f"{source}: the pattern's pieces do not cover the text: in {probe!r} it "
+                                f"matches nothing at {lost[:20]!r}; add an alternative that matches "
+                                r"anything (Qwen's ends in |\s+)")
 
 
 def dump_ranks(ranks: dict[bytes, int]) -> bytes:

@@ -31,7 +31,7 @@ from .blocks import BLOCK_BYTES, number, plan_file, read_docs, read_text
 from .core import Tokenizer
 from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
 from .files import atomic_write
-from .load import check_table, dump_ranks, sha256_bytes
+from .load import check_pattern, check_table, dump_ranks, sha256_bytes
 from .progress import Status
 from .runner import run
 from .unicode import compile_portable
@@ -64,6 +64,7 @@ def extend(
     ranks, ordered = prepare_base(base, drop)
 
     # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
+    check_pattern(pat_str, "the pattern")
     piece_counts = count_pieces(texts, pat_str)
     if not piece_counts:
         raise ValueError("the corpus is empty: give at least one non-empty text")
@@ -205,6 +206,7 @@ def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backe
     the sidecar records about the counting."""
     if min_count < 1:
         raise ValueError(f"--min-count must be at least 1, got {min_count}")
+    check_pattern(pat_str, "the pattern")
     block_bytes = block_bytes or BLOCK_BYTES
     blocks = number(b for f in files if f.stat().st_size
                     for b in plan_file(f, "", None, block_bytes=block_bytes))

@@ -91,7 +91,7 @@ def test_train_takes_no_tokenizer_options(tmp_path):
         r = qtok(*args, "--corpus", str(corpus), "--new-tokens", "2", "--out", str(tmp_path / "o.tiktoken"))
         assert r.returncode == 2 and ("encoding" in r.stderr or "engine" in r.stderr), r.stderr
     assert "--encoding" not in qtok("train", "--help").stdout
-    for pattern, msg in (("(", "not a valid regex"), ("", "--pattern is empty")):
+    for pattern, msg in (("(", "--pattern: the pattern does not compile"), ("", "--pattern: the pattern is empty")):
         r = qtok("train", "--corpus", str(corpus), "--new-tokens", "2", "--pattern", pattern,
                  "--out", str(tmp_path / "o.tiktoken"))
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, r.stderr

@@ -92,3 +92,27 @@ def test_an_empty_special_cannot_hang_encode():
 
     with pytest.raises(DataFileError, match="empty text"):
         Tokenizer(EncodingSpec("x", QWEN_PATTERN, BYTES, {"": 256}))
+
+
+@pytest.mark.parametrize("pattern,match", [
+    ("[a-z]+", "pieces do not cover the text"),   # " 42 " would be lost from "hello 42 ab"
+    ("a*", "can match the empty string"),          # the tiktoken engine panicked on it
+    ("", "the pattern is empty"),                  # the reference engine returned [] for any text
+    ("(unclosed", "does not compile"),
+])
+def test_a_pattern_that_loses_text_is_refused_on_load_and_on_train(tmp_path, pattern, match):
+    from helpers import run_main
+    from qtok.cli import main
+
+    path = tmp_path / "mine.tiktoken"
+    write_extension(path, extend(BYTES, ["hello hello world"], 2), base=BYTES, n_new_requested=2)
+    meta = json.loads((tmp_path / "mine.tiktoken.json").read_text())
+    (tmp_path / "mine.tiktoken.json").write_text(json.dumps(dict(meta, pat_str=pattern)))
+    _load_everywhere(path, match)
+    with pytest.raises(DataFileError, match=match):
+        extend(BYTES, ["hello 42 ab"], 2, pat_str=pattern)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello 42 ab\n" * 10)
+    r = run_main(main, "train", "--corpus", corpus, "--new-tokens", "2", "--pattern", pattern,
+                 "--out", tmp_path / "o.tiktoken", "--quiet")
+    assert r.returncode == 2 and match in r.stderr and r.stderr.count("\n") == 1, r.stderr
