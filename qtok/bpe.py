@@ -56,3 +56,49 @@ def bpe_merge(
         out.append(ranks[piece[i : nxt[i]]])
         i = nxt[i]
     return out
+
+
+class _Below:
+    """``ranks`` restricted to ranks below ``limit``, with the two methods ``bpe_merge`` uses."""
+
+    def __init__(self, ranks: dict[bytes, int], limit: int):
+        self.ranks, self.limit = ranks, limit
+
+    def get(self, key: bytes, default=None):
+        r = self.ranks.get(key)
+        return r if r is not None and r < self.limit else default
+
+    def __getitem__(self, key: bytes) -> int:
+        r = self.get(key)
+        if r is None:
+            raise KeyError(key)
+        return r
+
+
+def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """The merge that makes each multi-byte token, in rank order.
+
+    >>> merges_from_ranks({b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4})
+    [(b'a', b'b'), (b'ab', b'c')]
+    """
+    by_rank = {r: t for t, r in ranks.items()}
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+        if len(token) < 2:
+            continue
+        parts = merge_parts(token, rank, ranks)
+        if len(parts) == 2:
+            merges.append((by_rank[parts[0]], by_rank[parts[1]]))
+        # A token that lower ranks cannot build from two parts is unreachable by merges; qtok
+        # refuses such a rank file on load (load.check_merges), so this is only for safety.
+    return merges
+
+
+def merge_parts(token: bytes, rank: int, ranks: dict[bytes, int]) -> list[int]:
+    """The ranks of the parts BPE reaches on ``token`` with only tokens below ``rank``: two for
+    every token a merge can make (what tiktoken's and every other BPE's tables are).
+
+    >>> merge_parts(b"abc", 4, {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4})
+    [3, 2]
+    """
+    return bpe_merge(token, _Below(ranks, rank))

@@ -18,7 +18,8 @@ from typing import Literal
 from . import chat
 from .encodings import ENCODINGS, EncodingSpec, get_spec
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
-from .load import check_pattern, check_table
+from .files import read_cached
+from .load import check_merges, check_pattern, check_table, dump_ranks, sha256_bytes
 from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
@@ -104,8 +105,12 @@ class Tokenizer:
         # The same checks whichever engine is asked for, before any engine sees the table.
         source = spec.origin or f"encoding {spec.name!r}"
         check_table(spec.mergeable_ranks, spec.special_tokens, source)
-        if not spec.cache_key:  # the vendored encodings' patterns are qtok's own, pinned in code
+        if not spec.cache_key:  # the vendored encodings are qtok's own, pinned and proven
             check_pattern(spec.pat_str, source)
+            # Merge-closure costs ~1 s on 100,000 ranks: the verdict is kept in the user cache,
+            # keyed by the table's bytes.
+            read_cached(sha256_bytes(dump_ranks(spec.mergeable_ranks)), ".merge-closed",
+                        lambda: check_merges(spec.mergeable_ranks, source) or b"merge-closed\n")
         self.spec = spec
         self.engine_name = engine or default_engine()
         self.compat = compat

@@ -28,7 +28,7 @@ import functools
 import json
 from pathlib import Path
 
-from .bpe import bpe_merge
+from .bpe import merges_from_ranks
 from .files import atomic_write, make_dir
 
 # The ChatML layout of encode_chat (Qwen-Chat's make_context), as a Jinja template.
@@ -59,42 +59,6 @@ def bytes_to_unicode() -> dict[int, str]:
             cs.append(256 + n)
             n += 1
     return dict(zip(bs, map(chr, cs)))
-
-
-class _Below:
-    """``ranks`` restricted to ranks below ``limit``, with the two methods ``bpe_merge`` uses."""
-
-    def __init__(self, ranks: dict[bytes, int], limit: int):
-        self.ranks, self.limit = ranks, limit
-
-    def get(self, key: bytes, default=None):
-        r = self.ranks.get(key)
-        return r if r is not None and r < self.limit else default
-
-    def __getitem__(self, key: bytes) -> int:
-        r = self.get(key)
-        if r is None:
-            raise KeyError(key)
-        return r
-
-
-def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """The merge that makes each multi-byte token, in rank order.
-
-    >>> merges_from_ranks({b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4})
-    [(b'a', b'b'), (b'ab', b'c')]
-    """
-    by_rank = {r: t for t, r in ranks.items()}
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
-        if len(token) < 2:
-            continue
-        parts = bpe_merge(token, _Below(ranks, rank))
-        if len(parts) == 2:
-            merges.append((by_rank[parts[0]], by_rank[parts[1]]))
-        # A token that lower ranks cannot build from two parts is unreachable by merges;
-        # ignore_merges still finds it when it is a whole piece, as tiktoken does.
-    return merges
 
 
 def tokenizer_json(tokenizer) -> dict:

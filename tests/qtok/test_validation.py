@@ -116,3 +116,16 @@ def test_a_pattern_that_loses_text_is_refused_on_load_and_on_train(tmp_path, pat
     r = run_main(main, "train", "--corpus", corpus, "--new-tokens", "2", "--pattern", pattern,
                  "--out", tmp_path / "o.tiktoken", "--quiet")
     assert r.returncode == 2 and match in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_table_that_is_not_merge_closed_is_refused_by_every_engine(tmp_path):
+    # "abc" with no "ab" or "bc": tiktoken finds it whole, fastokens and an HF export (both
+    # built from merges) cannot; the engines would disagree, so the file is refused on load.
+    p = tmp_path / "open.tiktoken"
+    p.write_bytes(dump_ranks(BYTES | {b"abc": 256}))
+    _load_everywhere(p, r"the token b'abc' \(rank 256\) is not a merge of two lower-ranked tokens")
+    from helpers import run_main
+    from qtok.cli import main
+
+    r = run_main(main, "--engine", "tiktoken", "export", "hf", tmp_path / "out", "--encoding", p, "--quiet")
+    assert r.returncode == 2 and "not a merge" in r.stderr and not (tmp_path / "out" / "tokenizer.json").exists()
