@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qtok.files import make_dir
 from qtok.progress import Status, process_seconds
 
 from .corpora import CorpusError, load_corpus
@@ -57,17 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     langs = args.langs.split(",") if args.langs else None
     status = Status("analysis", quiet=args.quiet)
     try:
+        make_dir(args.out, "--out ")  # before the study runs, not after
         status(f"loading the corpus ({args.corpus}) and the tokenizers ({args.tokenizers})")
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
         adapters = load_adapters([s.strip() for s in args.tokenizers.split(",") if s.strip()])
-        status(f"counting {len(corpus.langs)} languages with {len(adapters)} tokenizers")
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
                           reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed,
                           backend=args.backend, address=args.address, sample=args.sample,
-                          progress=False if args.quiet else None)
+                          progress=False if args.quiet else None, status=status)
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2

@@ -358,9 +358,11 @@ def files_corpus(pattern: str, langs: list[str] | None, kind: str | None = None,
     labels = {flores_to_short(lang): lang for lang in langs}  # zho_Hans is labelled zh
     files = {}
     for label, lang in labels.items():
-        found = sorted(Path(p) for p in glob.glob(pattern.format(lang=lang)) if Path(p).is_file())
+        # Only {lang} is a placeholder: other braces are the file names' own (or glob's).
+        where = pattern.replace("{lang}", lang)
+        found = sorted(Path(p) for p in glob.glob(where) if Path(p).is_file())
         if not found:
-            raise CorpusError(f"no file matches {pattern.format(lang=lang)!r}")
+            raise CorpusError(f"no file matches {where!r}")
         files[label] = found
 
     meta = {"corpus": f"files {pattern}", "text_field": text_field, "configs": labels,

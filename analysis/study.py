@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
@@ -61,7 +62,8 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
               progress: bool | None = None, reference_lang: str = "en",
               n_boot: int = N_BOOT, seed: int = SEED, backend: str = "local",
               address: str | None = None, sample: int | None = None,
-              block_bytes: int = BLOCK_BYTES, pool: str | None = None) -> Study:
+              block_bytes: int = BLOCK_BYTES, pool: str | None = None,
+              status: Callable[[str], None] = lambda message: None) -> Study:
     """Count all languages (``backend="local"``: on all cores; ``"ray"``: on Ray), then the
     metrics, the paper's values and 95% bootstrap intervals. The counts are identical whichever
     backend and however many workers count them (``pool``: ``"process"`` or ``"thread"`` for the
@@ -76,9 +78,12 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     if reference_lang not in corpus.langs:
         raise ValueError(f"the reference language {reference_lang!r} is not in the corpus; choose "
                          f"one of {', '.join(corpus.langs)} with --reference-lang")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ValueError(f"--bootstrap must be 0 (no intervals) or a positive number of replicates, got {n_boot!r}")
     for flag, value in (("--sample", sample), ("--max-docs", max_docs), ("--max-bytes", max_bytes)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
+    status(f"counting {len(corpus.langs)} languages with {len(adapters)} tokenizers")
     start = time.perf_counter()
     counted = count_corpus(
         corpus, adapters, normalization, backend=backend, jobs=jobs, address=address, sample=sample,

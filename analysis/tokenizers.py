@@ -219,6 +219,8 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
         path = Path(source)
         data, label = path.read_bytes(), str(path)
     try:
+        if not data:  # sentencepiece loads b"" as a model that fails later, "not initialized"
+            raise RuntimeError("the file is empty")
         sp = spm.SentencePieceProcessor(model_proto=data)
     except Exception as e:  # RuntimeError from the C++ parser
         raise TokenizerError(f"{label} is not a SentencePiece model: {str(e).splitlines()[0] if str(e) else e}") from None

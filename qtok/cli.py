@@ -194,6 +194,8 @@ def add_train_parser(sub, json_only) -> None:
                    help="count pieces on all cores (local, default) or on Ray (pip install 'qtok[scale]')")
     p.add_argument("--address", help="with --backend ray: the cluster to join")
     p.add_argument("--jobs", type=int, help="counting workers (default: all cores)")
+    p.add_argument("--errors", default="strict", choices=["strict", "replace"],
+                   help="invalid UTF-8 in the corpus: fail (default) or replace it with U+FFFD")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_train)
 
@@ -217,7 +219,7 @@ def cmd_train(args) -> None:
     status(f"counting pieces in {len(files)} files ({size / 1e6:.1f} MB)")
     counts, record = count_corpus_pieces(files, args.pattern, backend=args.backend, jobs=args.jobs,
                                          address=args.address, min_count=args.min_count,
-                                         progress=False if args.quiet else None)
+                                         progress=False if args.quiet else None, errors=args.errors)
     status(f"learning {args.new_tokens} tokens from {len(counts):,} distinct pieces")
     ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern,
                           progress=False if args.quiet else None)

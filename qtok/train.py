@@ -199,8 +199,8 @@ def _count_block(block, pat_str: str) -> Counter[str]:
 
 def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backend: str = "local",
                         jobs: int | None = None, address: str | None = None, min_count: int = 1,
-                        block_bytes: int | None = None, progress: bool | None = None
-                        ) -> tuple[dict[str, int], dict]:
+                        block_bytes: int | None = None, progress: bool | None = None,
+                        errors: str = "strict") -> tuple[dict[str, int], dict]:
     """Piece counts of corpus files, counted in blocks on all cores (``local``) or on Ray, merged,
     then pruned below ``min_count``; the same table whichever backend counted. Also returns what
     the sidecar records about the counting."""
@@ -209,7 +209,7 @@ def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backe
     check_pattern(pat_str, "the pattern")
     block_bytes = block_bytes or BLOCK_BYTES
     blocks = number(b for f in files if f.stat().st_size
-                    for b in plan_file(f, "", None, block_bytes=block_bytes))
+                    for b in plan_file(f, "", None, block_bytes=block_bytes, errors=errors))
     counts: Counter[str] = Counter()
     for _, part in run(PieceCounter(pat_str), blocks, backend=backend, jobs=jobs, address=address,
                        progress=progress, desc="counting pieces"):

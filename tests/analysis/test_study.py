@@ -110,3 +110,22 @@ def test_other_chart_rows_line_up_by_name():
     assert math.isclose([r for r in rows if r["tokenizer"] == "llama"][0]["paper_diff"], 1.10 - 1.06)
     add_paper(rows, "qwen")  # the chart is relative to XLM-R: another baseline has no paper values
     assert all(math.isnan(r["paper"]) for r in rows)
+
+
+def test_more_bad_arguments_are_one_line_before_any_counting(tmp_path):
+    (tmp_path / "empty.model").write_bytes(b"")
+    (tmp_path / "x" / "en").mkdir(parents=True)
+    (tmp_path / "x" / "en" / "a.txt").write_text("hello\n")
+    (tmp_path / "a-file").write_text("x")
+    for args, message in (
+        (["--tokenizers", f"qwen,xlm-r,{tmp_path / 'empty.model'}"], "is not a SentencePiece model: the file is empty"),
+        (["--corpus", str(tmp_path / "x" / "{lang}" / "{x}.txt"), "--langs", "en"], "no file matches"),
+        (["--corpus", str(tmp_path / "x" / "{lang}" / "{}.txt"), "--langs", "en"], "no file matches"),
+        (["--bootstrap", "-5"], "--bootstrap must be 0 (no intervals) or a positive number"),
+        (["--out", str(tmp_path / "a-file")], "--out " + str(tmp_path / "a-file") + " exists and is not a directory"),
+    ):
+        argv = ["--langs", "en,de", "--out", str(tmp_path / "out"), *args]
+        r = run_main(main, *argv)
+        errors = [line for line in r.stderr.splitlines() if "error" in line]
+        assert r.returncode == 2 and len(errors) == 1 and message in errors[0], r.stderr
+        assert "analysis: counting" not in r.stderr  # refused before the study ran

@@ -150,3 +150,13 @@ def test_chat_window_options_are_checked(tmp_path):
 def test_explain_steps_is_bounded():
     r = qtok("explain", "--steps", "x" * 10_000)
     assert r.returncode == 2 and "--steps" in r.stderr and len(r.stdout) < 1000
+
+
+def test_train_takes_errors_replace_as_its_message_says(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ab\xffcd ab\xffcd ab\xffcd\n")
+    r = qtok("train", "--corpus", str(bad), "--new-tokens", "2", "--out", str(tmp_path / "o.tiktoken"), "--quiet")
+    assert r.returncode == 2 and "not valid UTF-8 at byte offset 2" in r.stderr and "--errors replace" in r.stderr
+    r = qtok("train", "--corpus", str(bad), "--new-tokens", "2", "--out", str(tmp_path / "o.tiktoken"),
+             "--errors", "replace", "--quiet")
+    assert r.returncode == 0, r.stderr
