@@ -148,7 +148,7 @@ def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
             ids = tok.encode_chat(messages)
             raw = tok.decode_tokens_bytes(ids)
             shown = b"".join(raw).decode("utf-8", errors="replace")
-            spans = char_spans(shown.encode("utf-8"), raw) if shown.encode("utf-8") == b"".join(raw) \
+            spans = char_spans(raw) if shown.encode("utf-8") == b"".join(raw) \
                 else [(0, 0)] * len(ids)
             segs = list(zip(spans, shares(shown, spans)))
             note = f"ChatML prompt of {len(messages)} messages"

@@ -441,7 +441,7 @@ class Tokenizer:
         tokens = self.decode_tokens_bytes(ids)
         data = b"".join(tokens)
         text = data.decode("utf-8", errors="strict")
-        return text, [start for start, _ in char_spans(data, tokens)]
+        return text, [start for start, _ in char_spans(tokens)]
 
     # --- offsets and budgets -----------------------------------------------------------------
     def encode_with_offsets(self, text: str, **kwargs) -> tuple[list[int], list[tuple[int, int]]]:
@@ -458,7 +458,8 @@ class Tokenizer:
         """
         text = replace_surrogates(self._prepare(text, "encode_with_offsets"))
         ids = self.encode(text, **kwargs)
-        return ids, char_spans(text.encode("utf-8"), self.decode_tokens_bytes(ids))
+        # Token bytes one at a time (no list of them): the spans are the only thing kept.
+        return ids, char_spans(map(self.engine.decode_single_token_bytes, ids))
 
     def truncate(self, text: str, max_tokens: int, **kwargs) -> str:
         """The text of the first ``max_tokens`` ids of ``encode(text, **kwargs)``: what a model
