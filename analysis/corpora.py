@@ -219,6 +219,11 @@ def directory(path: str | Path, errors: str = "strict") -> Corpus:
     files = {p.stem: p for p in sorted(root.glob("*.txt"))}
     if not files:
         raise CorpusError(f"no <lang>.txt files in {str(root)!r}")
+    for lang, p in files.items():
+        # The file name is the language, as --langs names it (comma-separated).
+        if lang.startswith(".") or not lang or any(c in lang for c in ", \t"):
+            raise CorpusError(f"{p}: a file's name is its language (en.txt, zho_Hans.txt), and "
+                              f"{p.name!r} names none --langs could choose; rename it")
     meta = {"corpus": f"directory {root}", "files": {lang: sha256_file(p) for lang, p in files.items()},
             "documents": "one line each"}
     return Corpus(root.name, list(files), None, meta, parallel=set(files),

@@ -167,3 +167,11 @@ def test_bad_files(tmp_path):
 def test_a_language_named_twice_is_refused():
     with pytest.raises(CorpusError, match="--langs names en more than once"):
         load_corpus("udhr", langs=["en", "de", "en"])
+
+
+@pytest.mark.parametrize("name", [".txt", "a,b.txt", "two words.txt"])
+def test_a_file_name_that_names_no_language_is_refused(tmp_path, name):
+    (tmp_path / "en.txt").write_text("hello\n")
+    (tmp_path / name).write_text("hello\n")
+    with pytest.raises(CorpusError, match="names none --langs could choose"):
+        load_corpus(str(tmp_path))
