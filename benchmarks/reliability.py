@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,6 +98,48 @@ def concurrency() -> None:
         print(f"{engine:>9}: {len(jobs)} encodes from 64 threads, {mismatches} mismatches")
 
 
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(resident now, peak) of a process, in MB, from the kernel's accounting."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def playground_worst_request() -> None:
+    """The playground's worst requests: a body at the 1 MB limit that is one token per two bytes
+    ("a " * 524,000) for each of its three tokenizers, alone and three at once (a page gets ~6
+    connections); the server's peak memory and the size of each answer."""
+    import re
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline()).group(1)
+        body = json.dumps({"text": "a " * 524_000}).encode()
+
+        def post(_):
+            req = urllib.request.Request(url + "api/encode", data=body,
+                                         headers={"Content-Type": "application/json"})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=300) as r:
+                    return r.status, len(r.read()), time.perf_counter() - t0
+            except urllib.error.HTTPError as e:
+                return e.code, len(e.read()), time.perf_counter() - t0
+
+        idle = _rss_mb(proc.pid)[0]
+        status, size, seconds = post(0)
+        print(f"playground, one worst request: {status}, answer {size / 1e6:.1f} MB in {seconds:.1f} s; "
+              f"server {idle:.0f} MB idle, peak {_rss_mb(proc.pid)[1]:.0f} MB")
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(post, range(3)))
+        print(f"playground, three at once: {[r[0] for r in results]}, "
+              f"{max(r[2] for r in results):.1f} s; server peak {_rss_mb(proc.pid)[1]:.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--mb", type=float, default=50.0, help="size of the one-line document")
@@ -126,6 +169,7 @@ def main() -> None:
             else:
                 print(f"| {label} | {engine} | {r['tokens']:,} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |", flush=True)
     concurrency()
+    playground_worst_request()
 
 
 if __name__ == "__main__":

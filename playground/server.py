@@ -33,6 +33,14 @@ from qtok.offsets import char_spans, shares
 from qtok.progress import Status
 
 MAX_BODY = 1 << 20  # bytes of a request body
+# The work one request may cause: tokens returned per tokenizer (the count is always whole; the
+# list says "truncated" past this), and requests encoded at once (a 503 beyond, not a queue).
+MAX_TOKENS_SHOWN = 20_000
+MAX_CONCURRENT = 2
+READ_TIMEOUT = 10  # seconds a client may take to send its request
+# Control characters in a logged path would drive the server's terminal: escaped, as the
+# standard library does from Python 3.12 on.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
 class ServeError(ValueError):
@@ -45,8 +53,9 @@ class Viewer:
     name: str
     chat = False
 
-    def tokens(self, text: str, compat: str | None, allow_special: bool):
-        """(ids, character spans, each token's bytes, the text the spans index)."""
+    def tokens(self, text: str, compat: str | None, allow_special: bool, limit: int):
+        """(every id, the character spans and bytes of the first ``limit`` tokens, the text the
+        spans index, the bytes of all tokens): a long text is counted whole and shown in part."""
         raise NotImplementedError
 
 
@@ -59,15 +68,17 @@ class QtokViewer(Viewer):
     def tokenizer(self, compat):
         return self._tok[compat]
 
-    def tokens(self, text, compat, allow_special):
+    def tokens(self, text, compat, allow_special, limit):
         tok = self._tok[compat]
         # compat="hf" is what transformers does: every special token is matched in text, so the
         # special-token toggle cannot turn that off.
         allowed = "all" if allow_special or compat == "hf" else ()
-        ids, spans = tok.encode_with_offsets(text, allowed_special=allowed)
+        ids = tok.encode(text, allowed_special=allowed)
         # What the spans index: the text as encoded (NFC under compat="hf", lone surrogates as U+FFFD).
         shown = replace_surrogates(unicodedata.normalize("NFC", text) if compat == "hf" else text)
-        return ids, spans, tok.decode_tokens_bytes(ids), shown
+        raw = tok.decode_tokens_bytes(ids[:limit])
+        # The tokens' bytes are the encoded text's bytes, special tokens included as their text.
+        return ids, char_spans(raw), raw, shown, len(shown.encode("utf-8"))
 
 
 class AdapterViewer(Viewer):
@@ -81,9 +92,12 @@ class AdapterViewer(Viewer):
             raise ServeError(str(e)) from None
         self.name = name
 
-    def tokens(self, text, compat, allow_special):
+    def tokens(self, text, compat, allow_special, limit):
+        text = replace_surrogates(text)  # as qtok's own viewers: a lone surrogate is U+FFFD
         ids, spans = self._adapter.spans(text)
-        return ids, spans, [text[s:e].encode("utf-8", errors="replace") for s, e in spans], text
+        n_bytes = sum(len(text[s:e].encode("utf-8")) for s, e in spans)
+        spans = spans[:limit]
+        return ids, spans, [text[s:e].encode("utf-8") for s, e in spans], text, n_bytes
 
 
 def load_viewers(spec: str) -> dict[str, Viewer]:
@@ -127,9 +141,15 @@ def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
     if not isinstance(text, str):
         raise ValueError(f"\"text\" must be a string, got {type(text).__name__}")
     compat = parse_compat(body.get("compat", "safe"))
-    allow_special = bool(body.get("allow_special", False))
-    chat = bool(body.get("chat", False))
+    allow_special, chat = body.get("allow_special", False), body.get("chat", False)
+    for key, value in (("allow_special", allow_special), ("chat", chat)):
+        if not isinstance(value, bool):  # "false" is a non-empty string, which bool() calls true
+            raise ValueError(f"\"{key}\" must be true or false, got {value!r}")
     names = body.get("tokenizers") or list(viewers)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"\"tokenizers\" must be a list of names such as [\"qwen\"], got {names!r:.80}")
+    if len(set(names)) != len(names):
+        raise ValueError("\"tokenizers\" names a tokenizer more than once; name each once")
     unknown = [n for n in names if n not in viewers]
     if unknown:
         raise ValueError(f"unknown tokenizer(s) {', '.join(map(str, unknown))}; this server has "
@@ -146,19 +166,20 @@ def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
             messages = _messages(text)
             tok = v.tokenizer(compat)
             ids = tok.encode_chat(messages)
-            raw = tok.decode_tokens_bytes(ids)
+            raw = tok.decode_tokens_bytes(ids[:MAX_TOKENS_SHOWN])
+            n_bytes = sum(map(len, tok.decode_tokens_bytes(ids)))
             shown = b"".join(raw).decode("utf-8", errors="replace")
-            spans = char_spans(raw) if shown.encode("utf-8") == b"".join(raw) \
-                else [(0, 0)] * len(ids)
-            segs = list(zip(spans, shares(shown, spans)))
+            spans = char_spans(raw) if shown.encode("utf-8") == b"".join(raw) else [(0, 0)] * len(raw)
             note = f"ChatML prompt of {len(messages)} messages"
         else:
-            ids, spans, raw, shown = v.tokens(text, compat, allow_special)
-            segs = list(zip(spans, shares(shown, spans)))
-        n_bytes = sum(len(b) for b in raw)
+            ids, spans, raw, shown, n_bytes = v.tokens(text, compat, allow_special, MAX_TOKENS_SHOWN)
+        # A list cut short shows the text up to its last token, not the rest glued to that token.
+        head = shown[:spans[-1][1]] if len(spans) < len(ids) and spans else shown
+        segs = list(zip(spans, shares(head, spans)))
         results.append({
             "name": name, "count": len(ids), "bytes": n_bytes,
             "bytes_per_token": round(n_bytes / len(ids), 3) if ids else None, "note": note,
+            "truncated": len(segs) < len(ids),  # the first MAX_TOKENS_SHOWN tokens are listed
             "tokens": [{"id": i, "text": seg, "start": s, "end": e, "bytes": b.hex()}
                        for i, ((s, e), seg), b in zip(ids, segs, raw)],
         })
@@ -178,12 +199,47 @@ def _messages(text: str) -> list[dict]:
     return [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": text}]
 
 
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port: ``127.0.0.1:8000`` -> ``127.0.0.1``,
+    ``[::1]:8000`` -> ``::1``.
+
+    >>> _host_name("127.0.0.1:8000"), _host_name("[::1]:8000"), _host_name("localhost")
+    ('127.0.0.1', '::1', 'localhost')
+    """
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rpartition(":")[0] if ":" in header else header
+
+
 class Handler(BaseHTTPRequestHandler):
     viewers: dict[str, Viewer] = {}
+    hosts: frozenset[str] = frozenset()  # the names this server answers to (its Host header)
+    busy = threading.BoundedSemaphore(MAX_CONCURRENT)
     server_version = "qtok-serve"
+    timeout = READ_TIMEOUT  # a socket timeout: a client that stalls its body is dropped
 
     def log_message(self, fmt, *args):  # one quiet line per request on stderr
-        sys.stderr.write(f"qtok serve: {self.command} {self.path} {args[1] if len(args) > 1 else ''}\n")
+        line = f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}".translate(_CONTROL)
+        sys.stderr.write(f"qtok serve: {line}\n")
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            # The client went away or stalled: nothing to answer, nothing to print but a line.
+            sys.stderr.write("qtok serve: a client disconnected before its answer was sent\n")
+            self.close_connection = True
+
+    def _foreign(self) -> str | None:
+        """Why this request is not from a page of this server, or None. A page elsewhere (or a
+        DNS name rebound to 127.0.0.1) sends its own Host or Origin."""
+        host = _host_name(self.headers.get("Host") or "")
+        if host and host not in self.hosts:
+            return f"Host {self.headers.get('Host')!r} is not this server's; open it as http://127.0.0.1:PORT/"
+        origin = self.headers.get("Origin")
+        if origin is not None and origin != f"http://{self.headers.get('Host')}":
+            return f"requests from the page {origin!r} are refused: only the playground's own page may call it"
+        return None
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -204,7 +260,9 @@ class Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": message})
 
     def do_GET(self):
-        if self.path in ("/", "/index.html"):
+        if problem := self._foreign():
+            self._error(403, problem)
+        elif self.path in ("/", "/index.html"):
             self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
         elif self.path == "/api/tokenizers":
             self._json(200, {"tokenizers": list(self.viewers), "chat": [n for n, v in self.viewers.items() if v.chat]})
@@ -215,14 +273,26 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/api/encode":
             self._error(404, f"no API {self.path}; POST /api/encode")
             return
+        if problem := self._foreign():
+            self._error(403, problem)
+            return
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            # A page elsewhere can POST text/plain without asking first; JSON it cannot.
+            self._error(415, f"the body must be sent as Content-Type: application/json, not {ctype or 'none'!r}")
+            self.close_connection = True
+            return
         length = self.headers.get("Content-Length")
         if length is None:
             self._error(411, "send a Content-Length with the JSON body")
             return
         try:
             n = int(length)
+            if n < 0:
+                raise ValueError
         except ValueError:
             self._error(400, f"bad Content-Length {length!r}")
+            self.close_connection = True
             return
         if n > MAX_BODY:
             # Read (and drop) a body up to 16 MB before answering: a client still sending when the
@@ -240,6 +310,9 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(n)
         try:
             body = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            self._error(400, "the body is JSON nested too deeply; send {\"text\": \"...\"}")
+            return
         except UnicodeDecodeError as e:
             self._error(400, f"the body is not valid UTF-8 (byte {e.start}); send UTF-8 JSON")
             return
@@ -247,17 +320,29 @@ class Handler(BaseHTTPRequestHandler):
             self._error(400, f"the body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
                              "send {\"text\": \"...\"}")
             return
+        if not self.busy.acquire(blocking=False):
+            self._error(503, f"{MAX_CONCURRENT} requests are being encoded; try again in a moment")
+            return
         try:
-            self._json(200, encode_request(self.viewers, body))
+            answer = encode_request(self.viewers, body)
         except (ValueError, TypeError) as e:
             self._error(400, str(e))
+            return
         except Exception as e:  # a bug, not a bad request: still JSON, never a traceback page
             sys.stderr.write(f"qtok serve: internal error: {type(e).__name__}: {e}\n")
             self._error(500, f"internal error ({type(e).__name__}); see the server's log")
+            return
+        finally:
+            self.busy.release()
+        self._json(200, answer)
 
 
 def make_server(host: str, port: int, viewers: dict[str, Viewer]) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"viewers": viewers})
+    if not host:
+        raise ServeError("--host is empty; give an address such as 127.0.0.1 (this machine only)")
+    hosts = frozenset({"localhost", "127.0.0.1", "::1", host.strip("[]")})
+    handler = type("BoundHandler", (Handler,), {"viewers": viewers, "hosts": hosts,
+                                                "busy": threading.BoundedSemaphore(MAX_CONCURRENT)})
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as e:

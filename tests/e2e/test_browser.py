@@ -179,3 +179,43 @@ def test_report_opens_from_disk_offline(browser, tmp_path):
     if os.environ.get("QTOK_SCREENSHOTS"):
         page.screenshot(path=str(Path(os.environ["QTOK_SCREENSHOTS"]) / "report.png"), full_page=False)
     page.close()
+
+
+def test_a_page_elsewhere_cannot_make_the_playground_work(browser, tmp_path, monkeypatch):
+    """A page on another origin POSTs to the playground, as a browser allows without asking
+    (text/plain), and as JSON (which needs a preflight): the server encodes nothing."""
+    import functools
+    import http.server
+    import threading
+
+    import playground.server as ps
+
+    calls = []
+    real = ps.encode_request
+    monkeypatch.setattr(ps, "encode_request", lambda v, b: calls.append(b) or real(v, b))
+    target = ps.make_server("127.0.0.1", 0, ps.load_viewers("qwen"))
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{target.server_address[1]}/api/encode"
+    (tmp_path / "hostile.html").write_text(f"""<!doctype html><title>loading</title><script>
+(async () => {{
+  const body = JSON.stringify({{text: "a ".repeat(100000)}});
+  for (const [mode, ctype] of [["no-cors", "text/plain"], ["cors", "application/json"]]) {{
+    try {{ await fetch({json.dumps(url)}, {{method: "POST", mode, headers: {{"Content-Type": ctype}}, body}}); }}
+    catch (e) {{}}
+  }}
+  document.title = "done";
+}})();
+</script>""")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{elsewhere.server_address[1]}/hostile.html")
+        page.wait_for_function("document.title === 'done'", timeout=30_000)
+        page.close()
+    finally:
+        elsewhere.shutdown()
+        target.shutdown()
+        target.server_close()
+    assert calls == []  # refused before any tokenizer ran

@@ -1,5 +1,7 @@
 """playground.server, without a browser: the API's answers and the start-up refusals."""
 
+import json
+
 import pytest
 
 from playground.server import ServeError, encode_request, load_viewers
@@ -39,3 +41,119 @@ def test_the_hf_toggle_matches_special_tokens_as_transformers_does(viewers):
     assert [t["id"] for t in qwen["tokens"]] == qtok.get_tokenizer("qwen", compat="hf").encode("<|endoftext|>") == [151643]
     safe = next(r for r in encode_request(viewers, {"text": "<|endoftext|>"})["results"] if r["name"] == "qwen")
     assert safe["count"] == 7  # safe: the text is text
+
+
+# --- over HTTP, in this process --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live(viewers):
+    """A playground on a free port, served by a thread of this process."""
+    import threading
+
+    from playground.server import make_server
+
+    server = make_server("127.0.0.1", 0, viewers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, method="POST", path="/api/encode", body=b'{"text": "hi"}', **headers):
+    """(status, JSON answer) of one raw request; headers as given, nothing added but Host."""
+    import http.client
+    import json as _json
+
+    port = server.server_address[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json", **headers}
+    conn.request(method, path, body=body if method == "POST" else None,
+                 headers={k.replace("_", "-"): v for k, v in headers.items() if v is not None})
+    r = conn.getresponse()
+    status, data = r.status, r.read()
+    conn.close()
+    return status, _json.loads(data) if data else None
+
+
+def test_only_its_own_pages_may_call_it(live):
+    assert request(live)[0] == 200
+    assert request(live, Origin=f"http://127.0.0.1:{live.server_address[1]}")[0] == 200  # its own page
+    status, answer = request(live, Host="evil.example")  # DNS rebinding: another name, same address
+    assert status == 403 and "is not this server's" in answer["error"]
+    assert request(live, "GET", "/", Host="evil.example:80")[0] == 403
+    status, answer = request(live, Origin="http://evil.example")
+    assert status == 403 and "refused" in answer["error"]
+    status, answer = request(live, Content_Type="text/plain")  # what a page elsewhere may send unasked
+    assert status == 415 and "application/json" in answer["error"]
+
+
+def test_loose_and_hostile_bodies_get_one_clear_answer(live):
+    for body, message in (
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"text": "x", "allow_special": "false"}', '"allow_special" must be true or false'),
+        (b'{"text": "x", "chat": "false"}', '"chat" must be true or false'),
+        (b'{"text": "x", "tokenizers": "qwen"}', '"tokenizers" must be a list'),
+        (b'{"text": "x", "tokenizers": ["qwen", "qwen"]}', "more than once"),
+    ):
+        status, answer = request(live, body=body)
+        assert status == 400 and message in answer["error"], (body[:40], answer)
+    assert request(live, Content_Length="-1")[0] == 400
+
+
+def test_the_work_of_one_request_is_bounded(live, monkeypatch):
+    from playground.server import MAX_TOKENS_SHOWN
+
+    text = "a " * (MAX_TOKENS_SHOWN + 5000)
+    status, answer = request(live, body=json.dumps({"text": text}).encode())
+    qwen = next(r for r in answer["results"] if r["name"] == "qwen")
+    assert status == 200 and qwen["count"] == len(qtok_encode(text)) and qwen["truncated"]
+    assert len(qwen["tokens"]) == MAX_TOKENS_SHOWN
+    # Past MAX_CONCURRENT requests at once: a 503 at once, not a queue.
+    handler = live.RequestHandlerClass
+    taken = 0
+    while handler.busy.acquire(blocking=False):
+        taken += 1
+    try:
+        status, answer = request(live)
+        assert status == 503 and "try again" in answer["error"]
+    finally:
+        for _ in range(taken):
+            handler.busy.release()
+    assert request(live)[0] == 200
+
+
+def test_a_stalled_body_is_dropped_and_the_log_is_escaped(live, monkeypatch, capsys):
+    import socket
+    import time
+
+    monkeypatch.setattr(live.RequestHandlerClass, "timeout", 0.5)
+    port = live.server_address[1]
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"POST /api/encode HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 100\r\n\r\n".encode())
+        s.settimeout(10)
+        t0 = time.monotonic()
+        assert s.recv(1000) == b""  # the server closed the connection
+        assert time.monotonic() - t0 < 5
+    with socket.create_connection(("127.0.0.1", port)) as s:  # http.client refuses such a path
+        s.sendall(f"GET /\x1b[31mRED\x1b]0;TITLE\x07 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        while s.recv(65536):
+            pass
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b[31mRED" in err
+
+
+def test_every_viewer_takes_lone_surrogates_and_an_empty_host_is_refused():
+    from playground.server import make_server
+
+    out = encode_request(load_viewers("xlm-r"), {"text": "a\ud800b"})
+    assert out["results"][0]["count"] > 0
+    with pytest.raises(ServeError, match="--host is empty"):
+        make_server("", 0, {})
+
+
+def qtok_encode(text):
+    import qtok
+
+    return qtok.encode(text)
