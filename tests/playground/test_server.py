@@ -157,3 +157,17 @@ def qtok_encode(text):
     import qtok
 
     return qtok.encode(text)
+
+
+def test_a_client_that_hangs_up_costs_one_line_and_the_server_goes_on(live, capsys):
+    import socket
+
+    port = live.server_address[1]
+    body = json.dumps({"text": "a " * 200_000}).encode()  # an answer of megabytes
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.sendall(f"POST /api/encode HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    # closed at once (RST): the server's write fails; it says so in a line and serves on
+    assert request(live)[0] == 200
+    assert "Traceback" not in capsys.readouterr().err

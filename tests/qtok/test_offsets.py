@@ -86,3 +86,18 @@ def test_truncate_never_cuts_a_character_and_checks_its_budget():
     assert tok.truncate("价格是 42 元", 3) in ("价格是", "价格是 ")
     with pytest.raises(ValueError, match="max_tokens"):
         tok.truncate("x", -1)
+
+
+def test_offsets_of_a_long_text_cost_the_spans_not_a_table_per_byte():
+    import tracemalloc
+
+    tok = get_tokenizer("qwen", engine="fast")
+    text = "The quick brown fox 价格 42 元 สวัสดี " * 30_000  # ~1.3 MB
+    tok.encode_with_offsets(text[:1000])
+    tracemalloc.start()
+    ids, spans = tok.encode_with_offsets(text)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # The ids and the spans are kept (~150 bytes a token); a table per byte of text was ~40 bytes
+    # a byte more, and a list of every token's bytes ~60 bytes a token more.
+    assert peak < 170 * len(ids), (peak, len(ids), len(text.encode()))
