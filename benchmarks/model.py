@@ -150,7 +150,8 @@ def memory_one(mode: str, device: str) -> dict:
     """In a fresh process: memory after load (and quantization), the peak while loading, and the
     peak while generating 2,048 tokens (on the CPU the kernel's high-water mark is reset between
     the two through /proc/self/clear_refs)."""
-    from model.quantize import quantize, weight_bytes
+    from model.materialize import build, random_weights
+    from model.quantize import weight_bytes
 
     def status(field: str) -> float:
         with open("/proc/self/status") as f:
@@ -160,9 +161,10 @@ def memory_one(mode: str, device: str) -> dict:
     cuda = device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    model = random_model(torch.bfloat16, device)
-    if mode != "bf16":
-        quantize(model, mode)
+    # Built a module at a time and quantized as each arrives (model/materialize.py), as
+    # `python -m model --quantize` and load_checkpoint(..., quantize=) do.
+    model = build(QwenConfig.from_name("qwen-1.8b"), random_weights(0), dtype=torch.bfloat16,
+                  device=device, quantize=None if mode == "bf16" else mode)
     import gc
 
     gc.collect()

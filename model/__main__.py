@@ -24,8 +24,8 @@ from qtok.progress import Status
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .generate import generate_stream
-from .quantize import quantize
-from .qwen import PRESETS, Qwen, QwenConfig
+from .materialize import build, random_weights
+from .qwen import PRESETS, QwenConfig
 
 EXAMPLE = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
 
@@ -73,19 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, args.dtype)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
+        # Built a module at a time and, with --quantize, quantized as each arrives: the bf16
+        # model is never held whole (model/materialize.py).
         if args.weights:
-            status(f"loading the weights of {args.weights} ({args.dtype})")
-            model = load_checkpoint(args.weights, dtype=dtype, device=device)
+            status(f"loading the weights of {args.weights} ({args.dtype}"
+                   f"{', quantized to ' + args.quantize + ' layer by layer' if args.quantize else ''})")
+            model = load_checkpoint(args.weights, dtype=dtype, device=device, quantize=args.quantize)
             print(f"weights: {args.weights}")
         else:
-            status(f"making seeded random weights of the {args.preset} preset")
-            torch.manual_seed(args.seed)
-            model = Qwen(QwenConfig.from_name(args.preset)).init_weights(args.seed).to(device, dtype).eval()
+            status(f"making seeded random weights of the {args.preset} preset"
+                   f"{', quantized to ' + args.quantize + ' layer by layer' if args.quantize else ''}")
+            model = build(QwenConfig.from_name(args.preset), random_weights(args.seed), dtype=dtype,
+                          device=device, quantize=args.quantize)
             print(f"weights: none given, seeded random weights (preset {args.preset}, seed {args.seed}): "
                   "the continuation is noise")
         if args.quantize:
-            status(f"quantizing to {args.quantize}")
-            quantize(model, args.quantize)
             print(f"quantized: {args.quantize} weight-only")
         tok = qtok.get_tokenizer("qwen")
         if args.chat:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
 from qtok.files import atomic_write, make_dir
 
+from .materialize import build, from_tensors
 from .qwen import Qwen, QwenConfig
 
 # Buffers some exports include that this model derives instead of storing.
@@ -40,38 +42,92 @@ def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor
         raise CheckpointError(f"{problem}: " + "; ".join(problems))
 
 
-def _read_shard(path: Path) -> dict[str, torch.Tensor]:
-    """One weights file as tensors, or a one-line ``CheckpointError`` naming it: empty,
-    truncated, not safetensors, or a pickle that is not a plain state dict. A ``.bin`` is read
-    with ``weights_only=True`` only: it may hold tensors and containers, never code to run."""
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path} is empty; re-download or re-convert the checkpoint")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+class Tensors(Mapping):
+    """The tensors of a checkpoint by name, each read from its file only when asked for (a
+    safetensors file is opened once and read tensor by tensor), with every shape known first:
+    a model can be checked against a checkpoint, then built from it a layer at a time."""
 
-        try:
-            state = load_file(str(path))
-        except Exception as e:  # safetensors_rust.SafetensorError: truncated or not safetensors
-            raise CheckpointError(f"{path} is not a valid safetensors file ({e}); it may be truncated: "
-                                  "re-download or re-convert it") from None
-    else:
-        try:
-            with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
-                warnings.simplefilter("ignore")
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # UnpicklingError, struct.error, IndexError...: whatever the bytes make torch say
+    def __init__(self):
+        self._where: dict[str, tuple[Path, object]] = {}  # name -> (file, open file or dict)
+        self.shapes: dict[str, torch.Size] = {}
+
+    def add(self, path: Path) -> None:
+        """One weights file, or a one-line ``CheckpointError`` naming it: empty, truncated, not
+        safetensors, or a pickle that is not a plain state dict. A ``.bin`` is read with
+        ``weights_only=True`` only (memory-mapped where torch can): tensors and containers,
+        never code to run."""
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path} is empty; re-download or re-convert the checkpoint")
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open  # heavy: only when a checkpoint is read
+
+            try:
+                f = safe_open(str(path), framework="pt")
+                shapes = {k: torch.Size(f.get_slice(k).get_shape()) for k in f.keys()}
+            except Exception as e:  # SafetensorError: truncated or not safetensors
+                raise CheckpointError(f"{path} is not a valid safetensors file ({e}); it may be "
+                                      "truncated: re-download or re-convert it") from None
+        else:
+            f = self._load_bin(path)
+            shapes = {k: v.shape for k, v in f.items()}
+        for name, shape in shapes.items():
+            self._where[name] = (path, f)
+            self.shapes[name] = shape
+
+    @staticmethod
+    def _load_bin(path: Path) -> dict[str, torch.Tensor]:
+        state = None
+        for mmap in (True, False):  # a legacy (non-zip) pickle cannot be memory-mapped
+            try:
+                with warnings.catch_warnings():  # torch warns about legacy pickles on stderr
+                    warnings.simplefilter("ignore")
+                    state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+                break
+            except Exception:  # UnpicklingError, struct.error, IndexError...: whatever the bytes make torch say
+                continue
+        else:
             raise CheckpointError(f"{path} is not a plain state dict of tensors (it is truncated, or "
                                   "its pickle holds other objects); it is read with weights_only=True "
                                   "and never executed: convert it to safetensors with the tools that "
-                                  "made it") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        raise CheckpointError(f"{path} does not hold a state dict (names -> tensors) but a "
-                              f"{type(state).__name__}; save model.state_dict(), not the model")
-    return state
+                                  "made it")
+        if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in state.items()):
+            raise CheckpointError(f"{path} does not hold a state dict (names -> tensors) but a "
+                                  f"{type(state).__name__}; save model.state_dict(), not the model")
+        return state
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        path, f = self._where[name]
+        if isinstance(f, dict):
+            return f[name]
+        try:
+            return f.get_tensor(name)
+        except Exception as e:  # the data of a cut file
+            raise CheckpointError(f"{path}: the tensor {name} cannot be read ({e}); the file may be "
+                                  "truncated: re-download or re-convert it") from None
+
+    def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of a tensor, read alone where the file allows (safetensors)."""
+        path, f = self._where[name]
+        if isinstance(f, dict):
+            return f[name][start:stop]
+        try:
+            return f.get_slice(name)[start:stop]
+        except Exception as e:
+            raise CheckpointError(f"{path}: rows {start}:{stop} of {name} cannot be read ({e}); the file "
+                                  "may be truncated: re-download or re-convert it") from None
+
+    def __iter__(self):
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
 
 
-def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
+def open_tensors(directory: Path) -> Tensors:
+    """The tensors of a checkpoint directory, not read yet: ``model.safetensors`` or
+    ``pytorch_model.bin``, or the shards an index lists (files of the directory only)."""
+    tensors = Tensors()
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         index = directory / index_name
         if index.exists():
@@ -83,7 +139,6 @@ def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
             if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
                 raise CheckpointError(f"{index} is not a valid index: its weight_map must map tensor "
                                       "names to shard file names")
-            state = {}
             root = directory.resolve()
             for shard in sorted(set(weight_map.values())):
                 path = (directory / shard).resolve()
@@ -93,17 +148,25 @@ def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
                                           f"in {directory}; an index lists files beside it")
                 if not path.is_file():
                     raise CheckpointError(f"{index_name} names the shard {shard}, which is missing")
-                state.update(_read_shard(path))
-            return state
+                tensors.add(path)
+            return tensors
     for single in ("model.safetensors", "pytorch_model.bin"):
         if (directory / single).exists():
-            return _read_shard(directory / single)
+            tensors.add(directory / single)
+            return tensors
     raise CheckpointError(f"{directory} has no model.safetensors, pytorch_model.bin or index json")
 
 
+def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint directory, read (see ``open_tensors``)."""
+    tensors = open_tensors(directory)
+    return {name: tensors[name] for name in tensors}
+
+
 def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
-                    device: str | torch.device = "cpu") -> Qwen:
-    """A ``Qwen`` with the weights of a checkpoint directory (config from its config.json)."""
+                    device: str | torch.device = "cpu", quantize: str | None = None) -> Qwen:
+    """A ``Qwen`` with the weights of a checkpoint directory (config from its config.json),
+    weight-only quantized while it is read with ``quantize`` (``int8`` or ``int4``)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"weights directory {str(directory)!r} does not exist")
@@ -118,16 +181,17 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
         raise CheckpointError(f"{directory} is a transformers Qwen2 checkpoint; convert it first: "
                               f"python -m model.convert {directory} OUT --to qwen")
     config = QwenConfig.from_qwen_config(raw)
-    state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith(IGNORED_SUFFIXES)}
+    tensors = open_tensors(directory)
+    names = [n for n in tensors if not n.endswith(IGNORED_SUFFIXES)]
     with torch.device("meta"):
-        model = Qwen(config)
-    check_state(state, model.state_dict(), f"checkpoint {directory} does not fit the model")
+        expected = Qwen(config).state_dict()
+        shapes = {n: torch.empty(tensors.shapes[n]) for n in names}
+    check_state(shapes, expected, f"checkpoint {directory} does not fit the model")
     if dtype is None:
-        dtype = next(iter(state.values())).dtype
-    # The tensors read are the model's (assign=True): no second copy of the weights in memory.
-    model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in state.items()}, assign=True)
-    model._apply(lambda t: t)  # RoPE tables and cache positions on the weights' device
-    return model.eval()
+        dtype = tensors["transformer.ln_f.weight"].dtype
+    # One module at a time: its tensors read, converted, and (with quantize) quantized before the
+    # next is read, so the weights are never held twice.
+    return build(config, from_tensors(tensors), dtype=dtype, device=device, quantize=quantize)
 
 
 def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1) -> None:

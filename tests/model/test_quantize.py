@@ -20,7 +20,10 @@ def test_quantized_model_is_smaller_and_agrees(mode, ratio):
     ref = bf16_tiny()
     model = quantize(bf16_tiny(), mode, group_size=32)
     assert isinstance(model.transformer.wte, Int8Embedding)
-    assert type(model.lm_head.weight).__name__ != "Parameter"  # a torchao tensor subclass
+    # lm_head as blocks of rows, each a torchao tensor subclass, together the whole vocabulary
+    blocks = model.lm_head.blocks
+    assert all(type(b.weight).__name__ != "Parameter" for b in blocks)
+    assert sum(b.weight.shape[0] for b in blocks) == model.config.vocab_size
     assert weight_bytes(model) < ratio * weight_bytes(ref)
     x = torch.tensor([qtok.encode("The capital of Iceland is Reykjavik. 冰岛的首都是")])
     with torch.inference_mode():
