@@ -84,7 +84,9 @@ def build(config: QwenConfig, fill: Fill, *,
             release_freed_memory()
         elif quantize and module is model.transformer.wte:
             model.transformer.wte = Int8Embedding(module.weight)
-            del module, own
+            # The list being walked still holds the old module: drop its 0.6 GB bf16 table now.
+            module.weight = None
+            del own
             release_freed_memory()
     for module in model.modules():  # buffers that hold no weights (positions): empty, on the device
         for name, buf in list(module.named_buffers(recurse=False)):
