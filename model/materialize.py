@@ -81,7 +81,7 @@ def build(config: QwenConfig, fill: Fill, *,
                 fill(full, p)
         if quantize and isinstance(module, nn.Linear):
             q.quantize_(module, qconfig)
-            release_freed_memory()
+            release_freed_memory(collect=False)
         elif quantize and module is model.transformer.wte:
             model.transformer.wte = Int8Embedding(module.weight)
             # The list being walked still holds the old module: drop its 0.6 GB bf16 table now.
@@ -93,6 +93,8 @@ def build(config: QwenConfig, fill: Fill, *,
             if buf is not None and buf.is_meta:
                 module._buffers[name] = torch.empty(buf.shape, dtype=buf.dtype, device=device)
     model._init_rope()  # the RoPE tables, computed on the device the weights are on
+    if quantize:
+        release_freed_memory()
     if quantize:
         model.quantization = {"mode": quantize, "group_size": group_size if quantize == "int4" else None,
                               "linear": type(qconfig).__name__, "embedding": "int8 per row (qtok)",

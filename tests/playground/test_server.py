@@ -45,15 +45,29 @@ def test_the_hf_toggle_matches_special_tokens_as_transformers_does(viewers):
 
 # --- over HTTP, in this process --------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def live(viewers):
-    """A playground on a free port, served by a thread of this process."""
+def _serve(viewers):
     import threading
 
     from playground.server import make_server
 
     server = make_server("127.0.0.1", 0, viewers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def live(viewers):
+    """A playground on a free port, served by a thread of this process."""
+    server = _serve(viewers)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def own_live(viewers):
+    """A playground of one test's own: work it leaves running cannot take another's turn."""
+    server = _serve(viewers)
     yield server
     server.shutdown()
     server.server_close()
@@ -159,9 +173,10 @@ def qtok_encode(text):
     return qtok.encode(text)
 
 
-def test_a_client_that_hangs_up_costs_one_line_and_the_server_goes_on(live, capsys):
+def test_a_client_that_hangs_up_costs_one_line_and_the_server_goes_on(own_live, capsys):
     import socket
 
+    live = own_live
     port = live.server_address[1]
     body = json.dumps({"text": "a " * 200_000}).encode()  # an answer of megabytes
     with socket.create_connection(("127.0.0.1", port)) as s:
