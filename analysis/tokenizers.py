@@ -117,11 +117,11 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     # The default engine by name, so the study's bulk counting never runs on its stand-in.
     tok = qtok.get_tokenizer(name, engine=default_engine())
     meta = {"kind": "qtok", "qtok": qtok.__version__, "encoding": name}
-    if name in ("qwen", "cl100k_base"):
+    if name in QTOK_NAMES:
         meta["data_sha256"] = DATA_FILES
     else:
         meta["sha256"] = sha256_file(name)
-    return Adapter(label or (name if name in ("qwen", "cl100k_base") else Path(name).stem),
+    return Adapter(label or (name if name in QTOK_NAMES else Path(name).stem),
                    lambda texts: tok.encode_batch(texts, num_threads=4), meta,
                    vocab_size=tok.n_vocab, word_prefix=" ", encode_flat=tok.encode_batch_flat,
                    spans=tok.encode_with_offsets, cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS,
@@ -247,7 +247,9 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
                    unk_ids=frozenset(i for i in unk if i >= 0), spans=spans, cut_safe=bool(cut_safe))
 
 
-KNOWN = ["qwen", "cl100k_base", "xlm-r", "xlm-r-hf"]
+# qtok's named encodings: Qwen-1, the Qwen2+ family (qwen2, qwen2.5, qwen3, qwen3.5), cl100k_base.
+QTOK_NAMES = qtok.list_encodings()
+KNOWN = [*QTOK_NAMES, "xlm-r", "xlm-r-hf"]
 # What the study (and the playground) compare unless told otherwise.
 DEFAULT_TOKENIZERS = "qwen,cl100k_base,xlm-r"
 
@@ -267,8 +269,8 @@ def parse_spec(spec: str) -> tuple[str | None, str]:
 
 
 def get_adapter(spec: str) -> Adapter:
-    """``qwen``, ``cl100k_base``, ``xlm-r``, or a file (``*.tiktoken``, ``*.model``,
-    ``tokenizer.json``), optionally named: ``NAME=PATH``."""
+    """A qtok encoding (``qwen``, ``qwen3``, ``qwen3.5``, ``cl100k_base``...), ``xlm-r``, or a file
+    (``*.tiktoken``, ``*.model``, ``tokenizer.json``), optionally named: ``NAME=PATH``."""
     label, path_str = parse_spec(spec)
     adapter = _get_adapter(spec, label, path_str)
     # What a worker process or a Ray actor rebuilds it from: an absolute path (its working
@@ -279,7 +281,7 @@ def get_adapter(spec: str) -> Adapter:
 
 
 def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
-    if path_str in ("qwen", "cl100k_base"):
+    if path_str in QTOK_NAMES:
         return qtok_adapter(path_str, label)
     if path_str == "xlm-r":
         return xlmr()
@@ -287,6 +289,10 @@ def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
         return xlmr_hf()
     path = Path(path_str)
     if not path.is_file():
+        looks_like_a_file = (label is not None or "/" in path_str or "\\" in path_str
+                             or path.suffix in (".tiktoken", ".model", ".json", ".xz"))
+        if looks_like_a_file:
+            raise TokenizerError(f"file not found: {path_str} (tokenizer {spec!r}); check the path")
         raise TokenizerError(f"unknown tokenizer {spec!r}: use one of {', '.join(KNOWN)} or a "
                              "*.tiktoken, SentencePiece *.model or tokenizer.json file")
     if path.suffix == ".tiktoken":

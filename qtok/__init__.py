@@ -6,7 +6,7 @@
 """
 
 from .core import Piece, Tokenizer, get_tokenizer
-from .encodings import ENCODINGS, EncodingSpec
+from .encodings import DESCRIPTIONS, ENCODINGS, EncodingSpec
 from .engine import Engine, engines
 from .export import export_hf
 from .stream import StreamDecoder
@@ -56,5 +56,10 @@ def encode_chat(messages, **kwargs) -> list[int]:
     return (_default or _tokenizer()).encode_chat(messages, **kwargs)
 
 
-def list_encodings() -> list[str]:
-    return sorted(ENCODINGS)
+def list_encodings(describe: bool = False) -> list[str] | dict[str, str]:
+    """The named encodings; with ``describe=True``, what each one is.
+
+    >>> list_encodings()
+    ['cl100k_base', 'qwen', 'qwen2', 'qwen2.5', 'qwen3', 'qwen3.5']
+    """
+    return dict(sorted(DESCRIPTIONS.items())) if describe else sorted(ENCODINGS)

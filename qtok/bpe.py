@@ -76,10 +76,20 @@ class _Below:
 
 
 def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """The merge that makes each multi-byte token, in rank order.
+    """The merges that make each multi-byte token, in rank order: what a BPE with a merge list
+    (Hugging Face ``tokenizers``, ``fastokens``' JSON form) needs to give tiktoken's ids.
+
+    Usually one merge a token: the two parts BPE reaches with only lower ranks. Some vocabularies
+    (Qwen3.5's: 232 of 248,044) have tokens that lower ranks cannot build in two parts (人力资源
+    is 人 + 力 + 资源 below its rank). tiktoken still makes such a token whenever two adjacent
+    parts join into it, at its rank; so every split of it into two tokens is listed, at its
+    place. ``ignore_merges`` in the export makes a whole piece that is a token one token, as
+    tiktoken does.
 
     >>> merges_from_ranks({b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"abc": 4})
     [(b'a', b'b'), (b'ab', b'c')]
+    >>> merges_from_ranks({b"a": 0, b"b": 1, b"c": 2, b"abc": 3, b"ab": 4, b"bc": 5})
+    [(b'a', b'bc'), (b'ab', b'c'), (b'a', b'b'), (b'b', b'c')]
     """
     by_rank = {r: t for t, r in ranks.items()}
     merges = []
@@ -89,8 +99,9 @@ def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
         parts = merge_parts(token, rank, ranks)
         if len(parts) == 2:
             merges.append((by_rank[parts[0]], by_rank[parts[1]]))
-        # A token that lower ranks cannot build from two parts is unreachable by merges; qtok
-        # refuses such a rank file on load (load.check_merges), so this is only for safety.
+        else:
+            merges.extend((token[:i], token[i:]) for i in range(1, len(token))
+                          if token[:i] in ranks and token[i:] in ranks)
     return merges
 
 

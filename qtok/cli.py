@@ -248,7 +248,8 @@ def _tokenizer_options(parser, defaults: bool) -> None:
     SUPPRESS, so a value given before the subcommand is not overwritten by a default after it."""
     d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
     parser.add_argument("--encoding", default=d("qwen"),
-                        help="qwen (default), cl100k_base, or a .tiktoken file")
+                        help="qwen (default: Qwen-1), qwen2, qwen2.5, qwen3, qwen3.5, cl100k_base, a "
+                             "Qwen model id (Qwen/Qwen3-8B) or a .tiktoken file")
     parser.add_argument("--engine", default=d(None), choices=engine_names(),
                         help="fast (default where fastokens is installed), tiktoken, reference")
     parser.add_argument("--compat", default=d(None), choices=["safe", "hf"],

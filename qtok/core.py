@@ -15,15 +15,16 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from . import chat
-from .encodings import ENCODINGS, EncodingSpec, get_spec
+from . import chat, template
+from .encodings import ENCODINGS, EncodingSpec, canonical_name, get_spec
+from .family import MEMBERS
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
 from .files import read_cached
 from .load import check_merges, check_pattern, check_table, dump_ranks, sha256_bytes
 from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
-from .unicode import compile_portable
+from .unicode import compile_portable, nfc_as_hf
 
 COMPATS = (None, "hf")
 
@@ -115,8 +116,12 @@ class Tokenizer:
         self.engine_name = engine or default_engine()
         self.compat = compat
         self._normalize = compat == "hf"
+        # The family's Hugging Face tokenizers cut added tokens out of the raw text before NFC;
+        # Qwen-1's remote code normalizes the whole text first (see EncodingSpec.family).
+        self._split_first = compat == "hf" and bool(spec.family)
         self._default_allowed: frozenset[str] | str = "all" if compat == "hf" else frozenset()
         self.special_tokens_set = frozenset(spec.special_tokens)
+        self._skipped = frozenset(i for t, i in spec.special_tokens.items() if t not in spec.not_special)
         # check_table proved the ranks dense (0..n-1), so only ids past them can be unassigned:
         # no pass over the 150,000 ranks is needed here.
         n, ids = len(spec.mergeable_ranks), spec.special_tokens.values()
@@ -162,6 +167,15 @@ class Tokenizer:
     def eot_token(self) -> int:
         return self.spec.special_tokens["<|endoftext|>"]
 
+    @property
+    def stop_tokens(self) -> tuple[int, ...]:
+        """The ids generation stops at (a chat model's end of turn and the end of text).
+
+        >>> get_tokenizer("qwen3").stop_tokens
+        (151645, 151643)
+        """
+        return tuple(self.spec.special_tokens[t] for t in self.spec.stop_tokens) or (self.eot_token,)
+
     def __repr__(self) -> str:
         compat = f", compat={self.compat!r}" if self.compat else ""
         backend = getattr(self.engine, "backend", None)
@@ -170,10 +184,20 @@ class Tokenizer:
                 f"n_vocab={self.n_vocab}>")
 
     # --- encoding ----------------------------------------------------------------------------
-    def _prepare(self, text, func: str) -> str:
+    def _prepare(self, text, func: str, allowed: frozenset[str] = frozenset()) -> str:
+        """The text that is encoded: checked, and NFC-normalized under ``compat="hf"`` (for the
+        Qwen2+ family, each piece between the ``allowed`` added tokens on its own and with
+        Hugging Face's Unicode tables, as ``tokenizers`` does; NFC never makes or breaks an added
+        token's ASCII text inside a piece, so splitting the joined text again finds the same
+        tokens)."""
         if not isinstance(text, str):
             raise _type_error(func, text)
         if self._normalize:
+            if self._split_first:
+                if not allowed:
+                    return nfc_as_hf(text)
+                return "".join(seg if special else nfc_as_hf(seg)
+                               for seg, special in split_specials(text, allowed))
             text = unicodedata.normalize("NFC", text)
         return text
 
@@ -230,8 +254,8 @@ class Tokenizer:
                 return self.engine.encode_ordinary(text)
             except UnicodeEncodeError:
                 return self.engine.encode_ordinary(replace_surrogates(text))
-        text = self._prepare(text, "encode")
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        text = self._prepare(text, "encode", allowed)
         if disallowed:
             self._check_disallowed(text, disallowed)
         return _surrogate_safe(lambda t: self.engine.encode(t, allowed), text)
@@ -240,8 +264,8 @@ class Tokenizer:
         """The checked texts and the allowed specials of a batch call (one rule for every batch)."""
         if isinstance(texts, str):
             raise TypeError(f"{func}() takes a list of str, got one str; use encode()")
-        texts = [self._prepare(t, func) for t in texts]
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        texts = [self._prepare(t, func, allowed) for t in texts]
         if disallowed:
             for t in texts:
                 self._check_disallowed(t, disallowed)
@@ -331,14 +355,67 @@ class Tokenizer:
         return len(self.encode(text, **kwargs))
 
     def encode_chat(self, messages, *, add_generation_prompt: bool = True,
-                    max_window_size: int | None = None) -> list[int]:
-        """The ids of a conversation in Qwen-Chat's ChatML layout; see ``qtok.chat``.
+                    max_window_size: int | None = None, tools=None, **template_kwargs) -> list[int]:
+        """The ids of a conversation, as the model's own chat code builds them.
+
+        Qwen-1 (``qwen``): Qwen-Chat's ``make_context`` (see ``qtok.chat``; ``max_window_size``
+        drops the oldest turns). The Qwen2+ family: the member's official chat template, rendered
+        as ``transformers`` does and tokenized as ``apply_chat_template(..., tokenize=True)``
+        does, so added-token text inside a message is matched as the token, as there. ``tools``
+        (JSON-schema dicts) and template arguments such as Qwen3's ``enable_thinking=False`` go
+        to the template.
 
         >>> get_tokenizer("qwen").encode_chat([{"role": "user", "content": "hi"}])[:4]
         [151644, 872, 198, 6023]
+        >>> get_tokenizer("qwen3").decode(get_tokenizer("qwen3").encode_chat(
+        ...     [{"role": "user", "content": "hi"}], enable_thinking=False))
+        '<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n'
         """
-        return chat.encode_chat(self, messages, add_generation_prompt=add_generation_prompt,
-                           max_window_size=max_window_size)
+        if not self.spec.family:
+            if tools is not None or template_kwargs:
+                given = sorted(template_kwargs) + (["tools"] if tools is not None else [])
+                raise TypeError(f"encode_chat() of {self.name!r} (Qwen-Chat's make_context) takes no "
+                                f"{', '.join(given)}; chat templates belong to the Qwen2+ family "
+                                "(qwen2, qwen2.5, qwen3, qwen3.5)")
+            return chat.encode_chat(self, messages, add_generation_prompt=add_generation_prompt,
+                                    max_window_size=max_window_size)
+        if max_window_size is not None:
+            raise TypeError("max_window_size is Qwen-1's make_context truncation; the Qwen2+ chat "
+                            "templates keep every message (cut the messages yourself)")
+        text = self.render_chat(messages, add_generation_prompt=add_generation_prompt, tools=tools,
+                                **template_kwargs)
+        # transformers tokenizes the rendered text with every added token matched, NFC between.
+        everything = self.special_tokens_set
+        text = "".join(seg if special else nfc_as_hf(seg)
+                       for seg, special in split_specials(text, everything))
+        return _surrogate_safe(lambda t: self.engine.encode(t, everything), text)
+
+    def render_chat(self, messages, *, add_generation_prompt: bool = True, tools=None,
+                    **template_kwargs) -> str:
+        """The text of a conversation under this family member's official chat template (what
+        ``apply_chat_template(..., tokenize=False)`` returns).
+
+        >>> get_tokenizer("qwen2.5").render_chat([{"role": "user", "content": "hi"}])[:40]
+        '<|im_start|>system\\nYou are Qwen, created'
+        """
+        member = MEMBERS.get(self.spec.family)
+        if member is None:
+            raise ValueError(f"{self.name!r} has no chat template: render_chat() serves the Qwen2+ "
+                             "family (qwen2, qwen2.5, qwen3, qwen3.5); Qwen-1 chat is encode_chat()")
+        # As transformers: the tokenizer's special-token map first, the caller's arguments over it.
+        variables = {"eos_token": member.eos_token, "pad_token": member.pad_token,
+                     "bos_token": None, "unk_token": None, **template_kwargs}
+        try:
+            return template.render(member.chat_template, messages, tools=tools,
+                                   add_generation_prompt=add_generation_prompt, **variables)
+        except template.ChatTemplateError as e:
+            raise template.ChatTemplateError(f"{self.name}'s chat template: {e}") from None
+
+    @property
+    def chat_template(self) -> str | None:
+        """The official Jinja chat template of a Qwen2+ family member (None for others)."""
+        member = MEMBERS.get(self.spec.family)
+        return template.template_text(member.chat_template) if member else None
 
     # --- decoding ----------------------------------------------------------------------------
     def _as_ids(self, ids, func: str) -> list[int]:
@@ -391,17 +468,25 @@ class Tokenizer:
         """
         return self.engine.decode_bytes(self._as_ids(ids, "decode_bytes"))
 
-    def decode(self, ids: Sequence[int], errors: str = "replace") -> str:
+    def decode(self, ids: Sequence[int], errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
         """Decode ids into a string. Bytes that are not valid UTF-8 (a token sequence cut inside
         a character) follow ``errors``: "replace" (U+FFFD, the default), "strict" (raise
-        UnicodeDecodeError) or "ignore".
+        UnicodeDecodeError) or "ignore". ``skip_special_tokens`` drops special tokens as the
+        official tokenizer does: every added token for Qwen-1; for the Qwen2+ family only those
+        marked special (``<tool_call>``, ``<think>``, the FIM tokens are kept).
 
         >>> get_tokenizer("qwen").decode([151643])
         '<|endoftext|>'
+        >>> get_tokenizer("qwen3").decode([151644, 151667, 6023, 151645], skip_special_tokens=True)
+        '<think>hi'
         """
         if errors not in ("replace", "strict", "ignore"):
             raise ValueError(f"errors must be 'replace', 'strict' or 'ignore', not {errors!r}")
-        return self.engine.decode_bytes(self._as_ids(ids, "decode")).decode("utf-8", errors=errors)
+        ids = self._as_ids(ids, "decode")
+        if skip_special_tokens:
+            ids = [i for i in ids if i not in self._skipped]
+        return self.engine.decode_bytes(ids).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one id.
@@ -444,6 +529,12 @@ class Tokenizer:
         return text, [start for start, _ in char_spans(tokens)]
 
     # --- offsets and budgets -----------------------------------------------------------------
+    def _allowed_in(self, kwargs) -> frozenset[str]:
+        """The specials ``encode(text, **kwargs)`` would allow (its arguments checked there)."""
+        if not self._split_first:
+            return frozenset()
+        return self._policy(kwargs.get("allowed_special", _DEFAULT), kwargs.get("disallowed_special", ()))[0]
+
     def encode_with_offsets(self, text: str, **kwargs) -> tuple[list[int], list[tuple[int, int]]]:
         """``encode``'s ids and each token's character span ``(start, end)`` in ``text``.
 
@@ -456,7 +547,7 @@ class Tokenizer:
         >>> get_tokenizer("qwen").encode_with_offsets("hi 元")
         ([6023, 34369, 225], [(0, 2), (2, 4), (3, 4)])
         """
-        text = replace_surrogates(self._prepare(text, "encode_with_offsets"))
+        text = replace_surrogates(self._prepare(text, "encode_with_offsets", self._allowed_in(kwargs)))
         ids = self.encode(text, **kwargs)
         # Token bytes one at a time (no list of them): the spans are the only thing kept.
         return ids, char_spans(map(self.engine.decode_single_token_bytes, ids))
@@ -477,7 +568,7 @@ class Tokenizer:
         """
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             raise ValueError(f"max_tokens must be an int >= 0, got {max_tokens!r}")
-        text = self._prepare(text, "truncate")
+        text = self._prepare(text, "truncate", self._allowed_in(kwargs))
         ids = self.encode(text, **kwargs)
         if len(ids) <= max_tokens:
             return text
@@ -504,8 +595,8 @@ class Tokenizer:
         >>> [(p.text, p.ids) for p in get_tokenizer("qwen").explain("Hi 42")]
         [('Hi', (13048,)), (' ', (220,)), ('4', (19,)), ('2', (17,))]
         """
-        text = replace_surrogates(self._prepare(text, "explain"))
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
+        text = replace_surrogates(self._prepare(text, "explain", allowed))
         if disallowed:
             self._check_disallowed(text, disallowed)
         out: list[Piece] = []
@@ -524,7 +615,9 @@ class Tokenizer:
 
 
 def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = None) -> Tokenizer:
-    """A tokenizer by encoding name (``qwen``, ``cl100k_base``) or ``.tiktoken`` file path.
+    """A tokenizer by encoding name (``qwen``, ``qwen2``, ``qwen2.5``, ``qwen3``, ``qwen3.5``,
+    ``cl100k_base``; see ``qtok.list_encodings()``), Hugging Face model id of the Qwen family
+    (``Qwen/Qwen3-8B``) or ``.tiktoken`` file path.
 
     ``engine``: ``"fast"`` (fastokens, the default where it is installed), ``"tiktoken"`` (the
     default elsewhere) or ``"reference"`` (pure Python); see ``qtok.engines()``. Named
@@ -539,8 +632,10 @@ def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = N
         return _BY_ARGS[name, engine, compat]
     except (KeyError, TypeError):  # not built yet, or an unhashable name (refused below)
         pass
-    if not (isinstance(name, str) and name in ENCODINGS):
+    given, canonical = name, canonical_name(name)
+    if canonical is None:
         return Tokenizer(get_spec(name), engine=engine, compat=compat)
+    name = canonical  # a model id shares its member's tokenizer
     key = (name, engine or default_engine(), compat)
     tok = _NAMED.get(key)
     if tok is None:
@@ -555,7 +650,7 @@ def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = N
                 tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
     if engine is not None:
         tok._full_engine()  # asked for by name: that engine, not a stand-in
-    _BY_ARGS[name, engine, compat] = tok
+    _BY_ARGS[given, engine, compat] = tok
     return tok
 
 

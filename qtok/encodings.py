@@ -13,13 +13,14 @@ import marshal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .family import ENDOFTEXT, IM_END, IM_START, MEMBERS, resolve
 from .files import read_cached
 from .load import (
     DATA_FILES,
     DataFileError,
     load_ranks_file,
     parse_ranks,
-    read_data_file,
+    read_unpacked,
     sha256_bytes,
     sha256_file,
 )
@@ -31,8 +32,13 @@ CL100K_PATTERN = (
 )
 # Qwen's pattern: cl100k's with \p{N} for \p{N}{1,3}, so every digit is a piece of its own.
 QWEN_PATTERN = CL100K_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
+# Qwen3.5/3.6's: combining marks (\p{M}) join letters, so a word in Devanagari or Thai with its
+# vowel signs is one piece, not broken at every mark.
+QWEN3_5_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 
-ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 N_QWEN_EXTRA = 205  # <|extra_0|> .. <|extra_204|>
 
 
@@ -49,6 +55,14 @@ class EncodingSpec:
     cache_key: str = field(default="", repr=False, compare=False)
     # Where it came from, for error messages (a rank file's path); "" for the named encodings.
     origin: str = field(default="", repr=False, compare=False)
+    # The Qwen family member (qtok.family.MEMBERS) this is, "" otherwise. A member's compat="hf"
+    # is Hugging Face tokenizers' order: added tokens are cut out of the raw text first, then each
+    # piece between them is NFC-normalized (Qwen-1's remote code normalizes the whole text first).
+    family: str = field(default="", repr=False, compare=False)
+    # Added tokens that decode(skip_special_tokens=True) keeps (tokenizer.json's special: false).
+    not_special: frozenset = field(default=frozenset(), repr=False, compare=False)
+    # What generation stops at.
+    stop_tokens: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def n_vocab(self) -> int:
@@ -88,7 +102,7 @@ def _vendored_ranks(name: str, files: tuple[str, ...], build) -> dict[bytes, int
     Parsing 150,000 base64 lines costs ~0.3 s; the cached table loads in ~0.03 s. The vendored
     files are still read and hash-checked every time, so a tampered file is refused either way.
     """
-    datas = [read_data_file(f) for f in files]
+    datas = [read_unpacked(f) for f in files]
 
     def make() -> bytes:
         return marshal.dumps(build(*(parse_ranks(d, f"qtok/data/{f}") for f, d in zip(files, datas))))
@@ -113,8 +127,12 @@ def qwen_extension_start() -> int:
     return sum(1 for t in _cl100k_ranks() if not is_multi_digit(t))
 
 
+def _qwen_ranks() -> dict[bytes, int]:
+    return _vendored_ranks("qwen", _QWEN_FILES, build_qwen_ranks)
+
+
 def qwen() -> EncodingSpec:
-    ranks = _vendored_ranks("qwen", _QWEN_FILES, build_qwen_ranks)
+    ranks = _qwen_ranks()
     n = len(ranks)  # 151643
     specials = [ENDOFTEXT, IM_START, IM_END] + [f"<|extra_{i}|>" for i in range(N_QWEN_EXTRA)]
     return EncodingSpec(
@@ -123,6 +141,32 @@ def qwen() -> EncodingSpec:
         mergeable_ranks=ranks,
         special_tokens={tok: n + i for i, tok in enumerate(specials)},
         cache_key=_ranks_key("qwen", _QWEN_FILES),
+        stop_tokens=(ENDOFTEXT, IM_END),  # Qwen-Chat's generation config stops at both
+    )
+
+
+_QWEN3_5_FILES = ("qwen3_5.tiktoken.xz",)
+
+
+def _member(name: str) -> EncodingSpec:
+    """A Qwen family member: Qwen-1's ranks (a new dict sharing nothing with ``qwen``'s, so
+    neither can change the other) or Qwen3.5's, then the member's added tokens."""
+    m = MEMBERS[name]
+    if m.ranks == "qwen":
+        ranks, pattern, key = dict(_qwen_ranks()), QWEN_PATTERN, _ranks_key("qwen", _QWEN_FILES)
+    else:
+        ranks = _vendored_ranks("qwen3.5", _QWEN3_5_FILES, lambda r: r)
+        pattern, key = QWEN3_5_PATTERN, _ranks_key("qwen3.5", _QWEN3_5_FILES)
+    n = len(ranks)
+    return EncodingSpec(
+        name=name,
+        pat_str=pattern,
+        mergeable_ranks=ranks,
+        special_tokens={tok: n + i for i, tok in enumerate(m.added)},
+        cache_key=key,
+        family=name,
+        not_special=m.not_special,
+        stop_tokens=m.stop_tokens,
     )
 
 
@@ -142,7 +186,16 @@ def cl100k_base() -> EncodingSpec:
     )
 
 
-ENCODINGS = {"qwen": qwen, "cl100k_base": cl100k_base}
+ENCODINGS = {"qwen": qwen, "cl100k_base": cl100k_base,
+             **{name: functools.partial(_member, name) for name in MEMBERS}}
+
+# What each named encoding is, for list_encodings() and the README's family table.
+DESCRIPTIONS = {
+    "qwen": "Qwen-1 (Qwen-1.8B/7B/14B/72B and -Chat): 151,643 ranks + 208 specials",
+    "cl100k_base": "OpenAI's cl100k_base (GPT-3.5/4), Qwen-1's starting point",
+    **{name: f"{m.models}: {'Qwen-1' if m.ranks == 'qwen' else 'a new 248,044'} ranks + "
+             f"{len(m.added)} added tokens" for name, m in MEMBERS.items()},
+}
 
 
 def from_file(path: str | Path, pat_str: str | None = None) -> EncodingSpec:
@@ -187,12 +240,28 @@ def from_file(path: str | Path, pat_str: str | None = None) -> EncodingSpec:
     )
 
 
+def canonical_name(name) -> str | None:
+    """The encoding a name stands for: an encoding's own name, or a Hugging Face model id of the
+    Qwen family (``Qwen/Qwen3-8B`` -> ``qwen3``); None for anything else.
+
+    >>> canonical_name("Qwen/Qwen2.5-7B-Instruct"), canonical_name("cl100k_base")
+    ('qwen2.5', 'cl100k_base')
+    """
+    if not isinstance(name, str):
+        return None
+    if name in ENCODINGS:
+        return name
+    return resolve(name)
+
+
 def get_spec(name: str | Path, pat_str: str | None = None) -> EncodingSpec:
-    """A named encoding (``qwen``, ``cl100k_base``) or a path to a ``.tiktoken`` file."""
-    if isinstance(name, str) and name in ENCODINGS:
-        return ENCODINGS[name]()
+    """A named encoding (``qwen``, ``qwen3``, ``cl100k_base``...; a Qwen model id such as
+    ``Qwen/Qwen3-8B``) or a path to a ``.tiktoken`` file."""
+    if (canonical := canonical_name(name)) is not None:
+        return ENCODINGS[canonical]()
     if isinstance(name, (str, Path)) and str(name).endswith(".tiktoken"):
         return from_file(name, pat_str)
     raise ValueError(
-        f"unknown encoding {name!r}: use one of {sorted(ENCODINGS)} or the path of a .tiktoken file"
+        f"unknown encoding {name!r}: use one of {sorted(ENCODINGS)}, a Qwen model id such as "
+        "'Qwen/Qwen3-8B', or the path of a .tiktoken file"
     )

@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 
 from .bpe import merges_from_ranks
+from .family import MEMBERS
 from .files import atomic_write, make_dir
 
 # The ChatML layout of encode_chat (Qwen-Chat's make_context), as a Jinja template.
@@ -63,7 +64,11 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def tokenizer_json(tokenizer) -> dict:
     """The ``tokenizer.json`` of a qtok ``Tokenizer`` (its compat decides the normalizer)."""
-    spec = tokenizer.spec
+    return spec_json(tokenizer.spec, nfc=tokenizer.compat == "hf")
+
+
+def spec_json(spec, nfc: bool = False) -> dict:
+    """The ``tokenizer.json`` of an ``EncodingSpec``, with an NFC normalizer or none."""
     alphabet = bytes_to_unicode()
 
     def text(b: bytes) -> str:
@@ -78,10 +83,10 @@ def tokenizer_json(tokenizer) -> dict:
         "padding": None,
         "added_tokens": [
             {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
+             "normalized": False, "special": s not in spec.not_special}
             for s, i in sorted(spec.special_tokens.items(), key=lambda kv: kv[1])
         ],
-        "normalizer": {"type": "NFC"} if tokenizer.compat == "hf" else None,
+        "normalizer": {"type": "NFC"} if nfc else None,
         "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
             {"type": "Split", "pattern": {"Regex": spec.pat_str}, "behavior": "Isolated", "invert": False},
             byte_level,
@@ -97,9 +102,11 @@ def tokenizer_json(tokenizer) -> dict:
 
 
 def tokenizer_config(tokenizer) -> dict:
-    """``tokenizer_config.json``: special tokens, EOS, the ChatML template, the compat policy."""
+    """``tokenizer_config.json``: special tokens, EOS, the chat template, the compat policy. A
+    Qwen2+ family member carries its official chat template and EOS (``<|im_end|>``)."""
     specials = tokenizer.special_tokens
     eos = "<|endoftext|>" if "<|endoftext|>" in specials else None
+    member = MEMBERS.get(tokenizer.spec.family)
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": 32768,
@@ -108,12 +115,18 @@ def tokenizer_config(tokenizer) -> dict:
         "pad_token": eos,
         "bos_token": None,
         "unk_token": None,
-        "additional_special_tokens": sorted(specials, key=specials.get),
+        "additional_special_tokens": [t for t in sorted(specials, key=specials.get)
+                                      if t not in tokenizer.spec.not_special],
         # Safe compat: special-token text in user text is text, as qtok's default.
         "split_special_tokens": tokenizer.compat != "hf",
         "qtok": {"encoding": tokenizer.name, "compat": tokenizer.compat or "safe"},
     }
-    if tokenizer.compat == "hf" and {"<|im_start|>", "<|im_end|>"} <= specials.keys():
+    if member is not None:
+        config["eos_token"], config["pad_token"] = member.eos_token, member.pad_token
+        config["model_max_length"] = 32768 if member.name == "qwen2" else 131072  # as the official files
+    if tokenizer.compat == "hf" and member is not None:
+        config["chat_template"] = tokenizer.chat_template
+    elif tokenizer.compat == "hf" and {"<|im_start|>", "<|im_end|>"} <= specials.keys():
         # Only here: with split_special_tokens (the safe export) transformers would split the
         # template's own <|im_start|> into text, silently. Safe exports carry no template.
         config["chat_template"] = CHAT_TEMPLATE

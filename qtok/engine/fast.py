@@ -15,7 +15,7 @@ from importlib.metadata import version
 
 from ..encodings import EncodingSpec
 from ..files import cached_derived, cached_file
-from ..load import dump_ranks
+from ..load import dump_ranks, sha256_bytes
 from ..specials import split_specials
 from . import EngineUnavailable, decode_with_table
 
@@ -43,14 +43,35 @@ class FastokensEngine:
         make = lambda: dump_ranks(spec.mergeable_ranks)  # noqa: E731
         path = (cached_derived(spec.cache_key, ".tiktoken", make) if spec.cache_key
                 else cached_file(make(), ".tiktoken"))
-        self._fk = fastokens.Tokenizer.from_tiktoken(
-            str(path), pattern=spec.pat_str, special_tokens=dict(spec.special_tokens))
+        try:
+            self._fk = fastokens.Tokenizer.from_tiktoken(
+                str(path), pattern=spec.pat_str, special_tokens=dict(spec.special_tokens))
+        except ValueError as e:
+            if "did not decompose" not in str(e):
+                raise
+            # A vocabulary with tokens lower ranks cannot build in two parts (Qwen3.5's): its
+            # tiktoken reading is refused, so build from a tokenizer.json whose merge list gives
+            # tiktoken's ids (bpe.merges_from_ranks), kept in the user cache.
+            self._fk = fastokens.Tokenizer.from_file(str(self._json_path(spec)))
+
         table: list[bytes | None] = [None] * spec.n_vocab
         for token, rank in spec.mergeable_ranks.items():
             table[rank] = token
         for text, rank in spec.special_tokens.items():
             table[rank] = text.encode("utf-8")
         self._table = table
+
+    @staticmethod
+    def _json_path(spec: EncodingSpec):
+        import json
+
+        from ..export import spec_json  # the writer of Hugging Face's format
+
+        def make() -> bytes:
+            return json.dumps(spec_json(spec), ensure_ascii=False).encode("utf-8")
+
+        key = spec.cache_key and sha256_bytes(f"{spec.cache_key}|specials|{sorted(spec.special_tokens.items())}".encode())
+        return cached_derived(key, ".tokenizer.json", make) if key else cached_file(make(), ".tokenizer.json")
 
     def encode_ordinary(self, text: str) -> list[int]:
         return self._fk.encode_ordinary(text).ids

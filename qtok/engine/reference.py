@@ -41,7 +41,7 @@ class ReferenceEngine:
         # The plain pattern is faster and splits identically while no character reaches the
         # first code point whose class differs between the two Unicode versions (unicode.py).
         self._plain_pattern = regex.compile(spec.pat_str)
-        first = first_disputed()
+        first = first_disputed(spec.pat_str)
         self._beyond_plain = regex.compile(f"[^\\x00-\\U{first - 1:08x}]" if first else r"(?s).")
         self._decoder = {rank: token for token, rank in self._ranks.items()}
         self._decoder.update((i, s.encode("utf-8")) for s, i in spec.special_tokens.items())

@@ -54,8 +54,11 @@ def test_tokenizer_json_adapter(tmp_path):
 
 
 def test_bad_tokenizers(tmp_path):
-    with pytest.raises(TokenizerError, match="unknown tokenizer 'gpt9'"):
+    with pytest.raises(TokenizerError, match="unknown tokenizer 'gpt9': use one of .*qwen3.5"):
         get_adapter("gpt9")
+    for missing in ("mine=nosuch.tiktoken", "nosuch.tiktoken", "dir/tokenizer.json"):
+        with pytest.raises(TokenizerError, match=f"file not found: {missing.split('=')[-1]} "):
+            get_adapter(missing)
     (tmp_path / "x.model").write_bytes(b"not a model")
     with pytest.raises(TokenizerError, match="not a SentencePiece model"):
         get_adapter(str(tmp_path / "x.model"))

@@ -34,7 +34,7 @@ def test_module_level_functions():
     assert qtok.encode("hello world") == [14990, 1879]
     assert qtok.decode([14990, 1879]) == "hello world"
     assert qtok.count("hello world") == 2
-    assert qtok.list_encodings() == ["cl100k_base", "qwen"]
+    assert qtok.list_encodings()[:2] == ["cl100k_base", "qwen"]
 
 
 def test_vocabulary_attributes(tok):

@@ -13,12 +13,33 @@ def test_vendored_classes_match_installed_tiktoken():
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     table = load_data_json("unicode_classes.json")
     byte_ranks = {bytes([i]): i for i in range(256)}
-    for name, pattern in [("L", r"\p{L}"), ("N", r"\p{N}"), ("White_Space", r"\s")]:
+    for name, pattern in [("L", r"\p{L}"), ("N", r"\p{N}"), ("M", r"\p{M}"), ("White_Space", r"\s")]:
         enc = tiktoken.Encoding(f"probe-{name}", pat_str=pattern, mergeable_ranks=byte_ranks,
                                 special_tokens={})
         got = {ord(c) for c in enc.decode(enc.encode_ordinary(every))}
         want = {cp for lo, hi in table[name] for cp in range(lo, hi + 1)}
         assert got == want, f"re-run: python qtok/data/derive.py unicode ({name} differs)"
+
+
+def test_nfc_as_hf_is_tokenizers_nfc_on_every_code_point():
+    # The Qwen2+ family's NFC is Hugging Face's (older Unicode tables than Python's): a new
+    # tokenizers with new tables fails here and says to re-run derive.py.
+    import unicodedata
+
+    from tokenizers.normalizers import NFC
+
+    from qtok.unicode import nfc_as_hf
+
+    hf = NFC()
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    differs = 0
+    for context in ("{c}", "a{c}\u0301", "a\u0301{c}", "e{c}\u0316", "\u0338{c}", "{c}{c}\u0301"):
+        # One call per context: a newline is a starter that composes with nothing, so the lines
+        # normalize independently.
+        text = "\n".join(context.format(c=c) for c in every)
+        assert nfc_as_hf(text) == hf.normalize_str(text), f"re-run: python qtok/data/derive.py unicode ({context!r})"
+        differs += unicodedata.normalize("NFC", text) != text
+    assert differs  # the contexts do exercise NFC
 
 
 @pytest.mark.slow
