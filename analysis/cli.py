@@ -9,7 +9,7 @@ from qtok.files import make_dir
 from qtok.progress import Status, process_seconds
 
 from .corpora import CorpusError, load_corpus
-from .results import format_table, write_results
+from .results import TABLE_METRICS, format_table, write_results
 from .study import run_study
 from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="with --backend ray: the cluster to join (ray://HOST:10001 or auto)")
     p.add_argument("--jobs", type=int,
                    help="workers: processes (local) or Ray actors (default: all cores)")
+    p.add_argument("--compare-paper", action="store_true", default=None,
+                   help="put the Qwen report's values beside any corpus (default: only beside the "
+                        "embedded/NTREX/FLORES news corpora, the kind it measured)")
+    p.add_argument("--metric", default="nsl", choices=sorted(TABLE_METRICS),
+                   help="what the terminal table and the headline figure show (default: nsl, the "
+                        "ratio to the baseline, a.k.a. compression)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress on stderr (the table still goes to stdout)")
     return p
@@ -68,18 +74,20 @@ def main(argv: list[str] | None = None) -> int:
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
                           reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed,
                           backend=args.backend, address=args.address, sample=args.sample,
-                          progress=False if args.quiet else None, status=status)
+                          progress=False if args.quiet else None, status=status,
+                          compare_paper=args.compare_paper,
+                          warn=lambda line: print(f"analysis: warning: {line}", file=sys.stderr))
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2
-    print(format_table(study))
+    print(format_table(study, args.metric))
     gini = ", ".join(f"{t} {g:.3f}" for t, g in study.meta["premium_gini"].items() if g == g)
     if gini:
         print(f"premium spread across languages (Gini, 0 = equal): {gini}")
     sys.stdout.flush()
     status(f"writing the CSV, figures and report to {args.out}/")
     try:
-        paths = write_results(study, args.out)
+        paths = write_results(study, args.out, metric=args.metric)
     except (ValueError, OSError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2

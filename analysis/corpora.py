@@ -92,6 +92,9 @@ class Corpus:
     _docs: Callable[[str], Iterator[str]] | None = field(repr=False)  # None: read from files
     meta: dict = field(default_factory=dict)
     parallel: set[str] = field(default_factory=set)  # languages whose texts translate each other
+    # News text of the kind the Qwen report measured its chart on (NTREX-128, FLORES): only then
+    # does the study put the report's values beside the measurement (or with --compare-paper).
+    comparable: bool = False
     # Corpora on disk: each language's files, read in blocks (qtok.blocks) by whoever counts them,
     # so no language is ever loaded whole; the rest are small and cut into blocks in memory.
     files: dict[str, list[Path]] | None = field(default=None, repr=False)
@@ -127,12 +130,17 @@ class Corpus:
         twice = sorted({lang for lang in langs if langs.count(lang) > 1})
         if twice:
             raise CorpusError(f"--langs names {', '.join(twice)} more than once; give each language once")
+        # --langs deu or deu_Latn chooses de, as the corpus labels it.
+        langs = [lang if lang in self.langs else chart_code(lang) for lang in langs]
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:
+            raise CorpusError(f"--langs names {', '.join(twice)} more than once; give each language once")
         unknown = [lang for lang in langs if lang not in self.langs]
         if unknown:
             raise CorpusError(f"unknown language(s) {', '.join(unknown)} in corpus {self.name!r}; "
                               f"available: {', '.join(self.langs)}")
         return Corpus(self.name, list(langs), self._docs, self.meta, self.parallel & set(langs),
-                      self.files, self.file_kind, self.text_field, self.errors)
+                      self.comparable, self.files, self.file_kind, self.text_field, self.errors)
 
 
 def stream_lines(path: Path, errors: str = "strict") -> Iterator[str]:
@@ -193,7 +201,7 @@ def embedded(errors: str = "strict") -> Corpus:
         "code": {lang: [name for name, _ in files] for lang, files in code.items()},
         "documents": "news: one story each (DOCUMENT_IDS.tsv); code: one file each",
     })
-    return Corpus("embedded", langs, docs, meta, parallel=set(news.langs))
+    return Corpus("embedded", langs, docs, meta, parallel=set(news.langs), comparable=True)
 
 
 def udhr(errors: str = "strict") -> Corpus:
@@ -214,18 +222,21 @@ def udhr(errors: str = "strict") -> Corpus:
 
 
 def directory(path: str | Path, errors: str = "strict") -> Corpus:
-    """``<lang>.txt`` files, one document a line; all assumed parallel."""
+    """``<lang>.txt`` files, one document a line. File names may be chart codes (``de.txt``), ISO
+    639-3 (``deu.txt``) or FLORES-200 codes (``deu_Latn.txt``); languages are labelled by chart
+    code. Parallel if they turn out to have as many documents (checked by the study)."""
     root = Path(path)
-    files = {p.stem: p for p in sorted(root.glob("*.txt"))}
-    if not files:
+    by_stem = {p.stem: p for p in sorted(root.glob("*.txt"))}
+    if not by_stem:
         raise CorpusError(f"no <lang>.txt files in {str(root)!r}")
-    for lang, p in files.items():
+    for lang, p in by_stem.items():
         # The file name is the language, as --langs names it (comma-separated).
         if lang.startswith(".") or not lang or any(c in lang for c in ", \t"):
             raise CorpusError(f"{p}: a file's name is its language (en.txt, zho_Hans.txt), and "
                               f"{p.name!r} names none --langs could choose; rename it")
+    files = {label: by_stem[stem] for label, stem in _labels(by_stem, str(root)).items()}
     meta = {"corpus": f"directory {root}", "files": {lang: sha256_file(p) for lang, p in files.items()},
-            "documents": "one line each"}
+            "documents": "one line each", "file_names": {lang: p.name for lang, p in files.items()}}
     return Corpus(root.name, list(files), None, meta, parallel=set(files),
                   files={lang: [p] for lang, p in files.items()},
                   file_kind="text", errors=errors)
@@ -308,7 +319,7 @@ def _ntrex_from(source: str, read: Callable[[str], bytes | None], names: list[st
             "names": lang_names, "n_documents": len(spans),
             "documents": "one news story each (DOCUMENT_IDS.tsv)" if doc_ids else "one line each",
             "files_sha256": {files[lang]: sha256_bytes(data) for lang, data in raw.items()}}
-    return Corpus("ntrex-128", sorted(files), docs, meta, parallel=set(files))
+    return Corpus("ntrex-128", sorted(files), docs, meta, parallel=set(files), comparable=True)
 
 
 def ntrex(path: str | Path, errors: str = "strict") -> Corpus:
@@ -321,6 +332,30 @@ def ntrex(path: str | Path, errors: str = "strict") -> Corpus:
         return p.read_bytes() if p.is_file() else None
 
     return _ntrex_from(str(root), read, sorted(p.name for p in root.iterdir()), errors)
+
+
+def chart_code(code: str) -> str:
+    """The code the Qwen chart and the embedded corpus use for a language, from an ISO 639-3 code
+    (``deu``, as NTREX and FLORES name files) or a FLORES-200 code (``deu_Latn``); anything else
+    is returned unchanged.
+
+    >>> [chart_code(c) for c in ("deu", "zho", "zho_Hant", "eng_Latn", "de", "code-python", "xyz")]
+    ['de', 'zh', 'zh-TW', 'en', 'de', 'code-python', 'xyz']
+    """
+    if len(code) == 3 and code.isalpha() and code.islower():
+        return ISO3_TO_1.get(code, code)
+    return flores_to_short(code)
+
+
+def _labels(codes, where: str) -> dict[str, str]:
+    """chart code -> the code as given, refusing two codes that name one language."""
+    labels: dict[str, str] = {}
+    for code in codes:
+        label = chart_code(code)
+        if label in labels:
+            raise CorpusError(f"{where}: {labels[label]!r} and {code!r} are both {label!r}; keep one")
+        labels[label] = code
+    return labels
 
 
 # FLORES-200 style codes (eng_Latn, zho_Hans): the script suffix names Chinese variants only.
@@ -360,7 +395,7 @@ def files_corpus(pattern: str, langs: list[str] | None, kind: str | None = None,
         raise CorpusError("a corpus of files by pattern needs --langs (the {lang} values to read)")
     if "{lang}" not in pattern:
         raise CorpusError(f"the file pattern {pattern!r} needs a {{lang}} placeholder")
-    labels = {flores_to_short(lang): lang for lang in langs}  # zho_Hans is labelled zh
+    labels = _labels(langs, "--langs")  # zho_Hans and zho are labelled zh
     files = {}
     for label, lang in labels.items():
         # Only {lang} is a placeholder: other braces are the file names' own (or glob's).
@@ -401,10 +436,13 @@ def huggingface(spec: str, langs: list[str] | None, text_field: str = "text",
             if row[text_field] and str(row[text_field]).strip():
                 yield str(row[text_field])
 
-    labels = {flores_to_short(lang): lang for lang in langs}  # zho_Hans is labelled zh
+    labels = _labels(langs, "--langs")  # zho_Hans and zho are labelled zh
     meta = {"corpus": f"datasets {spec}", "split": split, "text_field": text_field,
             "datasets": datasets.__version__, "documents": "one row each", "configs": labels}
-    return Corpus(spec, list(labels), lambda label: docs(labels[label]), meta, parallel=set(labels))
+    # FLORES(-plus): professionally translated Wikimedia sentences, the other parallel benchmark
+    # the field compares tokenizers on.
+    return Corpus(spec, list(labels), lambda label: docs(labels[label]), meta, parallel=set(labels),
+                  comparable="flores" in spec.lower())
 
 
 def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, errors: str = "strict",

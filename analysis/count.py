@@ -21,11 +21,14 @@ from qtok.blocks import BLOCK_BYTES, Block, number, read_docs
 from qtok.runner import run, stopping
 
 from .corpora import Corpus, normalize
-from .metrics import NAN, NO_SPACE_LANGS, renyi_efficiency, vocab_utilization
+from .metrics import NAN, NO_SPACE_LANGS, average_rank, renyi_efficiency, vocab_utilization
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
 
 BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
+# Per block, the first documents up to this many characters are also tokenized in NFD, against
+# NFC: the normalization-robustness ratio, at a few percent of the counting's cost.
+NFD_SAMPLE_CHARS = 64_000
 # Corpora at least this large are counted in worker processes (each builds its own tokenizers, ~2 s);
 # smaller ones in threads of this process, where that start-up would cost more than it saves.
 PROCESS_BYTES = 64 << 20
@@ -65,6 +68,8 @@ class Counted:
     doc_tokens: dict[tuple[str, str], list[int]]  # (tokenizer, lang) -> tokens of each document
     how: dict  # backend, pool, workers, blocks, sample: recorded in the results' metadata
     first_docs: dict[str, str]  # lang -> the start (<= 1,000 characters) of its first document
+    # (tokenizer, lang) -> (ids used, their counts), sorted by id: the vocabulary overlap.
+    used_tokens: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
 
 def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict:
@@ -78,6 +83,9 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     words: Counter[str] = Counter()
     sample: list[str] = []
     sampled = 0
+    split_count = {a.name: 0 for a in adapters if a.token_lengths is not None}
+    nfd_docs: list[str] = []
+    nfd_chars = 0
     spaced = lang not in NO_SPACE_LANGS and not lang.startswith("code")
     docs = selected(block)
     while True:
@@ -87,6 +95,9 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
         if not batch:
             break
         for doc in batch:
+            if nfd_chars < NFD_SAMPLE_CHARS:
+                nfd_docs.append(doc)
+                nfd_chars += len(doc)
             if sampled < 1000:
                 sample.append(doc[:1000])
                 sampled += len(sample[-1])
@@ -98,9 +109,13 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
                 stats["n_words"] += len(split)
                 if spaced:
                     words.update(split)
+        joined = None
         for a in adapters:
             flat, counts = _flat_cut(a, batch, lang)
             lengths[a.name].append(counts.astype(np.int64))
+            if a.name in split_count:
+                joined = joined if joined is not None else np.frombuffer("".join(batch).encode("utf-8"), np.uint8)
+                split_count[a.name] = _split_chars(flat, a.token_lengths, joined, split_count[a.name])
             if flat.size:
                 f = freq[a.name]
                 if flat.max() >= len(f):  # a vocabulary larger than declared
@@ -115,9 +130,32 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             continued[a.name] = (sum(c for k, c in zip(n, counts) if k >= 2), sum(counts))
         else:
             continued[a.name] = (0, 0)
+    nfd = {}
+    for a in adapters:
+        nfc_docs = [normalize(d, "NFC") for d in nfd_docs]
+        nfd[a.name] = (sum(a.count([normalize(d, "NFD") for d in nfd_docs])) if nfd_docs else 0,
+                       sum(a.count(nfc_docs)) if nfd_docs else 0)
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
+            "split": split_count, "nfd": nfd,
             "lengths": {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
                         for k, v in lengths.items()}}
+
+
+def _split_chars(flat, token_lengths, data, so_far: int | None) -> int | None:
+    """``so_far`` plus the characters of ``data`` (UTF-8, the batch's documents joined) inside
+    which a token ends: characters whose bytes two or more tokens share. None once the tokens do
+    not spell the text's bytes (a tokenizer that normalizes on its own)."""
+    if so_far is None:
+        return None
+    ends = np.cumsum(token_lengths[flat])
+    if not len(ends) or ends[-1] != len(data):
+        return None if len(data) else so_far
+    continuation = (data & 0xC0) == 0x80  # the 2nd..4th bytes of a character
+    inside = ends[:-1][continuation[ends[:-1]]]
+    if not len(inside):
+        return so_far
+    char_of_byte = np.cumsum(~continuation) - 1
+    return so_far + len(np.unique(char_of_byte[inside]))
 
 
 def _flat_cut(adapter: Adapter, docs: list[str], lang: str):
@@ -271,7 +309,13 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
     for i, part in run(factory, blocks, backend=backend, jobs=jobs, address=address, progress=progress,
                        desc="blocks", threads=pool == "thread"):
         lang = group[i]
-        m = merged.setdefault(lang, {"stats": Counter(), "freq": {}, "continued": {n: [0, 0] for n in names}})
+        m = merged.setdefault(lang, {"stats": Counter(), "freq": {}, "continued": {n: [0, 0] for n in names},
+                                     "split": {}, "nfd": {n: [0, 0] for n in names}})
+        for n, v in part["split"].items():
+            m["split"][n] = None if v is None or m["split"].get(n, 0) is None else m["split"].get(n, 0) + v
+        for n, (d, c) in part["nfd"].items():
+            m["nfd"][n][0] += d
+            m["nfd"][n][1] += c
         m["stats"].update(part["stats"])
         samples.setdefault(lang, {})[i] = part["sample"]
         for n in names:
@@ -286,7 +330,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
             m["continued"][n][0] += part["continued"][n][0]
             m["continued"][n][1] += part["continued"][n][1]
             lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
-    by_lang, doc_tokens, first_docs = {}, {}, {}
+    by_lang, doc_tokens, first_docs, used_tokens = {}, {}, {}, {}
     for lang in corpus.langs:
         if lang not in merged or merged[lang]["stats"]["n_docs"] == 0:
             raise ValueError(f"language {lang!r} of corpus {corpus.name!r} has no documents")
@@ -304,14 +348,21 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
             per_doc = np.concatenate([lengths[a.name, lang][i] for i in sorted(lengths[a.name, lang])])
             doc_tokens[a.name, lang] = per_doc.tolist()
             f = m["freq"][a.name]
-            used = f[f > 0]
+            ids = np.flatnonzero(f)
+            used = f[ids]
+            used_tokens[a.name, lang] = (ids, used)
             unk = [i for i in a.unk_ids if i < len(f)]
             num, den = m["continued"][a.name]
+            split_chars = m["split"].get(a.name)
+            nfd_tokens, nfc_tokens = m["nfd"][a.name]
             rows.append(dict(tokenizer=a.name, lang=lang, **stats, n_tokens=int(per_doc.sum()),
                              n_unk=int(f[unk].sum()) if unk else 0,
                              renyi_efficiency=renyi_efficiency(used, max(a.vocab_size, len(f))),
                              vocab_utilization=vocab_utilization(used, max(a.vocab_size, len(f))),
-                             continued_words=num / den if den else NAN, script=script))
+                             continued_words=num / den if den else NAN, script=script,
+                             avg_rank=average_rank(used),
+                             split_rate=split_chars / stats["n_chars"] if split_chars is not None and stats["n_chars"] else NAN,
+                             nfd_ratio=nfd_tokens / nfc_tokens if nfc_tokens else NAN))
         by_lang[lang] = rows
     how = {"backend": backend, "pool": pool, "jobs": jobs or (os.cpu_count() or 1),
            "blocks": len(blocks), "block_bytes": block_bytes,
@@ -319,4 +370,4 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                                                   "method": "uniform without replacement"}}
     if address:
         how["address"] = address
-    return Counted(by_lang, doc_tokens, how, first_docs)
+    return Counted(by_lang, doc_tokens, how, first_docs, used_tokens)

@@ -32,27 +32,46 @@ def _errors(rows, column, langs, tokenizers):
             for vs, los, his in zip(val, lo, hi)]
 
 
+# At most this many languages share one row of grouped bars; more go to further rows, so the
+# figure stays near 2:1 however many languages (up to MAX_BARS) it shows.
+ROW_LANGS = 15
+# The report shows a figure at its size in inches x 96 CSS pixels; 6 pt is then 8 px, the
+# smallest text the legibility test allows.
+MIN_FONT_PT = 6.5
+
+
 def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: list[str], *,
                  title: str, ylabel: str, reference_line: float | None = 1.0):
-    """One group of bars per language, one bar per tokenizer, 95% intervals as error bars (the
-    Qwen report's figure)."""
+    """Groups of bars, one per language, one bar per tokenizer, 95% intervals as error bars (the
+    Qwen report's figure), at most ``ROW_LANGS`` languages a row, the legend above the plots."""
     plt = _figure()
-    grid = pivot(rows, column, langs, tokenizers)
+    n_rows = max(1, math.ceil(len(langs) / ROW_LANGS))
+    per_row = math.ceil(len(langs) / n_rows) if langs else 1
+    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 0.9 + 3.0 * n_rows), layout="constrained",
+                             squeeze=False)
     has_ci = all(f"{column}_lo" in r for r in rows)
-    errors = _errors(rows, column, langs, tokenizers) if has_ci else [None] * len(tokenizers)
-    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(langs) + 2), 4.5), layout="constrained")
     width = 0.8 / max(1, len(tokenizers))
-    for i, (name, values, err) in enumerate(zip(tokenizers, grid, errors)):
-        xs = [j + (i - (len(tokenizers) - 1) / 2) * width for j in range(len(langs))]
-        ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=name,
-               yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5})
-    if reference_line is not None:
-        ax.axhline(reference_line, color="black", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(langs)), langs, rotation=45 if any(len(x) > 4 for x in langs) else 0)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(ncols=min(4, len(tokenizers)), fontsize="small")
-    ax.grid(axis="y", alpha=0.3)
+    top = max([v for r in rows if r["tokenizer"] in tokenizers for v in
+               [r.get(f"{column}_hi", math.nan), r.get(column, math.nan)] if not math.isnan(v)] or [1])
+    for k, ax in enumerate(axes[:, 0]):
+        part = langs[k * per_row:(k + 1) * per_row]
+        grid = pivot(rows, column, part, tokenizers)
+        errors = _errors(rows, column, part, tokenizers) if has_ci else [None] * len(tokenizers)
+        for i, (name, values, err) in enumerate(zip(tokenizers, grid, errors)):
+            xs = [j + (i - (len(tokenizers) - 1) / 2) * width for j in range(len(part))]
+            ax.bar(xs, [0 if math.isnan(v) else v for v in values], width, label=name if k == 0 else None,
+                   color=f"C{i}", yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5})
+        if reference_line is not None:
+            ax.axhline(reference_line, color="black", linewidth=1, linestyle="--",
+                       label=f"{ylabel.split(' / ')[-1]} = {reference_line:g}" if k == 0 else None)
+        ax.set_xticks(range(len(part)), part, rotation=30 if any(len(x) > 5 for x in part) else 0,
+                      ha="right" if any(len(x) > 5 for x in part) else "center")
+        ax.set_xlim(-0.6, per_row - 0.4)
+        ax.set_ylim(0, top * 1.08)
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize="medium")
+    fig.legend(loc="outside lower center", ncols=min(5, len(tokenizers) + 1), fontsize="small", frameon=False)
     return fig
 
 
@@ -74,7 +93,7 @@ def atlas(rows: list[dict], column: str, langs: list[str], tokenizers: list[str]
     scripts = sorted({script_of[lang] for lang in order})
     cmap = plt.get_cmap("tab10")
     colour = {s: cmap(i % 10) for i, s in enumerate(scripts)}
-    height = max(4, 0.22 * len(order) + 1.5)
+    height = max(4, 0.16 * len(order) + 1.5)
     fig, ax = plt.subplots(figsize=(9, height), layout="constrained")
     markers = "osD^v<>px*"
     for i, t in enumerate(tokenizers):
@@ -86,22 +105,22 @@ def atlas(rows: list[dict], column: str, langs: list[str], tokenizers: list[str]
                [0 if math.isnan(b - x) else b - x for x, b in zip(xs, hi)]]
         ax.errorbar(xs, ys, xerr=err, fmt=markers[i % len(markers)], markersize=3.5,
                     linewidth=0.6, label=t)
-    ax.set_yticks(range(len(order)), [f"{lang}" for lang in order], fontsize=7)
+    ax.set_yticks(range(len(order)), [f"{lang}" for lang in order], fontsize=MIN_FONT_PT)
     # Shade each script's block and name it at the right edge.
     start = 0
     for y in range(1, len(order) + 1):
         if y == len(order) or script_of[order[y]] != script_of[order[start]]:
             ax.axhspan(start - 0.5, y - 0.5, color=colour[script_of[order[start]]], alpha=0.08, linewidth=0)
             ax.text(1.005, (start + y - 1) / 2, script_of[order[start]], transform=ax.get_yaxis_transform(),
-                    fontsize=7, va="center")
+                    fontsize=MIN_FONT_PT, va="center")
             start = y
     if reference_line is not None:
         ax.axvline(reference_line, color="black", linewidth=1, linestyle="--")
     ax.set_ylim(-0.5, len(order) - 0.5)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    ax.legend(fontsize="small", loc="lower right")
+    fig.suptitle(title, fontsize="medium")
+    fig.legend(loc="outside lower center", ncols=min(5, len(tokenizers)), fontsize="small", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -115,9 +134,19 @@ def _layout(rows, column, langs, tokenizers, *, title, label, reference_line=1.0
 
 def compression_figure(rows: list[dict], langs: list[str], tokenizers: list[str], baseline: str = "xlm-r",
                        corpus: str = ""):
-    return _layout(rows, "compression", langs, tokenizers,
-                   title=f"Tokens relative to {baseline} ({baseline} = 1, lower is better){' — ' + corpus if corpus else ''}",
+    """NSL per language for every tokenizer but the baseline (its bars would all be 1: the
+    dashed line at 1 is the baseline)."""
+    shown = [t for t in tokenizers if t != baseline] or tokenizers
+    return _layout(rows, "compression", langs, shown,
+                   title=f"Tokens relative to {baseline} (NSL; {baseline} = 1, lower is better)"
+                         f"{' — ' + corpus if corpus else ''}",
                    label=f"tokens / {baseline} tokens")
+
+
+def metric_figure(rows: list[dict], column: str, langs: list[str], tokenizers: list[str], *,
+                  title: str, label: str):
+    """Any per-language metric (--metric): the same layouts, no reference line."""
+    return _layout(rows, column, langs, tokenizers, title=title, label=label, reference_line=None)
 
 
 def premium_figure(rows: list[dict], langs: list[str], tokenizers: list[str], reference_lang: str = "en"):
@@ -126,13 +155,33 @@ def premium_figure(rows: list[dict], langs: list[str], tokenizers: list[str], re
                    label=f"tokens / {reference_lang} tokens")
 
 
+def overlap_figure(matrix: list[list[float]], langs: list[str], tokenizer: str, scripts: dict[str, str]):
+    """The vocabulary overlap between languages (Jensen–Shannon divergence of their token
+    distributions: 0 = the same tokens, 1 = none shared), languages grouped by script."""
+    import numpy as np
+
+    plt = _figure()
+    order = sorted(range(len(langs)), key=lambda i: (scripts.get(langs[i], ""), langs[i]))
+    m = np.asarray(matrix)[np.ix_(order, order)]
+    names = [langs[i] for i in order]
+    side = max(5.0, 0.12 * len(names) + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.2, side), layout="constrained")
+    im = ax.imshow(m, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    size = MIN_FONT_PT if len(names) > 30 else 8
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=size)
+    ax.set_yticks(range(len(names)), names, fontsize=size)
+    fig.colorbar(im, ax=ax, shrink=0.6, label="Jensen–Shannon divergence (0 = same tokens)")
+    ax.set_title(f"Vocabulary overlap between languages: {tokenizer}", fontsize="medium")
+    return fig
+
+
 def paper_figure(rows: list[dict], tokenizers: list[str]):
     """Measured against the Qwen report's figure, per language, for each tokenizer the chart
     has: the paper's value with its ±0.02 read-off band, the measured value with its 95% interval."""
     plt = _figure()
     charted = [t for t in tokenizers
                if any(r["tokenizer"] == t and not math.isnan(r["paper"]) for r in rows)]
-    fig, axes = plt.subplots(len(charted), 1, figsize=(10, 3.2 * len(charted)), layout="constrained",
+    fig, axes = plt.subplots(len(charted), 1, figsize=(10, 0.6 + 3.2 * len(charted)), layout="constrained",
                              squeeze=False)
     for ax, t in zip(axes[:, 0], charted):
         mine = [r for r in rows if r["tokenizer"] == t and not math.isnan(r["paper"])]
@@ -149,6 +198,7 @@ def paper_figure(rows: list[dict], tokenizers: list[str]):
         worst = max(abs(r["paper_diff"]) for r in mine)
         ax.set_title(f"{t}: measured vs the Qwen report (largest difference {worst:.3f})")
         ax.set_ylabel("tokens / XLM-R tokens")
-        ax.legend(fontsize="small")
         ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     return fig

@@ -16,8 +16,8 @@ from qtok.files import atomic_write, make_dir
 from qtok.load import sha256_bytes, sha256_file
 
 from .metrics import COLUMNS, METRICS
-from .plots import compression_figure, paper_figure, premium_figure
-from .report import render_report
+from .plots import compression_figure, metric_figure, overlap_figure, paper_figure, premium_figure
+from .report import FIGURE_DPI, render_report
 from .study import EXTRA, Study
 
 
@@ -32,57 +32,99 @@ def fmt(value, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
+# --metric NAME: (column, the column its 95% interval comes from or None, title, number format).
+TABLE_METRICS = {
+    "nsl": ("nsl", "compression", "NSL: tokens / {baseline} tokens ({baseline} = 1, lower is better)", ".3f"),
+    "compression": ("compression", "compression",
+                    "compression (= NSL): tokens / {baseline} tokens ({baseline} = 1, lower is better)", ".3f"),
+    "premium": ("premium", "premium",
+                "premium: tokens / the same tokenizer's tokens on {reference} (parallel text)", ".3f"),
+    "fertility": ("fertility", None, "fertility: tokens per whitespace word", ".3f"),
+    "renyi": ("renyi_efficiency", None, "Rényi efficiency (alpha 2.5) of the token distribution", ".3f"),
+    "split_rate": ("split_rate", None, "character split rate: share of characters whose bytes "
+                   "two or more tokens share (byte-level tokenizers)", ".3f"),
+    "strr": ("strr", None, "STRR: share of word occurrences kept as one token", ".3f"),
+    "avg_rank": ("avg_rank", None, "vocabulary allocation: average rank of the tokens used", ".1f"),
+    "chars_per_token": ("chars_per_token", None, "characters per token", ".3f"),
+    "bytes_per_token": ("bytes_per_token", None, "UTF-8 bytes per token", ".3f"),
+    "nfd_ratio": ("nfd_ratio", None, "tokens on NFD text / tokens on NFC text (a sample of each block)", ".3f"),
+}
+
+
 @dataclass
 class Headline:
-    """The headline table: one row per language, a column per tokenizer and, for tokenizers of
-    the Qwen report's chart, the paper's value, measured minus paper and the 95% interval."""
+    """The headline table: one row per language; per tokenizer the metric and, where it has one,
+    its 95% interval; for tokenizers of the Qwen report's chart (when the corpus is comparable),
+    the paper's value and measured minus paper."""
 
     title: str
     columns: list[str]
-    rows: list[tuple[str, list[str], list[str]]]  # (lang, cells, each cell's warning or "")
+    rows: list[tuple[str, list[str], list[str]]]  # (lang, cells, each cell's note or "")
     warnings: list[str]
 
 
-def headline(study: Study, column: str = "compression") -> Headline:
+def _interval(r: dict, column: str) -> str:
+    lo, hi = r.get(f"{column}_lo", math.nan), r.get(f"{column}_hi", math.nan)
+    return "–" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def headline(study: Study, metric: str = "nsl") -> Headline:
+    if metric not in TABLE_METRICS:
+        raise ValueError(f"unknown metric {metric!r}: use one of {', '.join(sorted(TABLE_METRICS))}")
+    column, ci, title, spec = TABLE_METRICS[metric]
     grid = {(r["tokenizer"], r["lang"]): r for r in study.rows}
     charted = [t for t in study.tokenizers
-               if column == "compression" and any(not math.isnan(grid[t, lang]["paper"])
-                                                  for lang in study.langs if (t, lang) in grid)]
-    columns = list(study.tokenizers) + [c for t in charted for c in (f"{t}: paper", "diff", "95% interval")]
+               if ci == "compression" and any(not math.isnan(grid[t, lang].get("paper", math.nan))
+                                              for lang in study.langs if (t, lang) in grid)]
+    # The baseline's NSL is 1 by definition: no interval column for it.
+    with_ci = [t for t in study.tokenizers if ci and not (ci == "compression" and t == study.baseline)]
+    columns = []
+    for t in study.tokenizers:
+        columns.append(t)
+        if t in with_ci:
+            columns.append(f"{t} 95%")
+    columns += [c for t in charted for c in (f"{t}: paper", f"{t}: diff")]
     rows = []
     for lang in study.langs:
         cells, flags = [], []
         for t in study.tokenizers:
-            cells.append(fmt(grid[t, lang][column]))
-            flags.append(grid[t, lang].get("reason") or "")
+            r = grid[t, lang]
+            value = r.get(column, r.get("compression", math.nan) if column == "nsl" else math.nan)
+            cells.append(fmt(value, spec))
+            # A note marks the cell it explains: a missing value, or a missing interval.
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            flags.append((r.get("reason") or "") if missing else "")
+            if t in with_ci:
+                cells.append(_interval(r, ci))
+                flags.append((r.get("reason") or "") if cells[-1] == "–" and not missing else "")
         for t in charted:
             r = grid[t, lang]
-            interval = "" if math.isnan(r["compression_lo"]) else \
-                f"[{r['compression_lo']:.3f}, {r['compression_hi']:.3f}]"
-            cells += [fmt(r["paper"], ".2f"), fmt(r["paper_diff"], "+.2f"), interval]
-            flags += ["", "", ""]
+            cells += [fmt(r["paper"], ".2f"), fmt(r["paper_diff"], "+.2f")]
+            flags += ["", ""]
         rows.append((lang, cells, flags))
-    title = (f"compression (tokens / {study.baseline} tokens; lower is better; paper = the Qwen "
-             "report's figure, read off +-0.02)" if column == "compression" else column)
+    reference = study.meta.get("reference_lang", "en")
+    title = title.format(baseline=study.baseline, reference=reference)
+    if charted:
+        title += "; paper = the Qwen report's figure, read off +-0.02"
     warnings = sorted({r["reason"] for r in study.rows if r.get("reason")})
     return Headline(title, columns, rows, warnings)
 
 
-def format_table(study: Study, column: str = "compression") -> str:
-    """The headline table as text: one line per language, one column per tokenizer."""
-    h = headline(study, column)
-    widths = [max(11, len(c) + 1) if i < len(study.tokenizers) else max(8, len(c) + 1)
-              for i, c in enumerate(h.columns)]
-    widths = [max(w, *(len(cells[i]) + 1 for _, cells, _ in h.rows)) for i, w in enumerate(widths)]
+def format_table(study: Study, metric: str = "nsl") -> str:
+    """The headline table as text: one line per language, one column per tokenizer (and its
+    interval), notes below."""
+    h = headline(study, metric)
+    widths = [max(len(c), *(len(cells[i]) for _, cells, _ in h.rows)) + 2 for i, c in enumerate(h.columns)]
     lang_w = max(6, *(len(lang) + 1 for lang in study.langs))
     lines = [h.title, f"{'lang':<{lang_w}}" + "".join(f"{c:>{w}}" for c, w in zip(h.columns, widths))]
     for lang, cells, _ in h.rows:
         lines.append(f"{lang:<{lang_w}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
-    lines += [f"warning: {w}: ratio left NaN" for w in h.warnings]
+    lines += [f"note: {w}" for w in h.warnings]
     return "\n".join(lines)
 
 
-def write_results(study: Study, out: str | Path, stem: str = "compression") -> dict[str, Path]:
+def write_results(study: Study, out: str | Path, stem: str = "compression",
+                  metric: str = "nsl") -> dict[str, Path]:
     """Write ``<stem>.csv`` (long table + metrics), the figures (``<stem>.png``, and
     ``<stem>-paper.png`` and ``<stem>-premium.png`` where they apply), ``report.html`` (all of it
     on one self-contained page) and, last, ``<stem>.json``
@@ -105,14 +147,26 @@ def write_results(study: Study, out: str | Path, stem: str = "compression") -> d
         figures[f"{stem}-premium.png"] = premium_figure(
             study.rows, [lang for lang in study.langs if lang in study.meta["parallel_languages"]],
             study.tokenizers, study.meta.get("reference_lang", "en"))
+    column, _, title, _ = TABLE_METRICS[metric]
+    if column not in ("compression", "nsl", "premium"):
+        figures[f"{stem}-{metric}.png"] = metric_figure(
+            study.rows, column, study.langs, study.tokenizers,
+            title=title.format(baseline=study.baseline, reference=study.meta.get("reference_lang", "en")),
+            label=metric.replace("_", " "))
+    if study.overlap:
+        first = next(iter(study.overlap))
+        langs = study.meta["overlap"]["languages"]
+        if len(langs) >= 3:
+            scripts = {r["lang"]: r.get("script", "") for r in study.rows}
+            figures[f"{stem}-overlap.png"] = overlap_figure(study.overlap[first], langs, first, scripts)
     for name, fig in figures.items():
         png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=150)
+        fig.savefig(png, format="png", dpi=FIGURE_DPI)
         plt.close(fig)
         files[name] = png.getvalue()
     report_meta = dict(study.meta, columns=columns)
     files[f"{stem}-report.html" if stem != "compression" else "report.html"] = render_report(
-        study, headline(study), {n: d for n, d in files.items() if n.endswith(".png")},
+        study, headline(study, metric), {n: d for n, d in files.items() if n.endswith(".png")},
         _json_safe(report_meta)).encode("utf-8")
     for name in list(files) + [f"{stem}.json"]:  # before anything is written
         if (out / name).is_dir():

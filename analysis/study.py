@@ -17,7 +17,7 @@ from qtok.blocks import BLOCK_BYTES
 
 from .corpora import DATA, Corpus
 from .count import count_corpus
-from .metrics import NAN, RENYI_ALPHA, UNK_THRESHOLD, add_metrics, gini
+from .metrics import NAN, RENYI_ALPHA, UNK_THRESHOLD, add_metrics, gini, overlap_matrix
 from .report import sample_sentence
 from .tokenizers import Adapter
 from .uncertainty import N_BOOT, SEED, Resampler
@@ -26,7 +26,13 @@ from .uncertainty import N_BOOT, SEED, Resampler
 # names, e.g. --tokenizers llama=path/to/LLaMA-7B/tokenizer.model, to get that row's paper value).
 PAPER_COLUMNS = {"qwen": "Qwen", "llama": "LLaMA-7B", "baichuan": "Baichuan-7B",
                  "chatglm2": "ChatGLM2-6B", "internlm": "InternLM-7B"}
-EXTRA = ["script", "n_unk", "renyi_efficiency", "vocab_utilization", "continued_words", "compression_lo",
+# Intervals need enough documents: the percentile bootstrap's coverage falls well below its
+# nominal 95% on small samples (Hesterberg 2015, "What Teachers Should Know About the Bootstrap",
+# The American Statistician 69(4), finds it too narrow for n below ~30-50 even for means of
+# moderately skewed data; news documents' token counts are skewed). Below this, no interval.
+MIN_DOCS_INTERVAL = 30
+EXTRA = ["script", "n_unk", "renyi_efficiency", "vocab_utilization", "continued_words",
+         "split_rate", "avg_rank", "nfd_ratio", "compression_lo",
          "compression_hi", "premium_lo", "premium_hi", "paper", "paper_diff", "reason"]
 
 
@@ -54,6 +60,8 @@ class Study:
     doc_tokens: dict = field(default_factory=dict, repr=False)
     # One sentence per language and each tokenizer's (ids, spans) of it: for report.html.
     samples: dict = field(default_factory=dict, repr=False)
+    # Vocabulary overlap: tokenizer -> Jensen-Shannon divergences between languages (langs order).
+    overlap: dict = field(default_factory=dict, repr=False)
 
 
 def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r",
@@ -63,21 +71,26 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
               n_boot: int = N_BOOT, seed: int = SEED, backend: str = "local",
               address: str | None = None, sample: int | None = None,
               block_bytes: int = BLOCK_BYTES, pool: str | None = None,
-              status: Callable[[str], None] = lambda message: None) -> Study:
+              compare_paper: bool | None = None,
+              status: Callable[[str], None] = lambda message: None,
+              warn: Callable[[str], None] = lambda message: None) -> Study:
     """Count all languages (``backend="local"``: on all cores; ``"ray"``: on Ray), then the
     metrics, the paper's values and 95% bootstrap intervals. The counts are identical whichever
     backend and however many workers count them (``pool``: ``"process"`` or ``"thread"`` for the
     local backend; default: processes from ``PROCESS_BYTES`` of text on). ``seed`` draws both the ``sample`` of documents
-    and the bootstrap's replicates."""
+    and the bootstrap's replicates.
+
+    Nothing is claimed that the data cannot support: premiums only between languages with as many
+    documents as the reference language (which must be in the corpus), intervals only from
+    ``MIN_DOCS_INTERVAL`` documents, the Qwen report's values only beside a corpus like the one it
+    measured (``corpus.comparable``) unless ``compare_paper``. Each refusal is a NaN with a
+    ``reason`` and, once, a line to ``warn``."""
     names = [a.name for a in adapters]
     if len(set(names)) != len(names):
         raise ValueError(f"tokenizer names must be distinct, got {names}; name files with NAME=PATH")
     if baseline not in names:
         raise ValueError(f"the baseline {baseline!r} is not among the tokenizers {names}; add it "
                          "to --tokenizers or choose another with --baseline")
-    if reference_lang not in corpus.langs:
-        raise ValueError(f"the reference language {reference_lang!r} is not in the corpus; choose "
-                         f"one of {', '.join(corpus.langs)} with --reference-lang")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise ValueError(f"--bootstrap must be 0 (no intervals) or a positive number of replicates, got {n_boot!r}")
     for flag, value in (("--sample", sample), ("--max-docs", max_docs), ("--max-bytes", max_bytes)):
@@ -91,33 +104,65 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         block_bytes=block_bytes, pool=pool)
     doc_tokens, how = counted.doc_tokens, counted.how
     table = [row for lang in corpus.langs for row in counted.rows[lang]]
-    rows = add_metrics(table, baseline=baseline, reference_lang=reference_lang, parallel=corpus.parallel)
-    add_intervals(rows, doc_tokens, baseline, reference_lang, corpus.parallel, n_boot, seed)
-    add_paper(rows, baseline)
+    n_docs = {lang: counted.rows[lang][0]["n_docs"] for lang in corpus.langs}
+    parallel, not_parallel = check_parallel(corpus.parallel, n_docs, reference_lang)
+    if not_parallel:
+        first = next(iter(not_parallel.values()))
+        if first.startswith("no premium"):
+            warn(first)
+        else:  # one line: "not parallel: en has 92 documents, de 91, th 90"
+            warn(f"premium left NaN: not parallel: {reference_lang} has {n_docs[reference_lang]} "
+                 f"documents, " + ", ".join(f"{lang} {n_docs[lang]}" for lang in not_parallel))
+    rows = add_metrics(table, baseline=baseline, reference_lang=reference_lang, parallel=parallel)
+    for r in rows:
+        if r["lang"] in not_parallel:
+            r["reason"] = "; ".join(filter(None, [r["reason"], not_parallel[r["lang"]]]))
+    add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, n_boot, seed)
+    small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
+    if small and n_boot:
+        warn(f"no 95% intervals for {', '.join(small)}: fewer than {MIN_DOCS_INTERVAL} documents each")
+    show_paper = corpus.comparable if compare_paper is None else compare_paper
+    add_paper(rows, baseline if show_paper else None)
+    gini_values, gini_reason = premium_gini(rows, names, parallel, reference_lang)
+    if gini_reason and not not_parallel:  # else the line above said why already
+        warn(gini_reason)
     meta = {
         "corpus": corpus.meta,
         "corpus_name": corpus.name,
         "languages": corpus.langs,
-        "parallel_languages": sorted(corpus.parallel),
+        "parallel_languages": sorted(parallel),
+        "parallel_check": {"declared": sorted(corpus.parallel), "documents": n_docs,
+                           "not_parallel": not_parallel,
+                           "rule": "a language is parallel to the reference when both have the same "
+                                   "number of documents"},
         "normalization": normalization or "none",
         "caps": {"max_docs": max_docs, "max_bytes": max_bytes},
         "counting": how,
         "baseline": baseline,
         "reference_lang": reference_lang,
         "bootstrap": {"method": "paired percentile bootstrap over documents", "replicates": n_boot,
-                      "seed": seed, "level": 0.95},
+                      "seed": seed, "level": 0.95, "min_documents": MIN_DOCS_INTERVAL},
         "unknown_threshold": UNK_THRESHOLD,
         "renyi_alpha": RENYI_ALPHA,
-        "premium_gini": {t: gini([r["premium"] for r in rows if r["tokenizer"] == t
-                                  and r["lang"] in corpus.parallel]) for t in names},
+        "premium_gini": gini_values,
+        "premium_gini_reason": gini_reason,
         "paper": {"source": "Qwen technical report, Fig. 3 (analysis/data/qwen_report_fig3.tsv)",
-                  "read_off_precision": 0.02, "columns": PAPER_COLUMNS},
+                  "read_off_precision": 0.02, "columns": PAPER_COLUMNS, "shown": bool(show_paper),
+                  "why": ("the corpus is news/FLORES-style parallel text like the report's"
+                          if corpus.comparable and compare_paper is None else
+                          "--compare-paper" if compare_paper else
+                          "not shown: the report did not measure this corpus (--compare-paper to show)")},
         "tokenizers": {a.name: a.meta for a in adapters},
         "versions": _versions(),
         "seconds": round(time.perf_counter() - start, 2),
     }
+    text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
+    overlap = {t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs]).round(4).tolist()
+               for t in names if t != baseline}
+    meta["overlap"] = {"metric": "Jensen-Shannon divergence of token distributions (base 2)",
+                       "languages": text_langs, "matrices": overlap}
     return Study(rows, corpus.langs, names, baseline, meta, doc_tokens,
-                 samples=sample_tokens(counted.first_docs, adapters))
+                 samples=sample_tokens(counted.first_docs, adapters), overlap=overlap)
 
 
 def sample_tokens(first_docs: dict[str, str], adapters: list[Adapter]) -> dict:
@@ -130,14 +175,60 @@ def sample_tokens(first_docs: dict[str, str], adapters: list[Adapter]) -> dict:
     return out
 
 
+def check_parallel(declared: set[str], n_docs: dict[str, int], reference_lang: str
+                   ) -> tuple[set[str], dict[str, str]]:
+    """The languages whose premium can be computed: declared parallel by the corpus, and with as
+    many documents as the reference language (which must be in the corpus); and for each other
+    language, why not.
+
+    >>> check_parallel({"en", "de", "fr"}, {"en": 4, "de": 3, "fr": 4}, "en")
+    ({'en', 'fr'}, {'de': 'not parallel: en has 4 documents, de 3'})
+    >>> check_parallel({"de"}, {"de": 3}, "en")[1]
+    {'de': "no premium: the reference language 'en' is not in the corpus (--reference-lang)"}
+    """
+    if reference_lang not in n_docs:
+        why = f"no premium: the reference language {reference_lang!r} is not in the corpus (--reference-lang)"
+        return set(), {lang: why for lang in n_docs}
+    if reference_lang not in declared:
+        return set(), {}
+    ref = n_docs[reference_lang]
+    out, reasons = set(), {}
+    for lang in sorted(declared):
+        if n_docs.get(lang) == ref:
+            out.add(lang)
+        elif lang in n_docs:
+            reasons[lang] = (f"not parallel: {reference_lang} has {ref} document{'s' * (ref != 1)}, "
+                             f"{lang} {n_docs[lang]}")
+    return out, reasons
+
+
+def premium_gini(rows: list[dict], tokenizers: list[str], parallel: set[str], reference_lang: str
+                 ) -> tuple[dict[str, float], str]:
+    """Each tokenizer's Gini of premiums over the parallel languages, and why it is NaN (fewer
+    than two languages besides the reference)."""
+    others = sorted(parallel - {reference_lang})
+    if len(others) < 2:
+        why = (f"premium Gini needs at least two languages parallel to {reference_lang!r}; "
+               f"this corpus has {len(others)}")
+        return {t: NAN for t in tokenizers}, why
+    return {t: gini([r["premium"] for r in rows if r["tokenizer"] == t and r["lang"] in parallel])
+            for t in tokenizers}, ""
+
+
 def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_lang: str,
                   parallel: set[str], n_boot: int, seed: int) -> None:
     """``compression_lo/hi`` and ``premium_lo/hi``: 95% paired bootstrap intervals (in place).
-    Every ratio over the same number of documents uses the same draws."""
+    Every ratio over the same number of documents uses the same draws. A language with fewer
+    than ``MIN_DOCS_INTERVAL`` documents gets none, and says so in ``reason``."""
     boot = Resampler(n_boot=n_boot, seed=seed)
     for r in rows:
         t, lang = r["tokenizer"], r["lang"]
         r["compression_lo"] = r["compression_hi"] = r["premium_lo"] = r["premium_hi"] = NAN
+        if n_boot and r["n_docs"] < MIN_DOCS_INTERVAL:
+            note = (f"no interval: {r['n_docs']} document{'s' * (r['n_docs'] != 1)} "
+                    f"(< {MIN_DOCS_INTERVAL})")
+            r["reason"] = "; ".join(filter(None, [r.get("reason", ""), note]))
+            continue
         if not math.isnan(r["compression"]):
             r["compression_lo"], r["compression_hi"] = boot.interval(
                 (t, lang), doc_tokens[t, lang], (baseline, lang), doc_tokens[baseline, lang])
@@ -146,9 +237,10 @@ def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_l
                 (t, lang), doc_tokens[t, lang], (t, reference_lang), doc_tokens[t, reference_lang])
 
 
-def add_paper(rows: list[dict], baseline: str) -> None:
+def add_paper(rows: list[dict], baseline: str | None) -> None:
     """``paper`` and ``paper_diff``: the Qwen report's value for this tokenizer and language (its
-    chart is relative to XLM-R) and measured minus paper (in place; NaN where the chart has none)."""
+    chart is relative to XLM-R) and measured minus paper (in place; NaN where the chart has none,
+    and everywhere when ``baseline`` is None: a corpus the report did not measure)."""
     chart = paper_values() if baseline == "xlm-r" else {}
     for r in rows:
         column = PAPER_COLUMNS.get(r["tokenizer"])

@@ -92,6 +92,9 @@ class Adapter:
     cut_safe: bool = False
     # Byte-level BPE engines that take any length in bounded memory need no MAX_WHOLE.
     max_chars: int | None = MAX_WHOLE
+    # The byte length of each id, for tokenizers whose ids spell the text's own bytes (qtok's):
+    # where a token ends inside a character (the character split rate). None: not byte-level.
+    token_lengths: np.ndarray | None = field(default=None, repr=False)
     # (ids, each token's character span) of one text: what report.html colours.
     spans: Callable[[str], tuple[list[int], list[tuple[int, int]]]] | None = field(default=None, repr=False)
 
@@ -125,7 +128,16 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
                    lambda texts: tok.encode_batch(texts, num_threads=4), meta,
                    vocab_size=tok.n_vocab, word_prefix=" ", encode_flat=tok.encode_batch_flat,
                    spans=tok.encode_with_offsets, cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS,
-                   max_chars=None)
+                   max_chars=None, token_lengths=_token_lengths(tok))
+
+
+def _token_lengths(tok) -> np.ndarray:
+    lengths = np.zeros(tok.n_vocab, dtype=np.int64)
+    for token, rank in tok.mergeable_ranks.items():
+        lengths[rank] = len(token)
+    for text, i in tok.special_tokens.items():
+        lengths[i] = len(text.encode("utf-8"))
+    return lengths
 
 
 def hf_json_adapter(data: bytes, name: str, source: str) -> Adapter:

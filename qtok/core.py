@@ -258,6 +258,8 @@ class Tokenizer:
         text = self._prepare(text, "encode", allowed)
         if disallowed:
             self._check_disallowed(text, disallowed)
+        if allowed and not specials_regex(allowed).search(text):
+            allowed = frozenset()  # none in the text: the engines' plain path is ~1.5x faster
         return _surrogate_safe(lambda t: self.engine.encode(t, allowed), text)
 
     def _batch_policy(self, func: str, texts, allowed_special, disallowed_special):

@@ -23,14 +23,20 @@ def toy_study() -> Study:
 
 def test_one_table_for_the_terminal_and_the_report():
     h = headline(toy_study())
-    assert h.columns == ["qwen", "xlm-r", "qwen: paper", "diff", "95% interval"]
+    # An interval for every tokenizer but the baseline (whose NSL is 1 by definition).
+    assert h.columns == ["qwen", "qwen 95%", "xlm-r", "qwen: paper", "qwen: diff"]
     en = dict(zip(h.columns, h.rows[0][1]))
-    assert en == {"qwen": "0.900", "xlm-r": "1.000", "qwen: paper": "0.92", "diff": "-0.02",
-                  "95% interval": "[0.800, 1.000]"}
+    assert en == {"qwen": "0.900", "qwen 95%": "[0.800, 1.000]", "xlm-r": "1.000", "qwen: paper": "0.92",
+                  "qwen: diff": "-0.02"}
     xx = h.rows[2]
     assert xx[1][0] == "–" and xx[2][0] == "unknown tokens: 3.0%"  # NaN shown as "–", flagged
+    assert xx[2][2] == ""  # the note marks the cell it explains, not its neighbours
     text = format_table(toy_study())
-    assert "–" in text and "nan" not in text and "warning: unknown tokens: 3.0%: ratio left NaN" in text
+    assert "–" in text and "nan" not in text and "note: unknown tokens: 3.0%" in text
+    premium = headline(toy_study(), "premium")
+    assert premium.columns == ["qwen", "qwen 95%", "xlm-r", "xlm-r 95%"]  # the baseline too, no paper
+    with pytest.raises(ValueError, match="unknown metric 'nope': use one of"):
+        headline(toy_study(), "nope")
     assert fmt(math.nan) == "–" and fmt(None) == "–" and fmt(1.23456) == "1.235"
 
 
@@ -51,10 +57,10 @@ def test_a_later_run_leaves_no_file_of_an_earlier_one(tmp_path):
     from analysis import get_adapter, load_corpus, run_study
 
     adapters = [get_adapter("qwen"), get_adapter("xlm-r")]
-    two = run_study(load_corpus("udhr", langs=["en", "de"]), adapters, n_boot=0, progress=False)
+    two = run_study(load_corpus("embedded", langs=["en", "de"]), adapters, n_boot=0, progress=False)
     write_results(two, tmp_path)
-    assert (tmp_path / "compression-premium.png").exists()  # a premium figure needs 2 languages
-    one = run_study(load_corpus("udhr", langs=["en"]), adapters, n_boot=0, progress=False)
+    assert (tmp_path / "compression-premium.png").exists()  # a premium figure needs 2 parallel languages
+    one = run_study(load_corpus("embedded", langs=["en"]), adapters, n_boot=0, progress=False)
     write_results(one, tmp_path)
     assert not (tmp_path / "compression-premium.png").exists()
     assert set(p.name for p in tmp_path.iterdir()) == set(verify_results(tmp_path)["files"]) | {"compression.json"}

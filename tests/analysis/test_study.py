@@ -83,8 +83,9 @@ def test_caps_and_bad_arguments(tmp_path):
     assert r.returncode == 2 and "baseline 'xlm-r' is not among" in r.stderr
     r = run("--corpus", str(tmp_path / "missing"))
     assert r.returncode == 2 and "unknown corpus" in r.stderr
-    r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--reference-lang", "fr")
-    assert r.returncode == 2 and "reference language 'fr'" in r.stderr
+    r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--reference-lang", "fr", "--out", tmp_path / "fr")
+    assert r.returncode == 0 and "warning: no premium: the reference language 'fr' is not in the corpus" in r.stderr
+    assert all(math.isnan(row["premium"]) for row in read_results(tmp_path / "fr" / "compression.csv"))
     r = run("--langs", "en,de", "--tokenizers", f"qwen,xlm-r,{tmp_path / 'missing.model'}")
     assert r.returncode == 2 and "file not found:" in r.stderr and r.stderr.count("\n") == 1
     (tmp_path / "bad.model").write_bytes(b"not a model")

@@ -331,3 +331,17 @@ def test_export_reproduces_the_official_qwen3_files(tmp_path, hf_oracles, multil
     messages = CONVERSATIONS[1]
     assert exported.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == \
         get_tokenizer("qwen3").render_chat(messages)
+
+
+def test_cli_export_by_model_id(tmp_path):
+    from helpers import run_main
+
+    from qtok.cli import main as qtok_main
+
+    r = run_main(qtok_main, "export", "hf", tmp_path, "--encoding", "Qwen/Qwen2.5-7B-Instruct")
+    assert r.returncode == 0, r.stderr
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["chat_template"] == get_tokenizer("qwen2.5").chat_template
+    assert config["eos_token"] == "<|im_end|>" and "<tool_call>" not in config["additional_special_tokens"]
+    added = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))["added_tokens"]
+    assert [(a["content"], a["special"]) for a in added][-2:] == [("<|repo_name|>", False), ("<|file_sep|>", False)]
