@@ -47,7 +47,7 @@ def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: li
     plt = _figure()
     n_rows = max(1, math.ceil(len(langs) / ROW_LANGS))
     per_row = math.ceil(len(langs) / n_rows) if langs else 1
-    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 0.9 + 3.0 * n_rows), layout="constrained",
+    fig, axes = plt.subplots(n_rows, 1, figsize=(10, max(5.0, 0.9 + 3.0 * n_rows)), layout="constrained",
                              squeeze=False)
     has_ci = all(f"{column}_lo" in r for r in rows)
     width = 0.8 / max(1, len(tokenizers))

@@ -119,7 +119,7 @@ table {{ border-collapse: collapse; font-variant-numeric: tabular-nums; }}
 th, td {{ border-bottom: 1px solid #e3e3e3; padding: .2rem .6rem; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 td.unk {{ background: #fde2e2; }}
-figure {{ margin: 1rem 0; }} img {{ max-width: 100%; cursor: zoom-in; }}
+figure {{ margin: 1rem 0; }} img {{ max-width: none; cursor: zoom-in; }}
 .zoom {{ display: none; }} .zoom:checked + label img {{ width: auto !important; max-width: none; cursor: zoom-out; }}
 figure {{ overflow-x: auto; }} dt {{ font-weight: 600; }} dd {{ margin: 0 0 .4rem 1.5rem; }}
 .sample {{ margin: .2rem 0 .5rem; }} .who {{ display: inline-block; min-width: 12rem; color: #555; font-size: .9rem; }}

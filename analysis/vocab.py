@@ -70,7 +70,7 @@ def vocab_figure(rows: list[dict], title: str):
     import matplotlib.pyplot as plt
 
     summary = script_summary(rows)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
     a.bar([s["script"] for s in summary], [s["n_tokens"] for s in summary])
     a.set_ylabel("tokens")
     a.set_title(f"{title}: tokens by script")
@@ -81,9 +81,15 @@ def vocab_figure(rows: list[dict], title: str):
         if lengths:
             b.hist(lengths, bins=bins, histtype="step", label=s, linewidth=1.5)
     b.set_xlabel("bytes per token (32 = 32 or more)")
-    b.set_ylabel("tokens")
+    # Log scale: scripts differ by orders of magnitude (tens of Thai tokens, tens of thousands of
+    # Latin ones); on a linear axis the small ones lie flat at zero.
+    b.set_yscale("log")
+    b.set_ylabel("tokens (log scale)")
     b.set_title("byte lengths")
-    b.legend(fontsize="small", ncols=2)
+    fig.legend(*b.get_legend_handles_labels(), fontsize="small", ncols=1, loc="outside right upper")
+    a.set_yscale("log")
+    a.set_ylabel("tokens (log scale)")
+    a.tick_params(axis="x", labelrotation=30)
     return fig
 
 

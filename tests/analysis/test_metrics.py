@@ -68,3 +68,38 @@ def test_literature_metrics_known_answers():
     assert math.isclose(renyi_efficiency([3, 1], 8), h / math.log(8))
     assert vocab_utilization([1, 0, 0, 5, 0], 5) == 0.4
     assert continued_words([1, 1, 4], [10, 5, 5]) == 0.25
+
+
+def test_new_metrics_known_answers():
+    from analysis.metrics import average_rank, js_divergence, overlap_matrix, strr
+
+    # Tokens used 6, 3 and 1 times: ranks 1, 2, 3 weighted by use.
+    assert math.isclose(average_rank([1, 6, 3]), (1 * 6 + 2 * 3 + 3 * 1) / 10)
+    # p = (1/2, 1/2), q = (1, 0): M = (3/4, 1/4); JSD = H(M) - (H(p) + H(q)) / 2 in bits.
+    h = lambda *ps: -sum(p * math.log2(p) for p in ps if p)  # noqa: E731
+    want = h(0.75, 0.25) - (h(0.5, 0.5) + 0) / 2
+    assert math.isclose(js_divergence(([1, 2], [1, 1]), ([1], [4])), want)
+    m = overlap_matrix([([1], [1]), ([1, 2], [1, 1]), ([3], [2])])
+    assert m[0][0] == 0 and m[0][2] == 1 and math.isclose(m[0][1], m[1][0])
+    assert strr(0.2, "de") == 0.8 and math.isnan(strr(0.2, "ja")) and math.isnan(strr(0.2, "code-go"))
+    rows = add_metrics(ROWS, baseline="x")
+    assert [r["nsl"] for r in rows[:2]] == [r["compression"] for r in rows[:2]] == [1.25, 1.0]
+
+
+def test_renyi_efficiency_equals_zouhar_et_al_tokenization_scorer():
+    # The maintained implementation by the paper's authors (PyPI tokenization-scorer). Its
+    # defaults differ from ours: power 3.0 (the paper found 2.5 best) and the vocabulary size
+    # observed in the text (the paper divides by log |V| of the tokenizer). With the same two
+    # settings the values are equal.
+    from tokenization_scorer import score
+
+    from analysis.metrics import renyi_efficiency
+    from qtok import get_tokenizer
+
+    tok = get_tokenizer("qwen")
+    ids = tok.encode("The quick brown fox jumps over the lazy dog, and the dog sleeps. " * 3 + "你好，世界")
+    theirs = score([" ".join(map(str, ids))], metric="renyi", power=2.5, vocab=tok.n_vocab)
+    counts = [ids.count(i) for i in set(ids)]
+    assert math.isclose(renyi_efficiency(counts, tok.n_vocab, alpha=2.5), theirs, rel_tol=1e-12)
+    default = score([" ".join(map(str, ids))], metric="renyi")  # power 3, observed vocabulary
+    assert not math.isclose(default, theirs, rel_tol=1e-3)

@@ -1,0 +1,82 @@
+"""The study claims nothing its data cannot support, on a researcher's own corpus: each case a
+new user met, run through the command line in process."""
+
+import math
+
+import pytest
+from helpers import run_main
+
+from analysis.cli import main
+from analysis.results import read_results
+
+
+def corpus(tmp_path, files: dict[str, list[str]]):
+    d = tmp_path / "corpus"
+    d.mkdir()
+    for name, lines in files.items():
+        (d / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return d
+
+
+LINES = ["Der schnelle braune Fuchs springt.", "Ein zweiter Satz.", "Und ein dritter."]
+
+
+def run(tmp_path, *args):
+    out = tmp_path / "out"
+    r = run_main(main, "--out", out, "--tokenizers", "qwen,xlm-r", "--bootstrap", "50", *args)
+    rows = read_results(out / "compression.csv") if r.returncode == 0 else []
+    return r, {(x["tokenizer"], x["lang"]): x for x in rows}
+
+
+def test_a_corpus_without_english_still_counts_and_says_why_there_is_no_premium(tmp_path):
+    d = corpus(tmp_path, {"deu.txt": LINES, "fra.txt": ["Le renard.", "Une phrase.", "Trois."],
+                          "tha.txt": ["สวัสดีครับ", "ประโยคที่สอง", "สาม"], "zho.txt": ["你好", "第二句", "三"]})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    # ISO 639-3 file names become the chart's codes.
+    assert {lang for _, lang in rows} == {"de", "fr", "th", "zh"}
+    assert all(math.isfinite(x["compression"]) and math.isnan(x["premium"]) for x in rows.values())
+    assert r.stderr.count("the reference language 'en' is not in the corpus") == 1
+
+
+def test_a_corpus_that_is_not_parallel_gets_no_premium(tmp_path):
+    d = corpus(tmp_path, {"en.txt": ["One.", "Two.", "Three.", "Four."], "de.txt": LINES, "fr.txt": LINES})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    assert math.isnan(rows["qwen", "de"]["premium"]) and "not parallel: en has 4 documents, de 3" in rows["qwen", "de"]["reason"]
+    assert r.stderr.count("not parallel") == 1  # said once
+    assert "premium spread" not in r.stdout  # no Gini from unparallel text
+    assert math.isfinite(rows["qwen", "de"]["compression"])
+
+
+def test_no_interval_from_too_few_documents(tmp_path):
+    d = corpus(tmp_path, {"en.txt": ["Only one document here."], "de.txt": ["Nur ein Dokument hier."]})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    x = rows["qwen", "de"]
+    assert math.isnan(x["compression_lo"]) and "no interval: 1 document (< 30)" in x["reason"]
+    assert "[" not in r.stdout.splitlines()[2]  # the table shows no interval
+    assert "note: no interval: 1 document (< 30)" in r.stdout
+
+
+def test_the_papers_values_only_beside_a_comparable_corpus(tmp_path):
+    d = corpus(tmp_path, {"eng.txt": ["Hello world."] * 30, "deu.txt": ["Hallo Welt."] * 30})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0 and "qwen: paper" not in r.stdout and "report" not in r.stdout.splitlines()[0]
+    assert math.isnan(rows["qwen", "en"]["paper"])
+    r, rows = run(tmp_path, "--corpus", d, "--compare-paper")
+    assert "qwen: paper" in r.stdout and rows["qwen", "de"]["paper"] == 1.20  # deu.txt lines up with de
+    r, rows = run(tmp_path, "--langs", "en,de")  # the embedded news: shown
+    assert "qwen: paper" in r.stdout and rows["qwen", "en"]["paper"] == 0.92
+
+
+@pytest.mark.parametrize("metric", ["premium", "split_rate", "strr", "avg_rank", "renyi", "nfd_ratio"])
+def test_metric_chooses_the_table(tmp_path, metric):
+    r, rows = run(tmp_path, "--langs", "en,de,th", "--tokenizers", "qwen,cl100k_base,xlm-r", "--metric", metric)
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[1].split()
+    if metric == "premium":  # an interval for every tokenizer
+        assert header == ["lang", "qwen", "qwen", "95%", "cl100k_base", "cl100k_base", "95%", "xlm-r", "xlm-r", "95%"]
+    else:
+        assert header == ["lang", "qwen", "cl100k_base", "xlm-r"]
+    assert (tmp_path / "out" / ("compression-premium.png" if metric == "premium" else f"compression-{metric}.png")).exists()
