@@ -170,7 +170,8 @@ def test_report_opens_from_disk_offline(browser, tmp_path):
     assert [r.get_attribute("data-lang") for r in rows] == ["en", "zh", "th"]
     zh = [c.inner_text() for c in rows[1].query_selector_all("td")]
     row = {(r["tokenizer"], r["lang"]): r for r in study.rows}
-    assert zh[1] == f"{row['qwen', 'zh']['compression']:.3f}" and zh[2] == "1.000"
+    assert zh[1] == f"{row['qwen', 'zh']['compression']:.3f}" and zh[3] == "1.000"
+    assert zh[2] == f"[{row['qwen', 'zh']['compression_lo']:.3f}, {row['qwen', 'zh']['compression_hi']:.3f}]"
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     assert len(page.query_selector_all("img")) >= 2
     assert all(u.startswith("file:") or u.startswith("data:") for u in requests), requests
