@@ -87,8 +87,6 @@ def vocab_figure(rows: list[dict], title: str):
     b.set_ylabel("tokens (log scale)")
     b.set_title("byte lengths")
     fig.legend(*b.get_legend_handles_labels(), fontsize="small", ncols=1, loc="outside right upper")
-    a.set_yscale("log")
-    a.set_ylabel("tokens (log scale)")
     a.tick_params(axis="x", labelrotation=30)
     return fig
 
