@@ -21,7 +21,13 @@ from qtok.blocks import BLOCK_BYTES, Block, number, read_docs
 from qtok.runner import run, stopping
 
 from .corpora import Corpus, normalize
-from .metrics import NAN, NO_SPACE_LANGS, average_rank, renyi_efficiency, vocab_utilization
+from .metrics import (
+    NAN,
+    NO_SPACE_LANGS,
+    average_rank,
+    renyi_efficiency,
+    vocab_utilization,
+)
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
 

@@ -16,7 +16,13 @@ from qtok.files import atomic_write, make_dir
 from qtok.load import sha256_bytes, sha256_file
 
 from .metrics import COLUMNS, METRICS
-from .plots import compression_figure, metric_figure, overlap_figure, paper_figure, premium_figure
+from .plots import (
+    compression_figure,
+    metric_figure,
+    overlap_figure,
+    paper_figure,
+    premium_figure,
+)
 from .report import FIGURE_DPI, render_report
 from .study import EXTRA, Study
 
@@ -41,8 +47,8 @@ TABLE_METRICS = {
                 "premium: tokens / the same tokenizer's tokens on {reference} (parallel text)", ".3f"),
     "fertility": ("fertility", None, "fertility: tokens per whitespace word", ".3f"),
     "renyi": ("renyi_efficiency", None, "Rényi efficiency (alpha 2.5) of the token distribution", ".3f"),
-    "split_rate": ("split_rate", None, "character split rate: share of characters whose bytes "
-                   "two or more tokens share (byte-level tokenizers)", ".3f"),
+    "split_rate": ("split_rate", None, ("character split rate: share of characters whose bytes "
+                                        "two or more tokens share (byte-level tokenizers)"), ".3f"),
     "strr": ("strr", None, "STRR: share of word occurrences kept as one token", ".3f"),
     "avg_rank": ("avg_rank", None, "vocabulary allocation: average rank of the tokens used", ".1f"),
     "chars_per_token": ("chars_per_token", None, "characters per token", ".3f"),

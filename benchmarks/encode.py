@@ -156,10 +156,10 @@ def bench_family(docs: list[str], rounds: int) -> None:
         want = [raw.encode_ordinary(d) for d in nfc_docs]
         assert [fast.encode(d) for d in docs] == want, name
         assert [e.ids for e in hf.encode_batch(docs[:50], add_special_tokens=False)] == want[:50], name
-        times = interleaved({
-            "tiktoken (raw)": lambda: [raw.encode_ordinary(d) for d in nfc_docs],
-            f"qtok fast, compat=hf ({name})": lambda: [fast.encode(d) for d in docs],
-            hf_label: lambda: [hf.encode(d, add_special_tokens=False).ids for d in docs],
+        times = interleaved({  # bound now: the loop rebinds raw, fast, hf
+            "tiktoken (raw)": lambda raw=raw: [raw.encode_ordinary(d) for d in nfc_docs],
+            f"qtok fast, compat=hf ({name})": lambda fast=fast: [fast.encode(d) for d in docs],
+            hf_label: lambda hf=hf: [hf.encode(d, add_special_tokens=False).ids for d in docs],
         }, rounds)
         report(f"{name}, ids checked equal", mb, times)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import chat, template
-from .encodings import ENCODINGS, EncodingSpec, canonical_name, get_spec
-from .family import MEMBERS
+from .encodings import EncodingSpec, canonical_name, get_spec
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
+from .family import MEMBERS
 from .files import read_cached
 from .load import check_merges, check_pattern, check_table, dump_ranks, sha256_bytes
 from .offsets import char_spans

@@ -72,7 +72,7 @@ def test_the_papers_values_only_beside_a_comparable_corpus(tmp_path):
 
 @pytest.mark.parametrize("metric", ["premium", "split_rate", "strr", "avg_rank", "renyi", "nfd_ratio"])
 def test_metric_chooses_the_table(tmp_path, metric):
-    r, rows = run(tmp_path, "--langs", "en,de,th", "--tokenizers", "qwen,cl100k_base,xlm-r", "--metric", metric)
+    r, _ = run(tmp_path, "--langs", "en,de,th", "--tokenizers", "qwen,cl100k_base,xlm-r", "--metric", metric)
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[1].split()
     if metric == "premium":  # an interval for every tokenizer

@@ -25,10 +25,11 @@ def rows_for(langs, scripts=("Latin", "Thai", "Han")):
     rows = []
     for k, lang in enumerate(langs):
         for t, v in (("qwen", 0.9 + k * 0.1), ("cl100k_base", 1.3 + k * 0.05), ("xlm-r", 1.0)):
-            rows.append(dict(tokenizer=t, lang=lang, compression=v, compression_lo=v - 0.02,
-                             compression_hi=v + 0.02, premium=v, premium_lo=v - 0.03, premium_hi=v + 0.03,
-                             split_rate=0.1, paper=v + 0.01 if t == "qwen" else math.nan,
-                             paper_diff=-0.01, script=scripts[k % len(scripts)]))
+            rows.append({"tokenizer": t, "lang": lang, "compression": v, "compression_lo": v - 0.02,
+                         "compression_hi": v + 0.02, "premium": v, "premium_lo": v - 0.03,
+                         "premium_hi": v + 0.03, "split_rate": 0.1,
+                         "paper": v + 0.01 if t == "qwen" else math.nan, "paper_diff": -0.01,
+                         "script": scripts[k % len(scripts)]})
     return rows
 
 

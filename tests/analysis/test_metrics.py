@@ -58,7 +58,12 @@ def test_unknown_tokens_make_the_ratio_nan_with_a_reason():
 
 
 def test_literature_metrics_known_answers():
-    from analysis.metrics import continued_words, gini, renyi_efficiency, vocab_utilization
+    from analysis.metrics import (
+        continued_words,
+        gini,
+        renyi_efficiency,
+        vocab_utilization,
+    )
 
     assert gini([2, 2, 2]) == 0.0 and math.isclose(gini([0, 0, 0, 1]), 0.75)
     # Rényi entropy of a uniform distribution is log n: efficiency log 2 / log 4 = 0.5.
@@ -76,7 +81,7 @@ def test_new_metrics_known_answers():
     # Tokens used 6, 3 and 1 times: ranks 1, 2, 3 weighted by use.
     assert math.isclose(average_rank([1, 6, 3]), (1 * 6 + 2 * 3 + 3 * 1) / 10)
     # p = (1/2, 1/2), q = (1, 0): M = (3/4, 1/4); JSD = H(M) - (H(p) + H(q)) / 2 in bits.
-    h = lambda *ps: -sum(p * math.log2(p) for p in ps if p)  # noqa: E731
+    h = lambda *ps: -sum(p * math.log2(p) for p in ps if p)
     want = h(0.75, 0.25) - (h(0.5, 0.5) + 0) / 2
     assert math.isclose(js_divergence(([1, 2], [1, 1]), ([1], [4])), want)
     m = overlap_matrix([([1], [1]), ([1, 2], [1, 1]), ([3], [2])])
