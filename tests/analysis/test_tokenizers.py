@@ -168,3 +168,11 @@ def test_the_unknown_token_is_the_tokenizers_own(tmp_path):
     assert adapter.unk_ids == frozenset({0})
     part = count_block(Block(0, "de", "docs", docs=["hallo welt"]), [adapter], None)
     assert part["freq"]["bert"][0] == 2  # both words are the unknown token
+
+
+def test_the_qwen_family_by_name():
+    # Every named qtok encoding is a study tokenizer; Qwen3.5's new vocabulary costs Hindi far
+    # fewer tokens than Qwen-1's.
+    text = ["नमस्ते दुनिया, यह एक वाक्य है।"]
+    counts = {name: get_adapter(name).count(text)[0] for name in ("qwen", "qwen2.5", "qwen3", "qwen3.5")}
+    assert counts["qwen"] == counts["qwen2.5"] == counts["qwen3"] > 2 * counts["qwen3.5"]
