@@ -123,13 +123,19 @@ def big_corpus(tmp_path_factory):
     return make
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A child inherits an ignored SIGINT (and Python then installs no KeyboardInterrupt for it):
+    # code that ran earlier in this test worker (Ray's driver, say) may have left it ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_study(corpus, out):
     """The study of ``corpus``, once it says it is counting (so the tokenizers are loaded and
     blocks are being counted, however loaded the machine is)."""
     proc = subprocess.Popen([sys.executable, "-m", "analysis", "--corpus", str(corpus), "--tokenizers",
                              "qwen,xlm-r", "--reference-lang", "en", "--out", str(out), "--jobs", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     for line in proc.stderr:
         if line.startswith("analysis: counting"):
             return proc
