@@ -221,7 +221,11 @@ def test_qwen3_5_on_real_text_and_every_code_point(qwen3_5_engines, qwen3_5_orac
     want = qwen3_5_oracle.encode_ordinary_batch(texts)
     for name in ("fast", "tiktoken"):
         assert qwen3_5_engines[name].encode_batch(texts) == want, name
-    assert [qwen3_5_engines["reference"].encode(t) for t in texts] == want
+    # The pure-Python engine (its \p{M} is corrected to tiktoken's table) on every code point
+    # once, between letters: the contexts above cost it 10 s more and test the same classes.
+    once = ["".join(f"a{c}b" for c in every[i:i + 8192]) for i in range(0, len(every), 8192)]
+    assert [qwen3_5_engines["reference"].encode(t) for t in once] == qwen3_5_oracle.encode_ordinary_batch(once)
+    assert [qwen3_5_engines["reference"].encode(t) for t in texts[:18]] == want[:18]
     # The marks join the letters: a Thai word with its vowel signs is one piece, not several.
     th = multilingual["th"]
     pieces = get_tokenizer("qwen3.5").explain(th)
