@@ -133,8 +133,10 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
     return out
 
 
-def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
-    """The API's answer to one ``/api/encode`` request (``ValueError`` for a bad request)."""
+def check_request(viewers: dict[str, Viewer], body) -> tuple:
+    """A request's checked fields ``(text, compat, allow_special, chat, names)``, or a
+    ``ValueError`` that says what to send: cheap, so the server answers a bad request at once,
+    without waiting for (or taking) one of the slots that encoding needs."""
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object like {\"text\": \"...\"}")
     text = body.get("text", "")
@@ -154,6 +156,12 @@ def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
     if unknown:
         raise ValueError(f"unknown tokenizer(s) {', '.join(map(str, unknown))}; this server has "
                          f"{', '.join(viewers)} (others are named with --tokenizers at start)")
+    return text, compat, allow_special, chat, names
+
+
+def encode_request(viewers: dict[str, Viewer], body: dict) -> dict:
+    """The API's answer to one ``/api/encode`` request (``ValueError`` for a bad request)."""
+    text, compat, allow_special, chat, names = check_request(viewers, body)
     results = []
     for name in names:
         v = viewers[name]
@@ -319,6 +327,11 @@ class Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError as e:
             self._error(400, f"the body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
                              "send {\"text\": \"...\"}")
+            return
+        try:  # a bad request is answered at once, whether or not the encoding slots are taken
+            check_request(self.viewers, body)
+        except (ValueError, TypeError) as e:
+            self._error(400, str(e))
             return
         if not self.busy.acquire(blocking=False):
             self._error(503, f"{MAX_CONCURRENT} requests are being encoded; try again in a moment")

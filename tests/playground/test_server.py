@@ -130,6 +130,9 @@ def test_the_work_of_one_request_is_bounded(live, monkeypatch):
     try:
         status, answer = request(live)
         assert status == 503 and "try again" in answer["error"]
+        # A bad request is still told what is wrong at once, slots or not.
+        status, answer = request(live, body=b'{"text": 5}')
+        assert status == 400 and '"text" must be a string' in answer["error"]
     finally:
         for _ in range(taken):
             handler.busy.release()
