@@ -136,11 +136,11 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             continued[a.name] = (sum(c for k, c in zip(n, counts) if k >= 2), sum(counts))
         else:
             continued[a.name] = (0, 0)
-    nfd = {}
-    for a in adapters:
-        nfc_docs = [normalize(d, "NFC") for d in nfd_docs]
-        nfd[a.name] = (sum(a.count([normalize(d, "NFD") for d in nfd_docs])) if nfd_docs else 0,
-                       sum(a.count(nfc_docs)) if nfd_docs else 0)
+    # The sample in both forms once; each tokenizer counts the same two lists.
+    nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
+    nfc_sample = [normalize(d, "NFC") for d in nfd_docs]
+    nfd = {a.name: (sum(a.count(nfd_sample)), sum(a.count(nfc_sample))) if nfd_docs else (0, 0)
+           for a in adapters}
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
             "split": split_count, "nfd": nfd,
             "lengths": {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)

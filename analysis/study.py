@@ -116,7 +116,7 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     rows = add_metrics(table, baseline=baseline, reference_lang=reference_lang, parallel=parallel)
     for r in rows:
         if r["lang"] in not_parallel:
-            r["reason"] = "; ".join(filter(None, [r["reason"], not_parallel[r["lang"]]]))
+            _add_reason(r, not_parallel[r["lang"]])
     add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, n_boot, seed)
     small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
     if small and n_boot:
@@ -212,6 +212,11 @@ def premium_gini(rows: list[dict], tokenizers: list[str], parallel: set[str], re
             for t in tokenizers}, ""
 
 
+def _add_reason(row: dict, note: str) -> None:
+    """Append ``note`` to the row's ``reason`` (why a value of it is NaN)."""
+    row["reason"] = "; ".join(filter(None, [row.get("reason", ""), note]))
+
+
 def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_lang: str,
                   parallel: set[str], n_boot: int, seed: int) -> None:
     """``compression_lo/hi`` and ``premium_lo/hi``: 95% paired bootstrap intervals (in place).
@@ -222,9 +227,8 @@ def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_l
         t, lang = r["tokenizer"], r["lang"]
         r["compression_lo"] = r["compression_hi"] = r["premium_lo"] = r["premium_hi"] = NAN
         if n_boot and r["n_docs"] < MIN_DOCS_INTERVAL:
-            note = (f"no interval: {r['n_docs']} document{'s' * (r['n_docs'] != 1)} "
-                    f"(< {MIN_DOCS_INTERVAL})")
-            r["reason"] = "; ".join(filter(None, [r.get("reason", ""), note]))
+            _add_reason(r, f"no interval: {r['n_docs']} document{'s' * (r['n_docs'] != 1)} "
+                           f"(< {MIN_DOCS_INTERVAL})")
             continue
         if not math.isnan(r["compression"]):
             r["compression_lo"], r["compression_hi"] = boot.interval(

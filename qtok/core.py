@@ -75,6 +75,16 @@ def _surrogate_safe(call, texts):
         return call(fixed)
 
 
+def _nfc_between(text: str, allowed: frozenset[str]) -> str:
+    """NFC as Hugging Face tokenizers apply it: the pieces between the ``allowed`` added tokens,
+    each on its own, with its Unicode tables (``unicode.nfc_as_hf``). NFC never makes or breaks
+    an added token's ASCII text inside a piece, so splitting the result again finds the same
+    tokens."""
+    if not allowed:
+        return nfc_as_hf(text)
+    return "".join(seg if special else nfc_as_hf(seg) for seg, special in split_specials(text, allowed))
+
+
 def _type_error(func: str, value) -> TypeError:
     hint = ""
     if isinstance(value, (bytes, bytearray)):
@@ -186,18 +196,12 @@ class Tokenizer:
     # --- encoding ----------------------------------------------------------------------------
     def _prepare(self, text, func: str, allowed: frozenset[str] = frozenset()) -> str:
         """The text that is encoded: checked, and NFC-normalized under ``compat="hf"`` (for the
-        Qwen2+ family, each piece between the ``allowed`` added tokens on its own and with
-        Hugging Face's Unicode tables, as ``tokenizers`` does; NFC never makes or breaks an added
-        token's ASCII text inside a piece, so splitting the joined text again finds the same
-        tokens)."""
+        Qwen2+ family as ``tokenizers`` does it: ``_nfc_between``)."""
         if not isinstance(text, str):
             raise _type_error(func, text)
         if self._normalize:
             if self._split_first:
-                if not allowed:
-                    return nfc_as_hf(text)
-                return "".join(seg if special else nfc_as_hf(seg)
-                               for seg, special in split_specials(text, allowed))
+                return _nfc_between(text, allowed)
             text = unicodedata.normalize("NFC", text)
         return text
 
@@ -388,9 +392,7 @@ class Tokenizer:
                                 **template_kwargs)
         # transformers tokenizes the rendered text with every added token matched, NFC between.
         everything = self.special_tokens_set
-        text = "".join(seg if special else nfc_as_hf(seg)
-                       for seg, special in split_specials(text, everything))
-        return _surrogate_safe(lambda t: self.engine.encode(t, everything), text)
+        return _surrogate_safe(lambda t: self.engine.encode(t, everything), _nfc_between(text, everything))
 
     def render_chat(self, messages, *, add_generation_prompt: bool = True, tools=None,
                     **template_kwargs) -> str:

@@ -149,11 +149,11 @@ _QWEN3_5_FILES = ("qwen3_5.tiktoken.xz",)
 
 
 def _member(name: str) -> EncodingSpec:
-    """A Qwen family member: Qwen-1's ranks (a new dict sharing nothing with ``qwen``'s, so
-    neither can change the other) or Qwen3.5's, then the member's added tokens."""
+    """A Qwen family member: Qwen-1's ranks (``_vendored_ranks`` makes a new dict each call, so
+    no two encodings share one) or Qwen3.5's, then the member's added tokens."""
     m = MEMBERS[name]
     if m.ranks == "qwen":
-        ranks, pattern, key = dict(_qwen_ranks()), QWEN_PATTERN, _ranks_key("qwen", _QWEN_FILES)
+        ranks, pattern, key = _qwen_ranks(), QWEN_PATTERN, _ranks_key("qwen", _QWEN_FILES)
     else:
         ranks = _vendored_ranks("qwen3.5", _QWEN3_5_FILES, lambda r: r)
         pattern, key = QWEN3_5_PATTERN, _ranks_key("qwen3.5", _QWEN3_5_FILES)
