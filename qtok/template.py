@@ -45,7 +45,7 @@ def _compiled(data_file: str):
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env.from_string(read_data_file(data_file).decode("utf-8"))
+    return env.from_string(template_text(data_file))
 
 
 def template_text(data_file: str) -> str:
