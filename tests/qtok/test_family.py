@@ -351,3 +351,12 @@ def test_cli_export_by_model_id(tmp_path):
     assert config["eos_token"] == "<|im_end|>" and "<tool_call>" not in config["additional_special_tokens"]
     added = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))["added_tokens"]
     assert [(a["content"], a["special"]) for a in added][-2:] == [("<|repo_name|>", False), ("<|file_sep|>", False)]
+
+
+@pytest.mark.parametrize("text", ["नमस्तेदुनिया" * 10_000, "a" + "\u0301" * 300_000, "\u0301" * 200_000 + " x"],
+                         ids=["Devanagari with marks, no spaces", "a letter and 300k marks", "marks alone"])
+def test_qwen3_5_pathological_mark_runs_every_engine(qwen3_5_engines, qwen3_5_oracle, text):
+    # \p{M} joins marks to letters in Qwen3.5's pattern: long runs of them stay exact and bounded.
+    want = qwen3_5_oracle.encode_ordinary(text)
+    for name, tok in qwen3_5_engines.items():
+        assert tok.encode(text) == want, name
