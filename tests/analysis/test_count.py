@@ -17,3 +17,27 @@ def test_first_documents_and_samples_select_the_same_documents_for_parallel_lang
     picked = {lang: [d.split()[1] for b in drawn if b.group == lang for d in selected(b)] for lang in ("en", "de")}
     assert len(picked["en"]) == 10 and picked["en"] == picked["de"]  # the same draw: still parallel
     assert list(selected(blocks[0])) == blocks[0].docs  # a plain block: all its documents
+
+
+def test_the_nfd_sample_and_the_split_rate_of_one_block():
+    import unicodedata
+
+    from analysis.count import NFD_SAMPLE_CHARS, count_block
+    from analysis.tokenizers import get_adapter
+    from qtok import get_tokenizer
+
+    qwen = get_tokenizer("qwen")
+    doc = "Việt Nam é ꙮ 𓀀 " * 20_000  # one document far past the sample's budget; ꙮ and 𓀀 split
+    (block,) = docs_blocks([doc], "vi")
+    part = count_block(block, [get_adapter("qwen")], "NFC")
+    head = unicodedata.normalize("NFC", doc)[:NFD_SAMPLE_CHARS]  # cut there, not taken whole
+    assert part["nfd"]["qwen"] == (qwen.count(unicodedata.normalize("NFD", head)), qwen.count(head))
+    # Characters whose bytes two tokens share, counted from the tokens' byte lengths.
+    text = unicodedata.normalize("NFC", doc)
+    ends, pos = set(), 0
+    for t in qwen.decode_tokens_bytes(qwen.encode(text)):
+        pos += len(t)
+        ends.add(pos)
+    starts = np.cumsum([0] + [len(c.encode()) for c in text])
+    split = sum(1 for a, b in zip(starts, starts[1:]) if any(e in ends for e in range(a + 1, b)))
+    assert part["split"]["qwen"] == split == 40_000
