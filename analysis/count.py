@@ -92,7 +92,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     sampled = 0
     split_count = {a.name: 0 for a in adapters if a.token_lengths is not None}
     nfd_docs: list[str] = []
-    nfd_chars = 0
+    nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
     spaced = lang not in NO_SPACE_LANGS and not lang.startswith("code")
     docs = selected(block)
     while True:
@@ -105,6 +105,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
                 nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])
                 nfd_chars += len(nfd_docs[-1])
+                nfd_whole += len(nfd_docs[-1]) == len(doc)
             if sampled < 1000:
                 sample.append(doc[:1000])
                 sampled += len(sample[-1])
@@ -137,15 +138,17 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             continued[a.name] = (sum(c for k, c in zip(n, counts) if k >= 2), sum(counts))
         else:
             continued[a.name] = (0, 0)
-    # The sample in both forms once; each tokenizer counts the same two lists.
+    per_doc = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in lengths.items()}
+    # The sample in NFD, counted by each tokenizer; in NFC its whole documents were counted just
+    # above when NFC is the study's form (the default), so only the rest is counted again.
     nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
-    nfc_sample = [normalize(d, "NFC") for d in nfd_docs]
-    nfd = {a.name: (sum(a.count(nfd_sample)), sum(a.count(nfc_sample))) if nfd_docs else (0, 0)
+    reused = nfd_whole if form == "NFC" else 0
+    nfc_rest = [normalize(d, "NFC") for d in nfd_docs[reused:]]
+    nfd = {a.name: (sum(a.count(nfd_sample)) if nfd_sample else 0,
+                    int(per_doc[a.name][:reused].sum()) + (sum(a.count(nfc_rest)) if nfc_rest else 0))
            for a in adapters}
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
-            "split": split_count, "nfd": nfd,
-            "lengths": {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
-                        for k, v in lengths.items()}}
+            "split": split_count, "nfd": nfd, "lengths": per_doc}
 
 
 def _split_chars(flat, token_lengths, data, so_far: int | None) -> int | None:
