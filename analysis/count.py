@@ -117,13 +117,12 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
                 stats["n_words"] += len(split)
                 if spaced:
                     words.update(split)
-        joined = None
+        utf8 = _Utf8("".join(batch)) if split_count else None  # one per batch, for every tokenizer
         for a in adapters:
             flat, counts = _flat_cut(a, batch, lang)
             lengths[a.name].append(counts.astype(np.int64))
             if a.name in split_count:
-                joined = joined if joined is not None else np.frombuffer("".join(batch).encode("utf-8"), np.uint8)
-                split_count[a.name] = _split_chars(flat, a.token_lengths, joined, split_count[a.name])
+                split_count[a.name] = _split_chars(flat, a.token_lengths, utf8, split_count[a.name])
             if flat.size:
                 f = freq[a.name]
                 if flat.max() >= len(f):  # a vocabulary larger than declared
@@ -151,21 +150,35 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             "split": split_count, "nfd": nfd, "lengths": per_doc}
 
 
-def _split_chars(flat, token_lengths, data, so_far: int | None) -> int | None:
-    """``so_far`` plus the characters of ``data`` (UTF-8, the batch's documents joined) inside
-    which a token ends: characters whose bytes two or more tokens share. None once the tokens do
-    not spell the text's bytes (a tokenizer that normalizes on its own)."""
+class _Utf8:
+    """A batch's text as UTF-8 bytes, with which bytes continue a character and, computed once
+    when first asked for, the character each byte belongs to: shared by every tokenizer."""
+
+    def __init__(self, text: str):
+        self.data = np.frombuffer(text.encode("utf-8"), np.uint8)
+        self.continuation = (self.data & 0xC0) == 0x80  # the 2nd..4th bytes of a character
+        self._char_of_byte = None
+
+    @property
+    def char_of_byte(self):
+        if self._char_of_byte is None:
+            self._char_of_byte = np.cumsum(~self.continuation) - 1
+        return self._char_of_byte
+
+
+def _split_chars(flat, token_lengths, utf8: _Utf8, so_far: int | None) -> int | None:
+    """``so_far`` plus the characters of the batch (``utf8``) inside which a token ends:
+    characters whose bytes two or more tokens share. None once the tokens do not spell the
+    text's bytes (a tokenizer that normalizes on its own)."""
     if so_far is None:
         return None
     ends = np.cumsum(token_lengths[flat])
-    if not len(ends) or ends[-1] != len(data):
-        return None if len(data) else so_far
-    continuation = (data & 0xC0) == 0x80  # the 2nd..4th bytes of a character
-    inside = ends[:-1][continuation[ends[:-1]]]
+    if not len(ends) or ends[-1] != len(utf8.data):
+        return None if len(utf8.data) else so_far
+    inside = ends[:-1][utf8.continuation[ends[:-1]]]
     if not len(inside):
         return so_far
-    char_of_byte = np.cumsum(~continuation) - 1
-    return so_far + len(np.unique(char_of_byte[inside]))
+    return so_far + len(np.unique(utf8.char_of_byte[inside]))
 
 
 def _flat_cut(adapter: Adapter, docs: list[str], lang: str):
