@@ -11,6 +11,7 @@ character split across tokens, where ``decode_bytes`` must return the bytes.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.metadata import version
 
 from ..encodings import EncodingSpec
@@ -67,10 +68,18 @@ class FastokensEngine:
 
         from ..export import spec_json  # the writer of Hugging Face's format
 
-        def make() -> bytes:
-            return json.dumps(spec_json(spec), ensure_ascii=False).encode("utf-8")
+        # Every added token marked special: fastokens' split_special_tokens (the plain path of
+        # encode_batch and encode_batch_flat) then treats all of them as text, as encode() does.
+        # A token the official file marks non-special (Qwen3.5's <tool_call>, <think>) would
+        # otherwise still match there. Decoding never asks fastokens, so the flag changes nothing
+        # else.
+        everything_special = dataclasses.replace(spec, not_special=frozenset())
 
-        key = spec.cache_key and sha256_bytes(f"{spec.cache_key}|specials|{sorted(spec.special_tokens.items())}".encode())
+        def make() -> bytes:
+            return json.dumps(spec_json(everything_special), ensure_ascii=False).encode("utf-8")
+
+        key = spec.cache_key and sha256_bytes(
+            f"{spec.cache_key}|all-special|{sorted(spec.special_tokens.items())}".encode())
         return cached_derived(key, ".tokenizer.json", make) if key else cached_file(make(), ".tokenizer.json")
 
     def encode_ordinary(self, text: str) -> list[int]:

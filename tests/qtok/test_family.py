@@ -360,3 +360,38 @@ def test_qwen3_5_pathological_mark_runs_every_engine(qwen3_5_engines, qwen3_5_or
     want = qwen3_5_oracle.encode_ordinary(text)
     for name, tok in qwen3_5_engines.items():
         assert tok.encode(text) == want, name
+
+
+# Added-token text inside text, for every member: each added token (special or not) alone, glued
+# to words, twice in a row and beside a real special token.
+def _added_token_texts(name: str) -> list[str]:
+    added = MEMBERS[name].added
+    return ([t for t in added] + [f"x{t}y {t}{t}" for t in added]
+            + ["<tool_call>x</tool_call>", "<think>y</think>", f"a{added[0]}b{added[-1]}"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", sorted(MEMBERS))
+def test_every_entry_point_gives_encodes_ids_for_added_token_text(name, engine):
+    """encode_batch, encode_batch_flat and the study's counts equal encode on added-token text,
+    under both policies (the fast engine's batch path once made Qwen3.5's non-special tokens
+    control tokens while encode kept them as text)."""
+    from analysis.tokenizers import qtok_adapter
+
+    texts = _added_token_texts(name)
+    for compat in (None, "hf"):
+        tok = get_tokenizer(name, engine=engine, compat=compat)
+        expected = [tok.encode(t) for t in texts]
+        if compat is None:  # the safe default: added-token text is text
+            assert all(tok.decode(ids) == t and not set(ids) & set(tok.special_tokens.values())
+                       for ids, t in zip(expected, texts))
+        assert tok.encode_batch(texts) == expected
+        assert tok.encode_batch(texts, num_threads=1) == expected
+        ids, offsets = tok.encode_batch_flat(texts)
+        assert [ids[a:b].tolist() for a, b in zip(offsets, offsets[1:])] == expected
+        allowed = [tok.encode(t, allowed_special="all") for t in texts]
+        assert tok.encode_batch(texts, allowed_special="all") == allowed
+        ids, offsets = tok.encode_batch_flat(texts, allowed_special="all")
+        assert [ids[a:b].tolist() for a, b in zip(offsets, offsets[1:])] == allowed
+    adapter = qtok_adapter(name)
+    assert adapter.count(texts) == [len(get_tokenizer(name).encode(t)) for t in texts]
