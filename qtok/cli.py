@@ -25,7 +25,7 @@ from .core import get_tokenizer, parse_compat
 from .encodings import QWEN_PATTERN, is_multi_digit
 from .engine import names as engine_names
 from .export import export_hf
-from .load import check_pattern
+from .engine.check import check_pattern
 from .progress import Status
 from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
 

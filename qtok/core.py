@@ -19,12 +19,12 @@ from . import chat, template
 from .encodings import EncodingSpec, canonical_name, get_spec
 from .engine import EngineUnavailable, StandIn, default_engine, engine_class
 from .family import MEMBERS
-from .files import read_cached
-from .load import check_merges, check_pattern, check_table, dump_ranks, sha256_bytes
+from .engine.check import check_pattern
+from .load import check_table
 from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
-from .unicode import compile_portable, nfc_as_hf
+from .unicode import compile_portable, nfc_as_hf, piece_finder
 
 COMPATS = (None, "hf")
 
@@ -118,10 +118,9 @@ class Tokenizer:
         check_table(spec.mergeable_ranks, spec.special_tokens, source)
         if not spec.cache_key:  # the vendored encodings are qtok's own, pinned and proven
             check_pattern(spec.pat_str, source)
-            # Merge-closure costs ~1 s on 100,000 ranks: the verdict is kept in the user cache,
-            # keyed by the table's bytes.
-            read_cached(sha256_bytes(dump_ranks(spec.mergeable_ranks)), ".merge-closed",
-                        lambda: check_merges(spec.mergeable_ranks, source) or b"merge-closed\n")
+        # A table with tokens that lower ranks cannot build in two parts (Qwen3.5's official file)
+        # is a real table: tiktoken and the reference engine encode any table by its ranks, and
+        # the fast engine checks that its merge list reproduces them (engine/fast.py).
         self.spec = spec
         self.engine_name = engine or default_engine()
         self.compat = compat
@@ -604,13 +603,13 @@ class Tokenizer:
         if disallowed:
             self._check_disallowed(text, disallowed)
         out: list[Piece] = []
-        pattern = compile_portable(self.spec.pat_str)
+        find_pieces = piece_finder(compile_portable(self.spec.pat_str))
         for segment, is_special in split_specials(text, allowed):
             if is_special:
                 t = self.spec.special_tokens[segment]
                 out.append(Piece(segment, (t,), (segment.encode(),), special=True))
                 continue
-            pieces = pattern.findall(segment)
+            pieces = find_pieces(segment)
             # One engine call for all pieces of the segment; each piece is encoded alone, which is
             # what every engine does inside encode().
             for piece, ids in zip(pieces, self.engine.encode_batch(pieces, frozenset(), 1)):

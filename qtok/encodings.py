@@ -39,6 +39,10 @@ QWEN3_5_PATTERN = (
     r"""| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
+# qtok's own patterns, each swept on every code point on every engine by the tests; any other
+# pattern is checked once before an engine uses it (engine/check.py).
+OWN_PATTERNS = frozenset({CL100K_PATTERN, QWEN_PATTERN, QWEN3_5_PATTERN})
+
 N_QWEN_EXTRA = 205  # <|extra_0|> .. <|extra_204|>
 
 

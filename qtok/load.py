@@ -13,8 +13,6 @@ from pathlib import Path
 
 import regex
 
-from .bpe import merge_parts
-
 # Every file under qtok/data/ that the package reads, with the sha256 of its bytes. A file that
 # does not match is refused: a tampered or truncated vocabulary would give wrong ids silently.
 DATA_FILES = {
@@ -196,18 +194,6 @@ def check_pattern(pat_str: str, source: str) -> None:
             raise DataFileError(f"{source}: the pattern's pieces do not cover the text: in {probe!r} it "
                                 f"matches nothing at {lost[:20]!r}; add an alternative that matches "
                                 r"anything (Qwen's ends in |\s+)")
-
-
-def check_merges(ranks: dict[bytes, int], source: str) -> None:
-    """Refuse a table with a multi-byte token that no merge of two lower-ranked tokens makes:
-    tiktoken would still find it whole, but fastokens and a Hugging Face export (both built from
-    merges) could not, and the engines would disagree."""
-    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
-        if len(token) > 1 and len(parts := merge_parts(token, rank, ranks)) != 2:
-            raise DataFileError(
-                f"{source}: the token {token!r} (rank {rank}) is not a merge of two lower-ranked "
-                f"tokens (BPE reaches {len(parts)} parts); every multi-byte token of a BPE table "
-                "must be, as qtok train writes them")
 
 
 def dump_ranks(ranks: dict[bytes, int]) -> bytes:

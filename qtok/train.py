@@ -31,10 +31,11 @@ from .blocks import BLOCK_BYTES, number, plan_file, read_docs, read_text
 from .core import Tokenizer
 from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
 from .files import atomic_write
-from .load import check_pattern, check_table, dump_ranks, sha256_bytes
+from .engine.check import check_pattern
+from .load import check_table, dump_ranks, sha256_bytes
 from .progress import Status
 from .runner import run
-from .unicode import compile_portable
+from .unicode import compile_portable, piece_finder
 
 
 def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
@@ -76,12 +77,12 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
     corpus, and what ``qtok.runner`` counts per block, in parallel, for large ones."""
     if isinstance(texts, str):
         texts = [texts]
-    splitter = compile_portable(pat_str)
+    find_pieces = piece_finder(compile_portable(pat_str))
     piece_counts: Counter[str] = Counter()
     for text in texts:
         if not isinstance(text, str):
             raise TypeError(f"texts must be str, got {type(text).__name__}")
-        piece_counts.update(splitter.findall(text))
+        piece_counts.update(find_pieces(text))
     return piece_counts
 
 

@@ -21,13 +21,27 @@ import regex
 
 from .load import load_data_json
 
-# The escapes we rewrite, and the table each one reads. \S is the complement of \s.
-_TABLES = {r"\p{L}": "L", r"\p{N}": "N", r"\p{M}": "M", r"\s": "White_Space", r"\S": "White_Space"}
-_NATIVE = {"L": r"\p{L}", "N": r"\p{N}", "M": r"\p{M}", "White_Space": r"\s"}
+# Class escapes whose tiktoken tables are vendored (probed by derive.py); any other class a
+# pattern uses (\p{Lu}, \d, \w...) is probed from the installed tiktoken once and cached.
+_VENDORED = {r"\p{L}": "L", r"\p{N}": "N", r"\p{M}": "M", r"\s": "White_Space"}
+# The negated escapes, as the positive one they complement.
+_NEGATED = {r"\S": r"\s", r"\D": r"\d", r"\W": r"\w"}
+_CLASS_LETTERS = "sSdDwW"
+
+# POSIX classes inside brackets are ASCII-only in tiktoken's Rust regex (the `regex` package and
+# PCRE2 make them Unicode: [[:alpha:]] would take é), so they are rewritten to these ranges.
+_POSIX = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\x00-\x7f", "blank": "\t ",
+    "cntrl": "\x00-\x1f\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
+    "punct": "!-/:-@\\[-`{-~", "space": "\t\n\x0b\x0c\r ", "upper": "A-Z",
+    "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+}
+_POSIX_RE = regex.compile(r"\[:(\^?)([a-z]+):\]")
 
 
-def _ranges_body(code_points) -> str:
-    """The inside of a character class listing code points, e.g. ``\\U00000041-\\U0000005a``."""
+def _ranges_body(code_points, dialect: str = "regex") -> str:
+    """The inside of a character class listing code points, e.g. ``\U00000041-\U0000005a``
+    (``\\x{41}-\\x{5a}`` for PCRE2)."""
     out, run = [], None
     for cp in sorted(code_points):
         if run and run[1] == cp - 1:
@@ -35,16 +49,42 @@ def _ranges_body(code_points) -> str:
         else:
             run = [cp, cp]
             out.append(run)
-    return "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in out)
+    esc = (lambda c: f"\\U{c:08x}") if dialect == "regex" else (lambda c: f"\\x{{{c:x}}}")
+    return "".join(esc(lo) if lo == hi else f"{esc(lo)}-{esc(hi)}" for lo, hi in out)
+
+
+def _posix_members(name: str) -> frozenset[int]:
+    body = regex.compile(f"[{_POSIX[name]}]")
+    return frozenset(c for c in range(128) if body.match(chr(c)))
+
+
+def _every() -> str:
+    return "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
 
 
 @functools.lru_cache(maxsize=None)
-def _differences(table: str) -> tuple[frozenset[int], frozenset[int]]:
+def tiktoken_class(escape: str) -> frozenset[int]:
+    r"""The code points tiktoken's Rust regex puts in a class escape (``\p{Lu}``, ``\s``, ``\d``):
+    the vendored table, else a probe of the installed tiktoken, kept in the user cache."""
+    if escape in _VENDORED:
+        return frozenset(cp for lo, hi in load_data_json("unicode_classes.json")[_VENDORED[escape]]
+                         for cp in range(lo, hi + 1))
+    from .engine.tiktoken import probe_class  # the one module that imports tiktoken
+
+    return probe_class(escape)
+
+
+@functools.lru_cache(maxsize=None)
+def _differences(escape: str) -> tuple[frozenset[int], frozenset[int]]:
     """(in ``regex``'s class but not tiktoken's, in tiktoken's but not ``regex``'s)."""
-    wanted = {cp for lo, hi in load_data_json("unicode_classes.json")[table] for cp in range(lo, hi + 1)}
-    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
-    native = set(map(ord, regex.findall(_NATIVE[table], every)))
+    wanted = tiktoken_class(escape)
+    native = set(map(ord, regex.findall(escape, _every())))
     return frozenset(native - wanted), frozenset(wanted - native)
+
+
+def _class_escapes(pat_str: str) -> set[str]:
+    r"""The positive class escapes a pattern uses (``\S`` counts as ``\s``)."""
+    return {esc for kind, esc in _walk(pat_str) if kind == "class"}
 
 
 def first_disputed(pat_str: str = r"\p{L}\p{N}\s") -> int:
@@ -53,21 +93,69 @@ def first_disputed(pat_str: str = r"\p{L}\p{N}\s") -> int:
 
     A text whose every character is below it splits the same under ``regex``'s own tables, so
     the reference engine may use the plain pattern, about 1.7x faster than the corrected one.
+    A pattern with a POSIX class has no plain form (``regex`` reads it as Unicode).
     """
-    used = {table for esc, table in _TABLES.items() if esc in pat_str}
-    cps = [min(side) for table in _NATIVE if table in used for side in _differences(table) if side]
+    if _POSIX_RE.search(pat_str):
+        return 0
+    cps = [min(side) for esc in _class_escapes(pat_str) for side in _differences(esc) if side]
     return min(cps, default=0x110000)
 
 
+def _walk(pat_str: str):
+    r"""The pattern as ``(kind, text)`` parts: ``("class", positive escape)`` with
+    ``("negated", positive escape)`` for ``\P{..}``/``\S``/``\D``/``\W``, ``("posix", text)``
+    for ``[:name:]`` inside brackets, ``("text", text)`` for everything else (other escapes whole,
+    so ``\\s``, an escaped backslash and an s, stays text)."""
+    i, depth, n = 0, 0, len(pat_str)
+    while i < n:
+        c = pat_str[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pat_str[i + 1]
+            braced = pat_str.startswith("{", i + 2)
+            end = pat_str.find("}", i) + 1 if braced else i + 3
+            if nxt in "pP" and end > i + 2 and end <= n:  # (a malformed one is left to the compilers)
+                name = pat_str[i + 2:end].strip("{}")
+                yield ("class" if nxt == "p" else "negated"), f"\\p{{{name}}}"
+                i = end
+            elif nxt in _CLASS_LETTERS:
+                esc = "\\" + nxt.lower()
+                yield ("class" if nxt.islower() else "negated"), esc
+                i += 2
+            else:
+                yield "text", pat_str[i:i + 2]
+                i += 2
+            continue
+        if depth and (m := _POSIX_RE.match(pat_str, i)):
+            yield "posix", m.group()
+            i = m.end()
+            continue
+        if c == "[":
+            depth += 1
+            yield "text", c
+            i += 1
+            if depth == 1:  # a ']' right after '[' or '[^' is a literal, not the end
+                if pat_str.startswith("^", i):
+                    yield "text", "^"
+                    i += 1
+                if pat_str.startswith("]", i):
+                    yield "text", "\\]"
+                    i += 1
+            continue
+        if c == "]" and depth:
+            depth -= 1
+        yield "text", c
+        i += 1
+
+
 @functools.lru_cache(maxsize=None)
-def _corrected_set(table: str) -> str:
+def _corrected_set(escape: str) -> str:
     """A V1 set equal to tiktoken's class: ``regex``'s own property, minus and plus the differences.
 
     Keeping the native property and patching only the differences keeps matching within ~1.7x of
     the plain pattern (a class of hundreds of explicit ranges is ~10x slower in ``regex``).
     """
-    removed, added = _differences(table)
-    body = _NATIVE[table]
+    removed, added = _differences(escape)
+    body = escape
     if removed:
         body = f"[{body}--[{_ranges_body(removed)}]]"
     if added:
@@ -75,29 +163,55 @@ def _corrected_set(table: str) -> str:
     return body if body.startswith("[") else f"[{body}]"
 
 
+def _posix_set(text: str, dialect: str) -> str:
+    """A POSIX class as tiktoken means it (ASCII), as a nested set the dialect accepts."""
+    negate, name = _POSIX_RE.match(text).groups()
+    if name not in _POSIX:
+        return text  # unknown: left for the engines to refuse, and the check to report
+    members = _posix_members(name)
+    if negate:
+        members = frozenset(range(0x110000)) - members - frozenset(range(0xD800, 0xE000))
+    return _ranges_body(members, dialect) if dialect == "pcre2" else f"[{_ranges_body(members)}]"
+
+
 def portable_pattern(pat_str: str) -> str:
-    """Rewrite ``\\p{L}``, ``\\p{N}``, ``\\s`` and ``\\S`` into tiktoken's code-point sets.
+    r"""Rewrite every Unicode class escape (``\p{..}``, ``\P{..}``, ``\s``, ``\d``, ``\w`` and
+    their negations) into tiktoken's code-point sets, and POSIX classes into its ASCII ranges.
 
     The result uses ``regex``'s VERSION1 syntax (nested sets and set difference), with full case
     folding turned back off so that ``(?i:...)`` folds simply, as Rust's regex does. A rewritten
-    escape inside a class becomes a nested set, so ``[^\\s\\p{L}]`` is still one class.
+    escape inside a class becomes a nested set, so ``[^\s\p{L}]`` is still one class.
     """
     out: list[str] = ["(?V1)(?-f)"]
-    i = 0
-    while i < len(pat_str):
-        if pat_str[i] == "\\":
-            esc = pat_str[i : i + 5] if pat_str.startswith(r"\p{", i) else pat_str[i : i + 2]
-            if esc in _TABLES:
-                corrected = _corrected_set(_TABLES[esc])
-                out.append(f"[^{corrected}]" if esc == r"\S" else corrected)
-            else:
-                if esc.startswith(r"\p{"):
-                    esc = pat_str[i : pat_str.index("}", i) + 1]
-                out.append(esc)
-            i += len(esc)
-            continue
-        out.append(pat_str[i])
-        i += 1
+    for kind, text in _walk(pat_str):
+        if kind == "class":
+            out.append(_corrected_set(text))
+        elif kind == "negated":
+            out.append(f"[^{_corrected_set(text)}]")
+        elif kind == "posix":
+            out.append(_posix_set(text, "regex"))
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def pcre2_pattern(pat_str: str) -> str:
+    r"""The pattern for fastokens, whose PCRE2 (Unicode mode) differs from tiktoken's Rust regex
+    in two places: ``\s`` takes U+180E (MONGOLIAN VOWEL SEPARATOR, whitespace before Unicode
+    6.3), and POSIX classes are Unicode. ``\p{White_Space}`` and explicit ASCII ranges mean the
+    same to both regex engines fastokens carries (PCRE2 and fancy-regex, tiktoken's own)."""
+    out: list[str] = []
+    for kind, text in _walk(pat_str):
+        if kind in ("class", "negated") and text == r"\s":
+            out.append(r"\p{White_Space}" if kind == "class" else r"\P{White_Space}")
+        elif kind == "class":
+            out.append(text)
+        elif kind == "negated":
+            out.append("\\P" + text[2:] if text.startswith("\\p") else text.upper())
+        elif kind == "posix":
+            out.append(_posix_set(text, "pcre2"))
+        else:
+            out.append(text)
     return "".join(out)
 
 
@@ -105,6 +219,20 @@ def portable_pattern(pat_str: str) -> str:
 def compile_portable(pat_str: str) -> regex.Pattern:
     """``portable_pattern(pat_str)``, compiled once per process and shared."""
     return regex.compile(portable_pattern(pat_str))
+
+
+def piece_finder(pattern: regex.Pattern):
+    r"""``text -> list of pieces``: the pattern's whole matches, as tiktoken takes them.
+    ``findall`` is the fast way, but a pattern with capturing groups makes it return the groups
+    (``(\s+(?!\S))`` would lose every other piece), so such a pattern uses ``finditer``.
+
+    >>> piece_finder(regex.compile("\\w+|(\\s+)"))("Hello  world")
+    ['Hello', '  ', 'world']
+    """
+    if not pattern.groups:
+        return pattern.findall
+    finditer = pattern.finditer
+    return lambda text: [m.group() for m in finditer(text)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from importlib.metadata import version
 
-from ..encodings import EncodingSpec
-from ..files import cached_derived, cached_file
-from ..load import dump_ranks, sha256_bytes
+from ..encodings import OWN_PATTERNS, EncodingSpec
+from ..files import cached_derived, read_cached
+from ..load import DataFileError, dump_ranks, sha256_bytes
 from ..specials import split_specials
+from ..unicode import pcre2_pattern
 from . import EngineUnavailable, decode_with_table
 
 try:
@@ -41,19 +42,32 @@ class FastokensEngine:
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
         # Vendored tables are found by their key; any other table is hashed after dumping.
-        make = lambda: dump_ranks(spec.mergeable_ranks)  # noqa: E731
-        path = (cached_derived(spec.cache_key, ".tiktoken", make) if spec.cache_key
-                else cached_file(make(), ".tiktoken"))
+        if spec.cache_key:
+            table_key = spec.cache_key
+            path = cached_derived(table_key, ".tiktoken", lambda: dump_ranks(spec.mergeable_ranks))
+        else:
+            data = dump_ranks(spec.mergeable_ranks)
+            table_key = sha256_bytes(data)
+            path = cached_derived(table_key, ".tiktoken", lambda: data)
+        # qtok's own patterns go as they are (fastokens matches them exactly, swept); any other
+        # is rewritten where PCRE2 and tiktoken's regex differ (unicode.pcre2_pattern).
+        pattern = spec.pat_str if spec.pat_str in OWN_PATTERNS else pcre2_pattern(spec.pat_str)
+        if pattern != spec.pat_str:
+            spec = dataclasses.replace(spec, pat_str=pattern)
         try:
             self._fk = fastokens.Tokenizer.from_tiktoken(
-                str(path), pattern=spec.pat_str, special_tokens=dict(spec.special_tokens))
+                str(path), pattern=pattern, special_tokens=dict(spec.special_tokens))
         except ValueError as e:
             if "did not decompose" not in str(e):
                 raise
             # A vocabulary with tokens lower ranks cannot build in two parts (Qwen3.5's): its
             # tiktoken reading is refused, so build from a tokenizer.json whose merge list gives
             # tiktoken's ids (bpe.merges_from_ranks), kept in the user cache.
-            self._fk = fastokens.Tokenizer.from_file(str(self._json_path(spec)))
+            json_key = sha256_bytes(f"{table_key}|{pattern}|all-special|"
+                                    f"{sorted(spec.special_tokens.items())}".encode())
+            self._fk = fastokens.Tokenizer.from_file(str(self._json_path(spec, json_key)))
+            if not spec.cache_key:  # qtok's own Qwen3.5 is proven by the tests; a user's is not
+                read_cached(json_key, ".irregular-ok", lambda: self._check_irregular(spec) or b"ok\n")
 
         table: list[bytes | None] = [None] * spec.n_vocab
         for token, rank in spec.mergeable_ranks.items():
@@ -62,8 +76,25 @@ class FastokensEngine:
             table[rank] = text.encode("utf-8")
         self._table = table
 
+    def _check_irregular(self, spec: EncodingSpec) -> None:
+        """Refuse a table whose irregular tokens the merge list does not reproduce: each such
+        token alone, twice, beside the next one and inside words, against tiktoken's ids."""
+        from ..bpe import irregular_tokens
+        from .tiktoken import TiktokenEngine
+
+        oracle = TiktokenEngine(spec)
+        words = [t.decode("utf-8", "ignore") for t in irregular_tokens(spec.mergeable_ranks)]
+        words = [w for w in words if w]
+        texts = words + [a + b for a, b in zip(words, words[1:])] + [f"x{w}{w}y {w}." for w in words]
+        for text in texts:
+            if self._fk.encode_ordinary(text).ids != oracle.encode_ordinary(text):
+                raise DataFileError(
+                    f"{spec.origin or spec.name}: engine 'fast' cannot reproduce tiktoken's ids on "
+                    f"{text[:40]!r} (the table has tokens lower ranks cannot build in two parts); "
+                    "use engine='tiktoken' or 'reference', which encode any table by its ranks")
+
     @staticmethod
-    def _json_path(spec: EncodingSpec):
+    def _json_path(spec: EncodingSpec, key: str):
         import json
 
         from ..export import spec_json  # the writer of Hugging Face's format
@@ -78,9 +109,7 @@ class FastokensEngine:
         def make() -> bytes:
             return json.dumps(spec_json(everything_special), ensure_ascii=False).encode("utf-8")
 
-        key = spec.cache_key and sha256_bytes(
-            f"{spec.cache_key}|all-special|{sorted(spec.special_tokens.items())}".encode())
-        return cached_derived(key, ".tokenizer.json", make) if key else cached_file(make(), ".tokenizer.json")
+        return cached_derived(key, ".tokenizer.json", make)
 
     def encode_ordinary(self, text: str) -> list[int]:
         return self._fk.encode_ordinary(text).ids

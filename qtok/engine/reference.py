@@ -20,7 +20,7 @@ import regex
 from ..bpe import bpe_merge
 from ..encodings import EncodingSpec
 from ..specials import split_specials
-from ..unicode import compile_portable, first_disputed
+from ..unicode import compile_portable, first_disputed, piece_finder
 
 # Pieces up to this many characters are cached; longer ones are rare and would bloat the cache.
 _CACHEABLE = 64
@@ -37,10 +37,10 @@ class ReferenceEngine:
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
         self._ranks = spec.mergeable_ranks
-        self._pattern = compile_portable(spec.pat_str)
+        self._split = piece_finder(compile_portable(spec.pat_str))
         # The plain pattern is faster and splits identically while no character reaches the
         # first code point whose class differs between the two Unicode versions (unicode.py).
-        self._plain_pattern = regex.compile(spec.pat_str)
+        self._plain_split = piece_finder(regex.compile(spec.pat_str))
         first = first_disputed(spec.pat_str)
         self._beyond_plain = regex.compile(f"[^\\x00-\\U{first - 1:08x}]" if first else r"(?s).")
         self._decoder = {rank: token for token, rank in self._ranks.items()}
@@ -94,8 +94,8 @@ class ReferenceEngine:
     def pieces(self, text: str) -> list[str]:
         """The pre-tokenized pieces of a text, exactly as tiktoken splits it."""
         if not self._beyond_plain.search(text):  # a fast scan that stops at the first hit
-            return self._plain_pattern.findall(text)
-        return self._pattern.findall(text)
+            return self._plain_split(text)
+        return self._split(text)
 
     def decode_bytes(self, ids) -> bytes:
         decoder = self._decoder

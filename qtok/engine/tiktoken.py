@@ -45,3 +45,38 @@ class TiktokenEngine:
             return [self.encode(t, allowed_special) for t in texts]
         with ThreadPoolExecutor(num_threads) as pool:
             return list(pool.map(lambda t: self.encode(t, allowed_special), texts))
+
+
+_BYTES = {bytes([i]): i for i in range(256)}
+
+
+def compile_error(pat_str: str) -> str | None:
+    """Why tiktoken's Rust regex (fancy-regex) cannot use a pattern, in one line, or None.
+    A pattern it refuses would work on the reference engine alone (``regex`` knows ``\\X``,
+    ``(?V1)``, set operations), and engines that disagree give different ids."""
+    try:
+        tiktoken.Encoding("qtok-pattern-check", pat_str=pat_str, mergeable_ranks=_BYTES,
+                          special_tokens={}).encode_ordinary("probe")
+    except (ValueError, RuntimeError) as e:
+        return " ".join(str(e).split())[:200]
+    return None
+
+
+def probe_class(escape: str) -> frozenset[int]:
+    """The code points tiktoken's regex puts in a class (``\\p{Lu}``, ``\\d``): with only the
+    class as the pattern, tiktoken encodes exactly the characters it matches. Kept in the user
+    cache per tiktoken version (a probe of every code point takes ~0.3 s)."""
+    import json
+
+    from ..files import read_cached
+    from ..load import sha256_bytes
+
+    def make() -> bytes:
+        every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+        enc = tiktoken.Encoding("qtok-class-probe", pat_str=escape, mergeable_ranks=_BYTES,
+                                special_tokens={})
+        members = sorted(set(map(ord, enc.decode(enc.encode_ordinary(every)))))
+        return json.dumps(members).encode()
+
+    key = sha256_bytes(f"class|tiktoken {tiktoken.__version__}|{escape}".encode())
+    return frozenset(json.loads(read_cached(key, ".class.json", make)))
