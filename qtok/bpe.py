@@ -75,9 +75,10 @@ class _Below:
         return r
 
 
-def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+def merges_from_ranks(ranks: dict[bytes, int], irregular: list[bytes] | None = None) -> list[tuple[bytes, bytes]]:
     """The merges that make each multi-byte token, in rank order: what a BPE with a merge list
-    (Hugging Face ``tokenizers``, ``fastokens``' JSON form) needs to give tiktoken's ids.
+    (Hugging Face ``tokenizers``, ``fastokens``' JSON form) needs to give tiktoken's ids. The
+    irregular tokens (below) are appended to ``irregular`` when a list is given: one pass finds both.
 
     Usually one merge a token: the two parts BPE reaches with only lower ranks. Some vocabularies
     (Qwen3.5's: 232 of 248,044) have tokens that lower ranks cannot build in two parts (人力资源
@@ -100,6 +101,8 @@ def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
         if len(parts) == 2:
             merges.append((by_rank[parts[0]], by_rank[parts[1]]))
         else:
+            if irregular is not None:
+                irregular.append(token)
             merges.extend((token[:i], token[i:]) for i in range(1, len(token))
                           if token[:i] in ranks and token[i:] in ranks)
     return merges
@@ -112,8 +115,9 @@ def irregular_tokens(ranks: dict[bytes, int]) -> list[bytes]:
     >>> irregular_tokens({b"a": 0, b"b": 1, b"c": 2, b"abc": 3, b"ab": 4, b"bc": 5})
     [b'abc']
     """
-    return [t for t, r in sorted(ranks.items(), key=lambda kv: kv[1])
-            if len(t) > 1 and len(merge_parts(t, r, ranks)) != 2]
+    found: list[bytes] = []
+    merges_from_ranks(ranks, found)
+    return found
 
 
 def merge_parts(token: bytes, rank: int, ranks: dict[bytes, int]) -> list[int]:

