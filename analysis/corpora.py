@@ -24,13 +24,13 @@ import glob
 import io
 import itertools
 import tarfile
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qtok.blocks import BLOCK_BYTES, Block, CorpusError, docs_blocks, plan_file, read_docs, text_lines
 from qtok.load import sha256_bytes, sha256_file
+from qtok.unicode import normalize as normalize_form
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -468,4 +468,4 @@ def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, error
 
 
 def normalize(text: str, form: str | None) -> str:
-    return unicodedata.normalize(form, text) if form else text
+    return normalize_form(form, text) if form else text

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
 from qtok.encodings import cl100k_base, qwen, qwen_extension_start
 from qtok.files import atomic_write
 from qtok.train import extend, write_extension
+from qtok.unicode import normalize
 
 from .corpora import load_corpus
 from .results import format_table, write_results
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus("udhr")
-    texts = [unicodedata.normalize("NFC", "\n".join(corpus.docs(lang))) for lang in corpus.langs]
+    texts = [normalize("NFC", "\n".join(corpus.docs(lang))) for lang in corpus.langs]
     n_base = len(cl100k_base().mergeable_ranks)
     tokenizers, overlaps = ["cl100k_base"], {}
     for size in sizes:

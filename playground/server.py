@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from qtok.chat import DEFAULT_SYSTEM
 from qtok.core import get_tokenizer, parse_compat, replace_surrogates
 from qtok.offsets import char_spans, shares
 from qtok.progress import Status
+from qtok.unicode import normalize
 
 MAX_BODY = 1 << 20  # bytes of a request body
 # The work one request may cause: tokens returned per tokenizer (the count is always whole; the
@@ -75,7 +75,7 @@ class QtokViewer(Viewer):
         allowed = "all" if allow_special or compat == "hf" else ()
         ids = tok.encode(text, allowed_special=allowed)
         # What the spans index: the text as encoded (NFC under compat="hf", lone surrogates as U+FFFD).
-        shown = replace_surrogates(unicodedata.normalize("NFC", text) if compat == "hf" else text)
+        shown = replace_surrogates(normalize("NFC", text) if compat == "hf" else text)
         raw = tok.decode_tokens_bytes(ids[:limit])
         # The tokens' bytes are the encoded text's bytes, special tokens included as their text.
         return ids, char_spans(raw), raw, shown, len(shown.encode("utf-8"))

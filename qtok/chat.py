@@ -12,10 +12,10 @@ NFC-normalized first.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 from .encodings import IM_END, IM_START
+from .unicode import normalize
 
 # Qwen-Chat's default system message (make_context's system="You are a helpful assistant.").
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -45,7 +45,7 @@ def encode_chat(tokenizer, messages: Sequence[Mapping[str, str]], *,
         )
 
     def plain(text: str) -> list[int]:
-        return tokenizer.encode_ordinary(unicodedata.normalize("NFC", text))
+        return tokenizer.encode_ordinary(normalize("NFC", text))
 
     im_start, im_end, nl = [specials[IM_START]], [specials[IM_END]], plain("\n")
     turns, roles = [], []

@@ -10,7 +10,6 @@ import array
 import numbers
 import operator
 import threading
-import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +23,7 @@ from .load import check_table
 from .offsets import char_spans
 from .specials import specials_regex, split_specials
 from .stream import StreamDecoder
-from .unicode import compile_portable, nfc_as_hf, piece_finder
+from .unicode import compile_portable, nfc_as_hf, normalize, piece_finder
 
 COMPATS = (None, "hf")
 
@@ -201,7 +200,7 @@ class Tokenizer:
         if self._normalize:
             if self._split_first:
                 return _nfc_between(text, allowed)
-            text = unicodedata.normalize("NFC", text)
+            text = normalize("NFC", text)
         return text
 
     def _allowed(self, allowed_special) -> frozenset[str]:

@@ -2,6 +2,8 @@
 
 import pytest
 import tiktoken
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qtok.load import load_data_json
 
@@ -65,3 +67,44 @@ def test_known_disputed_code_points(qwen_fast, qwen_tiktoken, qwen_ref):
         for context in CONTEXTS:
             s = context.format(chr(cp), chr(cp))
             assert qwen_ref.encode(s) == qwen_fast.encode(s) == qwen_tiktoken.encode(s), hex(cp)
+
+
+MARK_TEXTS = st.text(st.sampled_from(
+    [chr(c) for c in range(0x300, 0x370)] + list("\u0f73\u0344\u0958é\u1100\u1161\u11a8a \u05b0\u0591\u1df6\ufb1d\u2126")),
+    min_size=30, max_size=300)
+
+
+@given(text=MARK_TEXTS, form=st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"]))
+def test_bounded_normalize_is_unicodedatas(text, form):
+    import unicodedata
+
+    from qtok.unicode import normalize
+
+    assert normalize(form, text) == unicodedata.normalize(form, text)
+
+
+def test_long_runs_of_marks_never_reach_the_quadratic_ordering(monkeypatch):
+    """CPython orders a run of combining marks by insertion sort: 64,000 marks of two classes
+    took 6.2 s under compat="hf" (1 MB: minutes). Every normalizing path must order long runs
+    itself first; here unicodedata refuses to see a long run out of canonical order."""
+    import unicodedata
+
+    import qtok
+    from qtok import unicode as qu
+
+    real = unicodedata.normalize
+
+    def strict(form, text):
+        runs = qu._non_starters()[1].findall(text)
+        assert all(len(r) < 1000 or list(r) == sorted(r, key=unicodedata.combining) for r in runs), \
+            "a long run of marks reached unicodedata.normalize unordered"
+        return real(form, text)
+
+    monkeypatch.setattr(qu.unicodedata, "normalize", strict)
+    text = "a" + "\u0301" * 32000 + "\u0316" * 32000
+    want = "\u00e1" + "\u0316" * 32000 + "\u0301" * 31999  # á, then the marks in class order
+    assert qu.normalize("NFC", text) == want
+    for name in ("qwen", "qwen3", "qwen3.5"):
+        tok = qtok.get_tokenizer(name, compat="hf")
+        assert tok.decode(tok.encode(text)) == want
+    assert qtok.get_tokenizer("qwen").decode(qtok.encode_chat([{"role": "user", "content": text}])).count("\u0316") == 32000
