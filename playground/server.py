@@ -20,6 +20,7 @@ A token's ``text`` is its share of the input: the tokens' texts concatenate back
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,9 @@ from pathlib import Path
 
 from analysis.tokenizers import DEFAULT_TOKENIZERS, TokenizerError, get_adapter, parse_spec
 from qtok.chat import DEFAULT_SYSTEM
+from qtok import list_encodings
 from qtok.core import get_tokenizer, parse_compat, replace_surrogates
+from qtok.encodings import canonical_name
 from qtok.offsets import char_spans, shares
 from qtok.progress import Status
 from qtok.unicode import normalize
@@ -37,7 +40,10 @@ MAX_BODY = 1 << 20  # bytes of a request body
 # list says "truncated" past this), and requests encoded at once (a 503 beyond, not a queue).
 MAX_TOKENS_SHOWN = 20_000
 MAX_CONCURRENT = 2
-READ_TIMEOUT = 10  # seconds a client may take to send its request
+READ_TIMEOUT = 10  # seconds a client may take to send its whole request (line, headers, body)
+# Connections held at once (each is a thread): past this a new one gets a 503 and is closed, so
+# slow clients cannot make the server start hundreds of threads.
+MAX_CONNECTIONS = 32
 # Control characters in a logged path would drive the server's terminal: escaped, as the
 # standard library does from Python 3.12 on.
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
@@ -62,8 +68,10 @@ class Viewer:
 class QtokViewer(Viewer):
     def __init__(self, name: str, source: str):
         self.name, self.source = name, source
-        self.chat = source == "qwen"
         self._tok = {None: get_tokenizer(source), "hf": get_tokenizer(source, compat="hf")}
+        # The family's chat templates, or Qwen-1's make_context (ChatML tokens needed).
+        spec = self._tok[None].spec
+        self.chat = bool(spec.family) or "<|im_start|>" in spec.special_tokens
 
     def tokenizer(self, compat):
         return self._tok[compat]
@@ -106,7 +114,7 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
     out: dict[str, Viewer] = {}
     for item in [s.strip() for s in spec.split(",") if s.strip()]:
         label, source = parse_spec(item)
-        if source in ("qwen", "cl100k_base"):
+        if canonical_name(source) is not None:  # every name qtok knows: the family, model ids
             viewer: Viewer = QtokViewer(label or source, source)
         elif source == "xlm-r":
             # The vendored, hash-checked tokenizer.json through HF tokenizers, which reports
@@ -116,8 +124,9 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
             path = Path(source)
             name = label or path.stem
             if not path.is_file():
-                raise ServeError(f"--tokenizers: {source!r} is neither qwen, cl100k_base, xlm-r nor "
-                                 "an existing file (.tiktoken, tokenizer.json, .model)")
+                raise ServeError(f"--tokenizers: {source!r} is neither a qtok encoding "
+                                 f"({', '.join(list_encodings())}, a Qwen model id), xlm-r nor an "
+                                 "existing file (.tiktoken, tokenizer.json, .model)")
             if path.suffix == ".tiktoken":
                 viewer = QtokViewer(name, str(path))
             elif path.suffix in (".json", ".model"):
@@ -201,7 +210,10 @@ def _messages(text: str) -> list[dict]:
     if stripped.startswith("["):
         try:
             messages = json.loads(stripped)
-        except json.JSONDecodeError as e:
+        except RecursionError:
+            raise ValueError("chat mode: the JSON list of messages is nested too deeply; send "
+                             '[{"role": "user", "content": "..."}]') from None
+        except ValueError as e:  # JSONDecodeError, or an integer past Python's digit limit
             raise ValueError(f"chat mode: the text starts with '[' but is not a JSON list of messages: {e}") from None
         return messages
     return [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": text}]
@@ -227,22 +239,43 @@ class Handler(BaseHTTPRequestHandler):
     timeout = READ_TIMEOUT  # a socket timeout: a client that stalls its body is dropped
 
     def log_message(self, fmt, *args):  # one quiet line per request on stderr
-        line = f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}".translate(_CONTROL)
+        # A request line that did not parse leaves command and path unset (send_error logs it).
+        command, path = getattr(self, "command", None) or "-", getattr(self, "path", None) or "-"
+        detail = args[1] if len(args) > 1 else (args[0] if args else "")
+        line = f"{command} {path} {detail}".translate(_CONTROL)
         sys.stderr.write(f"qtok serve: {line}\n")
 
     def handle_one_request(self):
+        # The whole request (line, headers, body) must arrive within `timeout` seconds: the
+        # socket's timeout alone is per read, and a client sending a byte every 8 s would hold
+        # its thread for as long as it likes. Past the deadline the connection is shut.
+        self.request_read = False
+        timer = threading.Timer(self.timeout, self._expire)
+        timer.daemon = True
+        timer.start()
         try:
             super().handle_one_request()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             # The client went away or stalled: nothing to answer, nothing to print but a line.
-            sys.stderr.write("qtok serve: a client disconnected before its answer was sent\n")
+            sys.stderr.write("qtok serve: a client disconnected or was too slow; its connection is closed\n")
             self.close_connection = True
+        finally:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        if not self.request_read:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _foreign(self) -> str | None:
         """Why this request is not from a page of this server, or None. A page elsewhere (or a
         DNS name rebound to 127.0.0.1) sends its own Host or Origin."""
         host = _host_name(self.headers.get("Host") or "")
-        if host and host not in self.hosts:
+        # The address this request arrived on is this server's (a LAN address under --host 0.0.0.0):
+        # a rebound DNS name is a name, never that address.
+        if host and host not in self.hosts and host != self.connection.getsockname()[0]:
             return f"Host {self.headers.get('Host')!r} is not this server's; open it as http://127.0.0.1:PORT/"
         origin = self.headers.get("Origin")
         if origin is not None and origin != f"http://{self.headers.get('Host')}":
@@ -268,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": message})
 
     def do_GET(self):
+        self.request_read = True
         if problem := self._foreign():
             self._error(403, problem)
         elif self.path in ("/", "/index.html"):
@@ -316,6 +350,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = self.rfile.read(n)
+        self.request_read = True
+        if len(raw) < n:  # the deadline shut the connection mid-body
+            self.close_connection = True
+            return
         try:
             body = json.loads(raw.decode("utf-8"))
         except RecursionError:
@@ -326,6 +364,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         except json.JSONDecodeError as e:
             self._error(400, f"the body is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+                             "send {\"text\": \"...\"}")
+            return
+        except ValueError as e:  # an integer of thousands of digits: Python's int-to-string limit
+            self._error(400, f"the body is JSON qtok will not read ({' '.join(str(e).split())[:120]}); "
                              "send {\"text\": \"...\"}")
             return
         try:  # a bad request is answered at once, whether or not the encoding slots are taken
@@ -350,20 +392,50 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, answer)
 
 
+class PlaygroundServer(ThreadingHTTPServer):
+    """A threading server that holds at most ``MAX_CONNECTIONS`` connections: one more is
+    answered 503 and closed at once, never given a thread."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            body = json.dumps({"error": f"{MAX_CONNECTIONS} connections are open; try again in a moment"}).encode()
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def make_server(host: str, port: int, viewers: dict[str, Viewer]) -> ThreadingHTTPServer:
     if not host:
         raise ServeError("--host is empty; give an address such as 127.0.0.1 (this machine only)")
-    hosts = frozenset({"localhost", "127.0.0.1", "::1", host.strip("[]")})
-    handler = type("BoundHandler", (Handler,), {"viewers": viewers, "hosts": hosts,
+    hosts = {"localhost", "127.0.0.1", "::1", host.strip("[]")}
+    if host.strip("[]") in ("0.0.0.0", "::"):  # every interface: the machine's own name too
+        hosts.add(socket.gethostname().lower())
+    handler = type("BoundHandler", (Handler,), {"viewers": viewers, "hosts": frozenset(hosts),
                                                 "busy": threading.BoundedSemaphore(MAX_CONCURRENT)})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = PlaygroundServer((host, port), handler)
     except OSError as e:
         if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
             raise ServeError(f"port {port} on {host} is in use; choose another with --port "
                              "(or --port 0 for any free one)") from None
         raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    server.daemon_threads = True
     return server
 
 

@@ -27,7 +27,7 @@ def test_bad_requests_and_bad_tokenizers_are_one_line(viewers, tmp_path):
         encode_request(viewers, {"text": 5})
     with pytest.raises(ValueError, match='compat must be "safe" or "hf"'):
         encode_request(viewers, {"text": "x", "compat": "nope"})
-    with pytest.raises(ServeError, match="is neither qwen"):
+    with pytest.raises(ServeError, match="is neither a qtok encoding"):
         load_viewers(f"mine={tmp_path / 'missing.tiktoken'}")
     with pytest.raises(ServeError, match="given twice"):
         load_viewers("qwen,qwen")
@@ -189,3 +189,123 @@ def test_a_client_that_hangs_up_costs_one_line_and_the_server_goes_on(own_live, 
     # closed at once (RST): the server's write fails; it says so in a line and serves on
     assert request(live)[0] == 200
     assert "Traceback" not in capsys.readouterr().err
+
+
+def _raw(server, data: bytes, timeout: float = 10) -> bytes:
+    """What the server answers to raw bytes, until it closes the connection."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.server_address[1])) as s:
+        s.settimeout(timeout)
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_malformed_requests_get_an_answer_never_a_traceback(live, capsys):
+    port = live.server_address[1]
+    # 8: an integer past Python's int-to-string limit; 10: chat JSON nested 5,000 deep.
+    status, answer = request(live, body=b'{"text": "x", "n": ' + b"9" * 5000 + b"}")
+    assert status == 400 and "will not read" in answer["error"]
+    status, answer = request(live, body=json.dumps({"text": "[" * 5000 + "]" * 5000, "chat": True}).encode())
+    assert status == 400 and "nested too deeply" in answer["error"]
+    # 9: a request line that is not HTTP, and an HTTP version that does not exist.
+    assert b"400" in _raw(live, b"hello\r\n\r\n")  # an HTTP/0.9 answer: no status line
+    assert b"505" in _raw(live, f"GET / HTTP/9.9\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    assert request(live)[0] == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "AttributeError" not in err
+
+
+def test_a_slow_client_is_bounded_by_the_whole_request_and_connections_are_capped(own_live, monkeypatch):
+    import socket
+    import time
+
+    from playground.server import MAX_CONNECTIONS
+
+    live = own_live
+    port = live.server_address[1]
+    monkeypatch.setattr(live.RequestHandlerClass, "timeout", 1.0)
+    # 11: a body sent a byte every 0.4 s (each read within the socket timeout) is cut at 1 s.
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"POST /api/encode HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 20\r\n\r\n".encode())
+        t0 = time.monotonic()
+        try:
+            for byte in b'{"text": "hello!!"}':
+                s.sendall(bytes([byte]))
+                time.sleep(0.4)
+        except OSError:
+            pass  # the server shut the connection
+        s.settimeout(5)
+        try:
+            assert s.recv(1000) == b""
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - t0 < 4
+    # Past MAX_CONNECTIONS open connections, the next is answered 503 at once.
+    monkeypatch.setattr(live.RequestHandlerClass, "timeout", 10)
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        deadline = time.monotonic() + 0.8
+        while live.slots._value and time.monotonic() < deadline:  # until the server took them all
+            time.sleep(0.02)
+        answer = _raw(live, b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    while live.slots._value < MAX_CONNECTIONS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert request(live)[0] == 200
+
+
+def test_a_server_on_every_interface_answers_its_own_addresses(viewers):
+    import socket
+    import threading
+
+    from playground.server import make_server
+
+    # 12: under --host 0.0.0.0, a request that names the address it arrived on is this server's.
+    server = make_server("0.0.0.0", 0, viewers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for host in ("127.0.0.1", "127.0.0.2", socket.gethostname()):
+            status, _ = request(server, Host=f"{host}:{port}") if host != "127.0.0.2" else _request_to(server, host)
+            assert status == 200, host
+        assert request(server, Host="evil.example")[0] == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _request_to(server, address):
+    """A request sent to another loopback address, its Host naming that address."""
+    import http.client
+
+    port = server.server_address[1]
+    conn = http.client.HTTPConnection(address, port, timeout=30)
+    conn.request("POST", "/api/encode", body=b'{"text": "hi"}',
+                 headers={"Host": f"{address}:{port}", "Content-Type": "application/json"})
+    r = conn.getresponse()
+    status, data = r.status, r.read()
+    conn.close()
+    return status, json.loads(data)
+
+
+def test_every_family_member_is_served_with_encodes_ids():
+    import qtok
+
+    viewers = load_viewers("qwen3.5,qwen3,Qwen/Qwen2.5-7B,cl100k_base")
+    text = "<tool_call>x</tool_call> <think>y 人力资源"
+    for compat in ("safe", "hf"):
+        out = encode_request(viewers, {"text": text, "compat": compat})
+        for r in out["results"]:
+            tok = qtok.get_tokenizer(r["name"], compat=None if compat == "safe" else "hf")
+            assert [t["id"] for t in r["tokens"]] == tok.encode(text), (r["name"], compat)
+    chat = encode_request(viewers, {"text": "hi", "chat": True, "tokenizers": ["qwen3.5"]})
+    assert chat["results"][0]["count"] > 3
