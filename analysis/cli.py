@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from qtok.files import make_dir
-from qtok.progress import Status, process_seconds
+from qtok.progress import OneLineParser, Status, process_seconds
 
 from .corpora import CorpusError, load_corpus
 from .results import TABLE_METRICS, format_table, write_results
@@ -15,7 +15,7 @@ from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m analysis",
         description="Per-language token counts relative to XLM-R (XLM-R = 1, lower is better).")
     p.add_argument("--corpus", default="embedded",

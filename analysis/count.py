@@ -23,10 +23,10 @@ from qtok.runner import run, stopping
 from .corpora import Corpus, normalize
 from .metrics import (
     NAN,
-    NO_SPACE_LANGS,
     average_rank,
     renyi_efficiency,
     vocab_utilization,
+    without_spaces,
 )
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
@@ -77,6 +77,9 @@ class Counted:
     first_docs: dict[str, str]  # lang -> the start (<= 1,000 characters) of its first document
     # (tokenizer, lang) -> (ids used, their counts), sorted by id: the vocabulary overlap.
     used_tokens: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    # lang -> documents in the corpus before a --sample drew from it: a sample of a corpus that
+    # is not parallel is not parallel, however many documents each language's sample has.
+    population: dict[str, int] = field(default_factory=dict)
 
 
 def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict:
@@ -93,7 +96,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     split_count = {a.name: 0 for a in adapters if a.token_lengths is not None}
     nfd_docs: list[str] = []
     nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
-    spaced = lang not in NO_SPACE_LANGS and not lang.startswith("code")
+    spaced = None  # decided by the script of the block's first documents, not by its file name
     docs = selected(block)
     while True:
         if stopping():
@@ -101,6 +104,9 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
         batch = [normalize(doc, form) for doc in islice(docs, BATCH)]
         if not batch:
             break
+        if spaced is None:
+            spaced = not without_spaces(lang, "code" if lang.startswith("code")
+                                        else dominant_script("".join(batch)[:4000]))
         for doc in batch:
             if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
                 nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])
@@ -283,11 +289,12 @@ def select_docs(blocks: list[Block], sizes: dict[int, "object"], *, sample: int 
 
 def plan_blocks(corpus: Corpus, normalization: str | None, *, sample: int | None, seed: int,
                 max_docs: int | None, max_bytes: int | None, backend: str, jobs: int | None,
-                address: str | None, block_bytes: int) -> list[Block]:
-    """The corpus cut into blocks, with the documents a sample or a cap selects."""
+                address: str | None, block_bytes: int) -> tuple[list[Block], dict[str, int]]:
+    """The corpus cut into blocks, with the documents a sample or a cap selects; and, for a
+    sample, each language's documents before it was drawn (its census counts them all)."""
     blocks = number(b for lang in corpus.langs for b in corpus.blocks(lang, block_bytes))
     if sample is None and max_docs is None and max_bytes is None:
-        return blocks
+        return blocks, {}
     sizes = {}
     if sample is None:
         # First documents only: read blocks in order until every language's cap is reached.
@@ -303,7 +310,12 @@ def plan_blocks(corpus: Corpus, normalization: str | None, *, sample: int | None
         for i, s in run(CensusCounter(normalization), blocks, backend=backend, jobs=jobs,
                         address=address, desc="census"):
             sizes[i] = s
-    return select_docs(blocks, sizes, sample=sample, seed=seed, max_docs=max_docs, max_bytes=max_bytes)
+    population: dict[str, int] = {}
+    if sample is not None:
+        for b in blocks:
+            population[b.group] = population.get(b.group, 0) + len(sizes.get(b.index, ()))
+    return (select_docs(blocks, sizes, sample=sample, seed=seed, max_docs=max_docs, max_bytes=max_bytes),
+            population)
 
 
 def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | None, *,
@@ -313,7 +325,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                  block_bytes: int = BLOCK_BYTES, pool: str | None = None
                  ) -> Counted:
     """Count every block and merge per language, in block order (see ``Counted``)."""
-    blocks = plan_blocks(corpus, normalization, sample=sample, seed=seed, max_docs=max_docs,
+    blocks, population = plan_blocks(corpus, normalization, sample=sample, seed=seed, max_docs=max_docs,
                          max_bytes=max_bytes, backend=backend, jobs=jobs, address=address,
                          block_bytes=block_bytes)
     total = sum(b.stop - b.start if b.kind != "docs" else sum(map(len, b.docs or [])) for b in blocks)
@@ -393,4 +405,4 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                                                   "method": "uniform without replacement"}}
     if address:
         how["address"] = address
-    return Counted(by_lang, doc_tokens, how, first_docs, used_tokens)
+    return Counted(by_lang, doc_tokens, how, first_docs, used_tokens, population)

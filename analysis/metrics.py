@@ -13,8 +13,10 @@ import math
 
 import numpy as np
 
+from .scripts import NO_SPACE_SCRIPTS
+
 NAN = float("nan")
-# Written without spaces between words: tokens per whitespace word means nothing there.
+# Written without spaces between words (when a language's script is not known from its text).
 NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "km", "my", "bo", "dz", "zh-TW", "yue"}
 COLUMNS = ["tokenizer", "lang", "n_docs", "n_bytes", "n_chars", "n_words", "n_tokens"]
 # nsl is compression under the name the literature uses; strr the share of words kept whole.
@@ -54,9 +56,25 @@ def chars_per_token(rows: list[dict]) -> list[float]:
     return [ratio(r["n_chars"], r["n_tokens"]) for r in rows]
 
 
+def without_spaces(lang: str, script: str | None = None) -> bool:
+    """Whether a language's whitespace words are not words: its text's script is written
+    without spaces (``zh-CN.txt``, ``cmn.txt`` and ``th_TH.txt`` are known by their text, not
+    their names), or, with no script known, its code says so; and code.
+
+    >>> without_spaces("zh-CN", "Han"), without_spaces("th"), without_spaces("de", "Latin")
+    (True, True, False)
+    """
+    if lang.startswith("code") or script == "code":
+        return True
+    if script and script != "none":
+        return script in NO_SPACE_SCRIPTS
+    return lang in NO_SPACE_LANGS
+
+
 def fertility(rows: list[dict]) -> list[float]:
     """Tokens per whitespace-separated word; NaN for scripts written without spaces."""
-    return [NAN if r["lang"] in NO_SPACE_LANGS else ratio(r["n_tokens"], r["n_words"]) for r in rows]
+    return [NAN if without_spaces(r["lang"], r.get("script")) else ratio(r["n_tokens"], r["n_words"])
+            for r in rows]
 
 
 def premium(rows: list[dict], reference_lang: str = "en", parallel: set[str] | None = None) -> list[float]:
@@ -69,7 +87,7 @@ def premium(rows: list[dict], reference_lang: str = "en", parallel: set[str] | N
     ]
 
 
-def strr(continued: float, lang: str) -> float:
+def strr(continued: float, lang: str, script: str | None = None) -> float:
     """The single-token word rate, STRR (arXiv 2510.09947): the share of word occurrences a
     tokenizer keeps as one token, the complement of continued words (Rust et al. 2021). NaN for
     scripts written without spaces and for code, where whitespace words are not words.
@@ -77,7 +95,7 @@ def strr(continued: float, lang: str) -> float:
     >>> strr(0.25, "de"), strr(0.25, "zh")
     (0.75, nan)
     """
-    if lang in NO_SPACE_LANGS or lang.startswith("code"):
+    if without_spaces(lang, script):
         return NAN
     return 1 - continued
 
@@ -93,7 +111,7 @@ def add_metrics(rows: list[dict], baseline: str = "xlm-r", reference_lang: str =
     columns = {
         "compression": nsl,
         "nsl": nsl,
-        "strr": [strr(r.get("continued_words", NAN), r["lang"]) for r in rows],
+        "strr": [strr(r.get("continued_words", NAN), r["lang"], r.get("script")) for r in rows],
         "bytes_per_token": bytes_per_token(rows),
         "chars_per_token": chars_per_token(rows),
         "fertility": fertility(rows),

@@ -30,6 +30,10 @@ def char_script(c: str) -> str:
     return _ALIASES.get(word) or word.title()
 
 
+# Scripts written without spaces between words: whitespace words are not words there.
+NO_SPACE_SCRIPTS = frozenset({"Han", "Kana", "Thai", "Lao", "Khmer", "Myanmar", "Tibetan"})
+
+
 def dominant_script(text: str) -> str:
     """The script most of a text's letters are written in (``"none"`` without letters).
 

@@ -26,7 +26,7 @@ from .encodings import get_spec, is_multi_digit
 from .engine import names as engine_names
 from .engine.check import check_pattern
 from .export import export_hf
-from .progress import Status
+from .progress import OneLineParser, Status
 from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_only = argparse.ArgumentParser(add_help=False)
     json_only.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                            help="machine-readable output")
-    parser = argparse.ArgumentParser(prog="qtok", description="Qwen's tokenizer, standalone.")
+    parser = OneLineParser(prog="qtok", description="Qwen's tokenizer, standalone.")
     parser.add_argument("--version", action="version", version=f"qtok {__version__}")
     _tokenizer_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)

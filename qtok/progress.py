@@ -8,6 +8,7 @@ terminal (``disable=None``) and never in a pipe or a log.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -56,3 +57,12 @@ class Status:
         disable = True if self.quiet or show is False else (None if show is None else False)
         return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable,
                     leave=False)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit 2), naming the
+    problem and, for a bad choice, the valid ones: argparse prints its whole usage first, 13
+    lines in which the one that matters is last. ``--help`` still prints the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")

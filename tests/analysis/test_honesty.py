@@ -80,3 +80,57 @@ def test_metric_chooses_the_table(tmp_path, metric):
     else:
         assert header == ["lang", "qwen", "cl100k_base", "xlm-r"]
     assert (tmp_path / "out" / ("compression-premium.png" if metric == "premium" else f"compression-{metric}.png")).exists()
+
+
+def test_a_sample_of_a_corpus_that_is_not_parallel_is_not_parallel(tmp_path):
+    # --sample 3 gave en and de 3 documents each: de's premium was printed, with a Gini.
+    d = corpus(tmp_path, {"en.txt": ["One.", "Two.", "Three.", "Four."], "de.txt": LINES})
+    r, rows = run(tmp_path, "--corpus", d, "--sample", "3")
+    assert r.returncode == 0, r.stderr
+    assert rows["qwen", "de"]["n_docs"] == 3
+    assert math.isnan(rows["qwen", "de"]["premium"]) and "not parallel: en has 4 documents, de 3" in rows["qwen", "de"]["reason"]
+    assert "premium spread" not in r.stdout
+    # A parallel corpus stays parallel under a sample (the same draw for languages of one size).
+    d2 = tmp_path / "p"
+    d2.mkdir()
+    for lang in ("en", "fr"):
+        (d2 / f"{lang}.txt").write_text("".join(f"{lang} line {i}.\n" for i in range(6)), encoding="utf-8")
+    r, rows = run(tmp_path, "--corpus", d2, "--sample", "3")
+    assert r.returncode == 0 and math.isfinite(rows["qwen", "fr"]["premium"]), r.stderr
+
+
+@pytest.mark.parametrize("name", ["zh-CN", "zh-Hans", "cmn", "zho-CN", "ja-JP", "th_TH"])
+def test_scripts_without_spaces_are_known_by_their_text_not_their_file_name(tmp_path, name):
+    text = {"zh": "我们今天去公园散步，天气很好。", "ja": "今日は公園を散歩しました。", "th": "วันนี้เราไปเดินเล่นที่สวนสาธารณะ"}
+    d = corpus(tmp_path, {f"{name}.txt": [text[name[:2] if name[:2] in text else "zh"]] * 3,
+                          "de.txt": LINES})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    (lang,) = {lang for _, lang in rows} - {"de"}
+    assert math.isnan(rows["qwen", lang]["strr"]) and math.isnan(rows["qwen", lang]["fertility"])
+    assert math.isfinite(rows["qwen", "de"]["strr"]) and math.isfinite(rows["qwen", "de"]["fertility"])
+
+
+def test_size_dependent_metrics_are_flagged_between_corpora_of_other_sizes(tmp_path):
+    # The same English as en.txt and eng2.txt at other sizes: average rank 1,139 vs 128, no note.
+    sentences = [f"The council met on day {i} and spoke about the river, the school and trade." for i in range(40)]
+    d = corpus(tmp_path, {"en.txt": sentences, "eng2.txt": sentences[:8]})
+    r, rows = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    assert rows["qwen", "eng2"]["avg_rank"] < rows["qwen", "en"]["avg_rank"]
+    assert "grow with corpus size" in rows["qwen", "eng2"]["reason"]
+    assert "grow with corpus size" not in (rows["qwen", "en"]["reason"] or "")
+    assert r.stderr.count("grow with corpus size") == 1
+
+
+def test_reference_language_codes_and_bad_choices(tmp_path):
+    d = corpus(tmp_path, {"en.txt": LINES, "de.txt": LINES})
+    for ref in ("eng", "eng_Latn"):
+        r, rows = run(tmp_path, "--corpus", d, "--reference-lang", ref)
+        assert r.returncode == 0 and math.isfinite(rows["qwen", "de"]["premium"]), (ref, r.stderr)
+    r = run_main(main, "--metric", "bogus")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "invalid choice: 'bogus'" in r.stderr
+    assert "nsl" in r.stderr
+    from qtok.cli import main as qtok_main
+    r = run_main(qtok_main, "--engine", "bogus", "encode", "x")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "'reference'" in r.stderr
