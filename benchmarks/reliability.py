@@ -32,6 +32,8 @@ def make_input(kind: str, mb: float) -> str:
         return "a" * n
     if kind == "digits":
         return "1234567890" * (n // 10)
+    if kind == "marks":  # one letter and a run of combining marks of two classes, out of order
+        return "a" + "\u0301" * (n // 4) + "\u0316" * (n // 4)
     # a one-line document of real text: the UDHR in 18 languages, newlines turned into spaces
     texts = [p.read_text(encoding="utf-8") for p in sorted((HERE.parent / "analysis" / "data" / "udhr").glob("*.txt"))]
     line = " ".join(" ".join(texts).split())
@@ -52,7 +54,10 @@ def child(args) -> None:
     else:
         import qtok
 
-        n = len(qtok.get_tokenizer("qwen", engine=args.engine).encode(text))
+        # "qwen3 hf/fast": a member under compat="hf" (NFC) on an engine; else Qwen-1, safe.
+        name, compat, engine = ("qwen", None, args.engine) if "/" not in args.engine else \
+            (*args.engine.split("/")[0].split(), args.engine.split("/")[1])
+        n = len(qtok.get_tokenizer(name, engine=engine, compat=compat).encode(text))
     print(json.dumps({"tokens": n, "seconds": time.perf_counter() - t0}))
 
 
@@ -157,6 +162,7 @@ def main() -> None:
     header("reliability: largest inputs and concurrency")
     rows = [("1 MB without a space", "nospace", 1.0, ["fast", "tiktoken", "reference"]),
             ("10 MB of digits", "digits", 10.0, ["fast", "tiktoken", "reference"]),
+            ("1 MB of combining marks, NFC", "marks", 1.0, ["qwen3 hf/fast", "qwen hf/tiktoken", "qwen3.5 hf/reference"]),
             (f"{args.mb:g} MB one-line document", "line", args.mb, ["fast", "tiktoken"]),
             (f"study, {args.mb:g} MB one-line document", "line", args.mb,
              ["study:qwen", "study:cl100k_base", "study:xlm-r"])]

