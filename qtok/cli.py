@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -27,7 +28,15 @@ from .engine import names as engine_names
 from .engine.check import check_pattern
 from .export import export_hf
 from .progress import OneLineParser, Status
-from .train import corpus_files, count_corpus_pieces, extend_counts, prepare_base, write_extension
+from .parity import learn_parity, parse_objective
+from .train import (
+    corpus_files,
+    count_corpus_pieces,
+    extend_counts,
+    language_files,
+    prepare_base,
+    write_extension,
+)
 
 # Background colours that alternate between pieces, as on tiktokenizer-style viewers.
 _COLOURS = ["\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m"]
@@ -179,6 +188,13 @@ def cmd_explain(tok, args) -> None:
     print(f"{len(pieces)} pieces, {sum(len(p.ids) for p in pieces)} tokens")
 
 
+def _objective(text: str) -> tuple[str, int]:
+    try:
+        return parse_objective(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_train_parser(sub, json_only) -> None:
     p = sub.add_parser("train", parents=[json_only], help="learn extension tokens on a base vocabulary")
     p.add_argument("--base", default="cl100k_base", help="cl100k_base, qwen, or a .tiktoken file")
@@ -197,6 +213,13 @@ def add_train_parser(sub, json_only) -> None:
     p.add_argument("--jobs", type=int, help="counting workers (default: all cores)")
     p.add_argument("--errors", default="strict", choices=["strict", "replace"],
                    help="invalid UTF-8 in the corpus: fail (default) or replace it with U+FFFD")
+    p.add_argument("--objective", default=("frequency", 0), type=_objective,
+                   help="frequency (default: the most frequent pair, as Qwen), parity (the pair most "
+                        "frequent in the language worst served on --dev-corpus; Foroutan et al. 2025) "
+                        "or hybrid:M (M merges by frequency, then parity)")
+    p.add_argument("--dev-corpus", nargs="+",
+                   help="with parity or hybrid: the parallel development set, LANG.txt files (or LANG/ "
+                        "directories), one per language of --corpus, which then names its languages alike")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_train)
 
@@ -214,6 +237,16 @@ def cmd_train(args) -> None:
         raise CLIError(f"--out {args.out} must be a file in an existing directory")
     status = Status("qtok train", quiet=args.quiet)
     files = corpus_files(args.corpus)
+    if args.objective[0] != "frequency":  # languages named by their files, checked before counting
+        if not args.dev_corpus:
+            raise CLIError(f"--objective {args.objective[0]} needs --dev-corpus: the parallel "
+                           "development set it compares the languages on")
+        train_langs, dev_langs = language_files(args.corpus), language_files(args.dev_corpus)
+        if missing := sorted(set(train_langs) - set(dev_langs)):
+            raise CLIError(f"--dev-corpus has no text for {', '.join(missing)}; give LANG.txt for "
+                           "every language of --corpus")
+    elif args.dev_corpus:
+        raise CLIError("--dev-corpus is for --objective parity or hybrid:M")
     drop = is_multi_digit if args.drop_multi_digit else None
     status(f"reading the base vocabulary {args.base}")
     ranks, ordered = prepare_base(args.base, drop)
@@ -221,13 +254,23 @@ def cmd_train(args) -> None:
         args.pattern = get_spec(args.base).pat_str
         check_pattern(args.pattern, f"the pattern of {args.base}")
     size = sum(f.stat().st_size for f in files)
+    objective, global_merges = args.objective
+    count = partial(count_corpus_pieces, pat_str=args.pattern, backend=args.backend, jobs=args.jobs,
+                    address=args.address, progress=False if args.quiet else None, errors=args.errors)
     status(f"counting pieces in {len(files)} files ({size / 1e6:.1f} MB)")
-    counts, record = count_corpus_pieces(files, args.pattern, backend=args.backend, jobs=args.jobs,
-                                         address=args.address, min_count=args.min_count,
-                                         progress=False if args.quiet else None, errors=args.errors)
-    status(f"learning {args.new_tokens} tokens from {len(counts):,} distinct pieces")
-    ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern,
-                          progress=False if args.quiet else None)
+    if objective == "frequency":
+        counts, record = count(files, min_count=args.min_count)
+        status(f"learning {args.new_tokens} tokens from {len(counts):,} distinct pieces")
+        ranks = extend_counts(ranks, ordered, counts, args.new_tokens, args.pattern,
+                              progress=False if args.quiet else None)
+    else:
+        train_counts, record = {}, {"objective": f"{objective}:{global_merges}" if global_merges else objective}
+        for lang, lang_files in train_langs.items():
+            train_counts[lang], record[lang] = count(lang_files, min_count=args.min_count)
+        dev_counts = {lang: count(lang_files)[0] for lang, lang_files in dev_langs.items()}
+        status(f"learning {args.new_tokens} tokens for {len(train_counts)} languages ({objective})")
+        ranks = learn_parity(ranks, ordered, train_counts, dev_counts, args.new_tokens, args.pattern,
+                             global_merges=global_merges, progress=False if args.quiet else None)
     status(f"writing {args.out}")
     meta = write_extension(args.out, ranks, base=args.base, n_new_requested=args.new_tokens,
                            pat_str=args.pattern, drop_multi_digit=args.drop_multi_digit,

@@ -109,11 +109,9 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
     ranks = dict(ranks)
     pieces = sorted(piece_counts)
     # 2. Encode each unique piece once with the (possibly pruned) base.
-    base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}))
     words: list[list[int]] = []
     freqs: list[int] = []
-    # Each piece alone, as encode() would split it: one batch call into the engine.
-    encoded = base_tok.encode_batch(pieces, allowed_special=(), num_threads=2)
+    encoded = encode_pieces(ranks, pieces, pat_str)
     for ids, freq in zip(encoded, (piece_counts[p] for p in pieces)):
         if len(ids) > 1:  # a single-token piece has no pair to merge
             words.append(ids)
@@ -155,15 +153,7 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
             for p in zip(ids, ids[1:]):
                 counts[p] -= freq
                 changed.add(p)
-            out, i = [], 0
-            while i < len(ids):
-                if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
-                    out.append(new_id)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            words[w] = out
+            words[w] = out = merge_word(ids, pair, new_id)
             for p in zip(out, out[1:]):
                 counts[p] += freq
                 changed.add(p)
@@ -176,6 +166,30 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
                 counts.pop(p, None)
     bar.close()
     return ranks
+
+
+def merge_word(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """``ids`` with every occurrence of ``pair``, left to right, replaced by ``new_id``.
+
+    >>> merge_word([1, 2, 3, 1, 2], (1, 2), 4)
+    [4, 3, 4]
+    """
+    out, i, n = [], 0, len(ids)
+    while i < n:
+        if i + 1 < n and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def encode_pieces(ranks: dict[bytes, int], pieces: list[str], pat_str: str) -> list[list[int]]:
+    """Each piece's ids under the base ranks, each piece alone as ``encode`` would split it: one
+    batch call into the engine."""
+    base_tok = Tokenizer(EncodingSpec("base", pat_str, ranks, {}))
+    return base_tok.encode_batch(pieces, allowed_special=(), num_threads=2)
 
 
 def _progress(total: int, enabled: bool | None):
@@ -241,6 +255,30 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     if not files:
         raise ValueError("the corpus has no files")
     return files
+
+
+def language_files(paths: Iterable[str | Path]) -> dict[str, list[Path]]:
+    """A corpus by language, for the parity objective: ``LANG.txt`` files (the language is the
+    name before the first dot) or ``LANG/`` directories of files.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "de.txt").write_text("x"); (d / "fr.txt").write_text("y")
+    1
+    1
+    >>> sorted(language_files([d]))
+    ['de', 'fr']
+    """
+    out: dict[str, list[Path]] = {}
+    for p in map(Path, paths):
+        entries = sorted(p.iterdir()) if p.is_dir() else [p]
+        for entry in entries:
+            if not entry.exists():
+                raise ValueError(f"corpus path {str(entry)!r} does not exist")
+            lang = entry.name.split(".")[0]
+            out.setdefault(lang, []).extend(corpus_files([entry]))
+    if not out:
+        raise ValueError("the corpus has no files")
+    return out
 
 
 def write_extension(path: str | Path, ranks: dict[bytes, int], *, base, n_new_requested: int,
