@@ -44,21 +44,42 @@ def test_nfc_as_hf_is_tokenizers_nfc_on_every_code_point():
     assert differs  # the contexts do exercise NFC
 
 
+def test_the_reference_engines_classes_are_tiktokens_on_every_code_point():
+    """Qwen's pattern's classes as the reference engine rewrites them match exactly the code
+    points of tiktoken's (the vendored tables are checked against tiktoken above): so the
+    reference engine can only split differently where the two tables dispute a code point,
+    which the sweep below covers in every context."""
+    import regex
+
+    from qtok.encodings import QWEN_PATTERN
+    from qtok.unicode import _class_escapes, portable_pattern, tiktoken_class
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for escape in _class_escapes(QWEN_PATTERN):
+        assert set(map(ord, regex.findall(portable_pattern(escape), every))) == tiktoken_class(escape), escape
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("context", CONTEXTS)
 def test_every_code_point_splits_like_tiktoken(qwen_fast, qwen_tiktoken, qwen_ref, context):
+    """fast on every code point; the reference engine (pure Python, 4x the time) on every code
+    point whose class regex's and tiktoken's Unicode tables dispute (its classes are proven on
+    every code point above)."""
+    from qtok.encodings import QWEN_PATTERN
+    from qtok.unicode import _class_escapes, _differences
+
     code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
-    chunk = 4096
-    for start in range(0, len(code_points), chunk):
-        text = "\n".join(context.format(chr(c), chr(c)) for c in code_points[start : start + chunk])
-        want = qwen_tiktoken.encode(text)
-        if not qwen_fast.encode(text) == qwen_ref.encode(text) == want:
-            for c in code_points[start : start + chunk]:  # find the culprit, for a readable failure
-                s = context.format(chr(c), chr(c))
-                want = qwen_tiktoken.encode(s)
-                assert qwen_ref.encode(s) == want, f"reference: U+{c:04X} in {context!r}"
-                assert qwen_fast.encode(s) == want, f"fast: U+{c:04X} in {context!r}"
-            pytest.fail(f"chunk at U+{code_points[start]:04X} differs only in context")
+    disputed = sorted({c for esc in _class_escapes(QWEN_PATTERN) for side in _differences(esc) for c in side})
+    assert len(disputed) > 4000
+    for tok, cps in ((qwen_fast, code_points), (qwen_ref, disputed)):
+        chunk = 16384
+        for start in range(0, len(cps), chunk):
+            text = "\n".join(context.format(chr(c), chr(c)) for c in cps[start : start + chunk])
+            if tok.encode(text) != qwen_tiktoken.encode(text):
+                for c in cps[start : start + chunk]:  # find the culprit, for a readable failure
+                    s = context.format(chr(c), chr(c))
+                    assert tok.encode(s) == qwen_tiktoken.encode(s), f"{tok.engine_name}: U+{c:04X} in {context!r}"
+                pytest.fail(f"chunk at U+{cps[start]:04X} differs only in context")
 
 
 def test_known_disputed_code_points(qwen_fast, qwen_tiktoken, qwen_ref):
