@@ -105,8 +105,8 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
         if not batch:
             break
         if spaced is None:
-            spaced = not without_spaces(lang, "code" if lang.startswith("code")
-                                        else dominant_script("".join(batch)[:4000]))
+            spaced = not lang.startswith("code") and not without_spaces(
+                lang, dominant_script("".join(batch)[:4000]))
         for doc in batch:
             if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
                 nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])

@@ -57,15 +57,15 @@ def chars_per_token(rows: list[dict]) -> list[float]:
 
 
 def without_spaces(lang: str, script: str | None = None) -> bool:
-    """Whether a language's whitespace words are not words: its text's script is written
-    without spaces (``zh-CN.txt``, ``cmn.txt`` and ``th_TH.txt`` are known by their text, not
-    their names), or, with no script known, its code says so; and code.
+    """Whether a language is written without spaces between words: by its text's script
+    (``zh-CN.txt``, ``cmn.txt`` and ``th_TH.txt`` are known by their text, not their names), or,
+    with no script known, by its code.
 
     >>> without_spaces("zh-CN", "Han"), without_spaces("th"), without_spaces("de", "Latin")
     (True, True, False)
     """
-    if lang.startswith("code") or script == "code":
-        return True
+    if script == "code" or lang.startswith("code"):
+        return False
     if script and script != "none":
         return script in NO_SPACE_SCRIPTS
     return lang in NO_SPACE_LANGS
@@ -95,7 +95,7 @@ def strr(continued: float, lang: str, script: str | None = None) -> float:
     >>> strr(0.25, "de"), strr(0.25, "zh")
     (0.75, nan)
     """
-    if without_spaces(lang, script):
+    if without_spaces(lang, script) or lang.startswith("code"):
         return NAN
     return 1 - continued
 

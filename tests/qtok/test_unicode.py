@@ -1,6 +1,7 @@
 """Every engine splits text exactly as tiktoken's Rust regex does, on every code point."""
 
 import pytest
+import regex
 import tiktoken
 from hypothesis import given
 from hypothesis import strategies as st
@@ -129,3 +130,16 @@ def test_long_runs_of_marks_never_reach_the_quadratic_ordering(monkeypatch):
         tok = qtok.get_tokenizer(name, compat="hf")
         assert tok.decode(tok.encode(text)) == want
     assert qtok.get_tokenizer("qwen").decode(qtok.encode_chat([{"role": "user", "content": text}])).count("\u0316") == 32000
+
+
+def test_the_mark_run_screen_lets_every_non_starter_through():
+    # normalize() skips its exact table when this screen finds no long run: it must match every
+    # character whose decomposition begins with a non-starter in Python's tables.
+    import unicodedata
+
+    from qtok import unicode as qu
+
+    screen = regex.compile(qu._MARK_RUN.pattern.rsplit("{", 1)[0])
+    leading = [chr(c) for c in range(0x110000) if unicodedata.combining(chr(c)) or (
+        unicodedata.decomposition(chr(c)) and unicodedata.combining(unicodedata.normalize("NFKD", chr(c))[0]))]
+    assert len(leading) > 900 and all(screen.match(c) for c in leading)
