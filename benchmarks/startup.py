@@ -13,7 +13,8 @@ the study's wall time, each next to a peer measured in the same run.
    Qwen's ``tokenization_qwen.py`` does); with qtok's user cache warm, then empty. Wall time and
    peak RSS of each process, medians.
 3. A process that encodes enough (9.6 MB) for the fast engine to replace its stand-in: its wall
-   time and peak memory.
+   time and peak memory; and calls of 64 kB, the slowest call (a build paid inside a call
+   would show here) and the median call before and after the swap (1,024 calls).
 4. ``python -m analysis`` on the embedded corpus, wall time of the whole process, and the time it
    printed.
 """
@@ -128,6 +129,24 @@ def cold_start(runs: int) -> None:
               f"{statistics.median(m for _, m in rs):4.0f} MB")
 
 
+# Calls of 64 kB until 64 MB: the slowest call shows whether one call pays for building the
+# fast engine (the stand-in's swap); the median call, the speed before and after it.
+STALL = ("import time, statistics, qtok; t = qtok.get_tokenizer({args}); t.encode('hi'); "
+         "chunk = 'hello world, this is text ' * 2_500; times = []\n"
+         "for _ in range(1024):\n    s = time.perf_counter(); t.encode(chunk); times.append(time.perf_counter() - s)\n"
+         "print(f'{{max(times) * 1e3:.0f}} {{statistics.median(times[:16]) * 1e3:.1f}} {{statistics.median(times[-16:]) * 1e3:.1f}}')")
+
+
+def stall() -> None:
+    print("\n## 1,024 calls of 64 kB (64 MB) in a fresh process: the slowest call, the first 16 and "
+          "the last 16 calls' median (ms)")
+    for name, args in (("default engine", ""), ("engine='fast' from the start", "engine='fast'"),
+                       ("engine='tiktoken'", "engine='tiktoken'")):
+        out = subprocess.run([sys.executable, "-c", STALL.format(args=args)], capture_output=True,
+                             text=True, cwd=ROOT).stdout.split()
+        print(f"{name:<30} slowest {out[0]:>5} ms   first calls {out[1]:>5} ms   last calls {out[2]:>5} ms")
+
+
 def study(runs: int) -> None:
     print(f"\n## python -m analysis (embedded corpus), wall time of the whole process")
     for _ in range(runs):
@@ -147,6 +166,7 @@ def main() -> None:
     args = p.parse_args()
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     cold_start(args.runs)
+    stall()
     if not args.skip_study:
         study(3)
     per_call()

@@ -29,18 +29,22 @@ def test_the_default_engine_stands_in_until_building_pays(monkeypatch):
     from qtok.engine import StandIn
 
     monkeypatch.setattr(StandIn, "BUDGET", 1000)
+    monkeypatch.setattr(StandIn, "BIG", 100_000)
     tok = Tokenizer(cl100k_base())  # the default engine, not asked for by name
     assert isinstance(tok.engine, StandIn) and "tiktoken" in repr(tok) and "standing in" in repr(tok)
     first = tok.encode("hello world")  # answered by tiktoken
-    assert isinstance(tok.engine, StandIn)
-    text = "hello world, " * 100  # past the budget: fastokens is built and swapped in
+    assert isinstance(tok.engine, StandIn) and tok.engine._thread is None
+    stand_in = tok.engine
+    text = "hello world, " * 100  # past the budget: fastokens is built in the background ...
     assert tok.encode(text) == get_tokenizer("cl100k_base", engine="tiktoken").encode(text)
+    assert stand_in._thread is not None  # ... while the call was answered at once
+    stand_in._thread.join(timeout=60)
     assert "fastokens" in repr(tok) and "standing in" not in repr(tok)
     assert tok.encode("hello world") == first == [15339, 1917]
-    # One call larger than the budget builds first, before it is encoded.
+    # One call of BIG characters or more builds first, in the calling thread: it pays for it.
     tok = Tokenizer(cl100k_base())
-    tok.encode_batch([text])
-    assert "fastokens" in repr(tok)
+    tok.encode_batch([text * 100])
+    assert "fastokens" in repr(tok) and tok.engine is not stand_in
 
 
 def test_a_stand_in_keeps_answering_when_the_engine_cannot_be_built(monkeypatch):
@@ -148,3 +152,40 @@ def test_rank_cache_is_hash_named_verified_and_rewritten(tmp_path):
     finally:
         del os.environ["QTOK_CACHE_DIR"]
     assert path.read_bytes() == b"abc" and blocked not in path.parents
+
+
+def test_a_process_that_exits_during_the_background_build_exits_cleanly(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import qtok; from qtok.engine import StandIn; StandIn.BUDGET = 10; "
+            "t = qtok.get_tokenizer('cl100k_base'); t.encode('hello world, ' * 5); print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok" and r.stderr == "", r.stderr
+
+
+def test_a_forked_child_starts_over_with_the_stand_in(monkeypatch):
+    import json
+    import os
+
+    from qtok.encodings import cl100k_base
+    from qtok.engine import StandIn
+
+    monkeypatch.setattr(StandIn, "BUDGET", 100)
+    tok = Tokenizer(cl100k_base())
+    text = "hello world, " * 20
+    tok.encode(text)  # a build may now be running in a thread the child will not have
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: encodes past the budget again, on its own
+        try:
+            os.write(write, json.dumps(tok.encode(text * 3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        got = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert got == get_tokenizer("cl100k_base", engine="tiktoken").encode(text * 3)
+    if isinstance(tok.engine, StandIn):
+        tok.engine._thread.join(timeout=60)
