@@ -2,6 +2,10 @@
 
     python benchmarks/encode.py [--mb 10] [--ntrex PATH/TO/ntrex128.tar.xz or folder] [--rounds 3]
     python benchmarks/encode.py --family-only --ntrex PATH   # Qwen3 and Qwen3.5 rows alone
+    python benchmarks/encode.py --peers [--taskset 1]        # every exact peer, a process each
+
+``--peers`` runs ``benchmarks/peers.py``: tiktoken, qtok (default and fast), fastokens raw,
+gigatoken, splintr-rs, quicktok-v1 and riptoken, each in a fresh process, ids checked first.
 
 Peers are built from the same ranks and pattern: raw tiktoken (the denominator of every ratio),
 raw fastokens (so the wrapper's cost shows), HF tokenizers with merges recovered from the ranks.
@@ -13,6 +17,7 @@ tokenizer's first pass, the others are warm (a long-running process's steady sta
 from __future__ import annotations
 
 import argparse
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -165,6 +170,12 @@ def bench_family(docs: list[str], rounds: int) -> None:
 
 
 def main() -> None:
+    if "--peers" in sys.argv:  # the side-by-side of processes: its own script and options
+        sys.argv.remove("--peers")
+        import peers
+
+        peers.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=10.0, help="size of the mixed text in MB")
     parser.add_argument("--ntrex", help="NTREX-128: the tar.xz or its unpacked folder")

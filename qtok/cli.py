@@ -185,7 +185,8 @@ def cmd_explain(tok, args) -> None:
         if steps_of and not p.special and len(p.text.encode()) > 1:
             for state in steps_of(p.text):
                 print(f"{'':<28}{' '.join(map(_show, state))}")
-    print(f"{len(pieces)} pieces, {sum(len(p.ids) for p in pieces)} tokens")
+    n_tokens = sum(len(p.ids) for p in pieces)
+    print(f"{len(pieces)} piece{'s' * (len(pieces) != 1)}, {n_tokens} token{'s' * (n_tokens != 1)}")
 
 
 def _objective(text: str) -> tuple[str, int]:

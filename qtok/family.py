@@ -79,6 +79,7 @@ _MODEL_PREFIXES = (
     ("qwen2.5", "qwen2.5"), ("qwen2", "qwen2"), ("qwen1.5", "qwen2"), ("codeqwen1.5", "qwen2"),
 )
 _OWN_TOKENS = re.compile(r"qwen2-vl|.*-(omni|audio)|qwen3-vl|qwen3-asr|qwen3-tts")
+_BARE_MODEL = re.compile(r"(code)?qwen\d+(\.\d+)?(-[a-z0-9_.]+)*(?<!\.tiktoken)(?<!\.json)(?<!\.model)")
 _QWEN1 = re.compile(r"qwen-(1_8b|7b|14b|72b)(-chat)?(-int4|-int8)?")
 
 
@@ -91,7 +92,9 @@ def resolve(name: str) -> str | None:
     model = key.split("/", 1)[1] if key.startswith("qwen/") else key
     if _QWEN1.fullmatch(model):
         return "qwen"
-    if not key.startswith("qwen/") or _OWN_TOKENS.match(model):
+    # A model name without "Qwen/" (Qwen3-8B, qwen3.6) is one too; a file name never is.
+    bare = key == model and _BARE_MODEL.fullmatch(model) is not None
+    if not (key.startswith("qwen/") or bare) or _OWN_TOKENS.match(model):
         return None
     for prefix, member in _MODEL_PREFIXES:
         if model.startswith(prefix):

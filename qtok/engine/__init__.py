@@ -16,6 +16,7 @@ import atexit
 import importlib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -145,7 +146,7 @@ class StandIn:
         self._spent = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        _STAND_INS.add(self)
         self.build_error: BaseException | None = None
         self.decode_bytes = self._engine.decode_bytes
         self.decode_single_token_bytes = self._engine.decode_single_token_bytes
@@ -174,15 +175,12 @@ class StandIn:
         self._spent += n
         if self._spent < self.BUDGET or self.build_error is not None:
             return self._engine
-        if self._pid != os.getpid():  # a forked child: no build thread here, and maybe a held lock
-            self._pid, self._lock, self._thread = os.getpid(), threading.Lock(), None
         if n >= self.BIG:
             try:
                 return self.build()
             except Exception:  # the stand-in is exact: keep it (build_error says why)
                 return self._engine
-        if self._thread is None:
-            self._start_build()
+        self._start_build()
         return self._engine
 
     def _start_build(self) -> None:
@@ -192,8 +190,27 @@ class StandIn:
             thread = self._thread = threading.Thread(target=self._build_quietly, name="qtok-build", daemon=True)
             _BUILDS.append(thread)
         thread.start()
+        # Nothing more to count: calls go straight to the stand-in until the swap (a short call
+        # costs the stand-in's time and one attribute lookup, not a method of this class).
+        for name in ("encode_ordinary", "encode", "encode_batch"):
+            setattr(self, name, getattr(self._engine, name))
+
+    def _after_fork(self) -> None:
+        """In a forked child: the build thread is not there, and its lock may be held."""
+        self._lock = threading.Lock()
+        if getattr(self, "_built", None) is None:
+            self._thread = None
+            for name in ("encode_ordinary", "encode", "encode_batch"):
+                self.__dict__.pop(name, None)
 
     def _build_quietly(self) -> None:
+        # At the lowest CPU priority (Linux: a thread is a task of its own): on a busy single
+        # core the callers' encoding goes first and the build takes what is left, so no call is
+        # slower than the stand-in; with a core to spare, it runs there at full speed.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not Linux: an ordinary thread
+            pass
         try:
             self.build()
         except Exception:  # noqa: BLE001 - build_error keeps it; the stand-in keeps answering
@@ -217,6 +234,19 @@ class StandIn:
 # Build threads started by stand-ins, joined at exit so no native build is cut by shutdown.
 _BUILDS: list[threading.Thread] = []
 _BUILDS_LOCK = threading.Lock()
+_STAND_INS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    global _BUILDS_LOCK
+    _BUILDS_LOCK = threading.Lock()
+    _BUILDS.clear()
+    for stand_in in list(_STAND_INS):
+        stand_in._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

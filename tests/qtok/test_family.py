@@ -425,3 +425,14 @@ def test_the_official_qwen3_6_rank_file_by_path(tmp_path, qwen3_5_oracle, multil
         assert meta["n_ranks"] > 248044 and meta["pat_str"] == QWEN3_5_PAT
         assert get_tokenizer(str(out), engine="tiktoken").decode(
             get_tokenizer(str(out)).encode("人力资源 数据分析")) == "人力资源 数据分析"
+
+
+def test_the_names_users_type():
+    # Model names without "Qwen/", and the Qwen3.6 name; a file name is never an alias.
+    for name, member in (("Qwen3-8B", "qwen3"), ("qwen3.6", "qwen3.5"), ("Qwen2.5-7B-Instruct", "qwen2.5"),
+                         ("Qwen1.5-7B-Chat", "qwen2"), ("Qwen-7B-Chat", "qwen")):
+        assert get_tokenizer(name).name == member, name
+    with pytest.raises(ValueError, match="unknown encoding"):
+        get_tokenizer("Qwen2-VL-7B")  # its own vision tokens: no member gives its ids
+    with pytest.raises(Exception, match="qwen3-mine.tiktoken"):
+        get_tokenizer("qwen3-mine.tiktoken")  # a file that does not exist, not qwen3
