@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from .encodings import QWEN_PATTERN
 from .engine.check import check_pattern
-from .train import _progress, count_pieces, encode_pieces, merge_word, prepare_base
+from .train import _progress, count_pieces, encode_pieces, merge_word, new_token, prepare_base
 
 OBJECTIVES = ("frequency", "parity", "hybrid")
 
@@ -159,13 +159,10 @@ def learn_parity(ranks: dict[bytes, int], ordered: list[bytes], train_counts: di
                     break
         if pair is None:
             break
-        merged = token_bytes[pair[0]] + token_bytes[pair[1]]
-        if merged in ranks:  # already a token the base BPE did not reach here
+        new_id = new_token(token_bytes, ranks, pair)
+        if new_id is None:
             train.forget(pair)
             continue
-        new_id = len(token_bytes)
-        token_bytes.append(merged)
-        ranks[merged] = new_id
         learned += 1
         bar.update(1)
         for p in train.merge(pair, new_id):

@@ -137,14 +137,10 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
             continue  # stale entry: the count changed since it was pushed
         if -negc < 2:
             break  # merging a pair seen once compresses nothing worth a token
-        merged = token_bytes[pair[0]] + token_bytes[pair[1]]
-        if merged in ranks:
-            # Already a token the base BPE did not reach here; a duplicate rank is impossible.
+        new_id = new_token(token_bytes, ranks, pair)
+        if new_id is None:
             del counts[pair]
             continue
-        new_id = len(token_bytes)
-        token_bytes.append(merged)
-        ranks[merged] = new_id
         learned += 1
         bar.update(1)
         changed: set[tuple[int, int]] = set()
@@ -166,6 +162,18 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
                 counts.pop(p, None)
     bar.close()
     return ranks
+
+
+def new_token(token_bytes: list[bytes], ranks: dict[bytes, int], pair: tuple[int, int]) -> int | None:
+    """Append the concatenation of ``pair``'s tokens as the next rank and return its id; None
+    when it is a token already (the base has it, but its BPE did not reach it here): a duplicate
+    rank is impossible."""
+    merged = token_bytes[pair[0]] + token_bytes[pair[1]]
+    if merged in ranks:
+        return None
+    ranks[merged] = new_id = len(token_bytes)
+    token_bytes.append(merged)
+    return new_id
 
 
 def merge_word(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
