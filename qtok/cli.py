@@ -250,9 +250,10 @@ def cmd_train(args) -> None:
         raise CLIError("--dev-corpus is for --objective parity or hybrid:M")
     drop = is_multi_digit if args.drop_multi_digit else None
     status(f"reading the base vocabulary {args.base}")
-    ranks, ordered = prepare_base(args.base, drop)
+    base = get_spec(args.base)  # read once: its ranks, and its pattern unless --pattern names one
+    ranks, ordered = prepare_base(base, drop)
     if args.pattern is None:  # the base's own (Qwen3.5's joins marks to letters)
-        args.pattern = get_spec(args.base).pat_str
+        args.pattern = base.pat_str
         check_pattern(args.pattern, f"the pattern of {args.base}")
     size = sum(f.stat().st_size for f in files)
     objective, global_merges = args.objective
