@@ -22,20 +22,37 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 from .blocks import BLOCK_BYTES, number, plan_file, read_docs, read_text
 from .core import Tokenizer
-from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
+from .encodings import (CL100K_PATTERN, ENDOFTEXT, QWEN3_5_PATTERN, QWEN_PATTERN, EncodingSpec, get_spec,
+                        is_multi_digit)
 from .files import atomic_write
 from .engine.check import check_pattern
 from .load import check_table, dump_ranks, sha256_bytes
 from .progress import Status
 from .runner import run
-from .unicode import compile_portable, piece_finder
+from .unicode import CLASS_BITS, class_table, compile_portable, piece_finder
+
+try:  # the trainer's two hot loops in C, built by setup.py wherever a C compiler is
+    from . import _native
+except ImportError:  # no compiler at install: the pure-Python loops, which learn the same table
+    _native = None
+
+# The patterns qtok._native splits (it hand-codes this family, cl100k_base's): the classes a
+# letter run takes, and the most digits a piece holds. Any other pattern is split by `regex`.
+_LETTERS, _MARKS = CLASS_BITS[r"\p{L}"], CLASS_BITS[r"\p{M}"]
+NATIVE_PATTERNS = {QWEN_PATTERN: (_LETTERS, 1), CL100K_PATTERN: (_LETTERS, 3),
+                   QWEN3_5_PATTERN: (_LETTERS | _MARKS, 1)}
+# Texts are handed to the C counter in batches of about this many characters: bounded memory for
+# a stream of texts, few enough calls that merging the batches' tables costs little.
+_BATCH_CHARS = 64 << 20
 
 
 def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
@@ -74,9 +91,36 @@ def extend(
 
 def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[str]:
     """How often each pre-tokenization piece occurs in ``texts``: all that merging needs from a
-    corpus, and what ``qtok.runner`` counts per block, in parallel, for large ones."""
+    corpus, and what ``qtok.runner`` counts per block, in parallel, for large ones. Qwen's
+    patterns are split in C (``qtok._native``, on every core this process may use), any other
+    with ``regex``; both give the same table."""
     if isinstance(texts, str):
         texts = [texts]
+    if _native is None or pat_str not in NATIVE_PATTERNS:
+        return _count_python(texts, pat_str)
+    counts: Counter[str] = Counter()
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        batch.append(text)
+        size += len(text) if isinstance(text, str) else 0
+        if size >= _BATCH_CHARS:
+            _add(counts, _count_native(batch, pat_str))
+            batch, size = [], 0
+    if batch or not counts:
+        _add(counts, _count_native(batch, pat_str))
+    return counts
+
+
+def _add(total: Counter[str], part: dict[str, int]) -> None:
+    if not total:
+        total.update(part)  # the first (often only) batch: a plain copy
+    else:
+        for piece, n in part.items():
+            total[piece] += n
+
+
+def _count_python(texts: Iterable[str], pat_str: str) -> Counter[str]:
     find_pieces = piece_finder(compile_portable(pat_str))
     piece_counts: Counter[str] = Counter()
     for text in texts:
@@ -84,6 +128,31 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
             raise TypeError(f"texts must be str, got {type(text).__name__}")
         piece_counts.update(find_pieces(text))
     return piece_counts
+
+
+def _count_native(texts: list[str], pat_str: str) -> dict[str, int]:
+    """One batch in C, split across the cores this process may use (the C loop releases the
+    GIL); a text with a lone surrogate (no UTF-8) goes the ``regex`` way."""
+    letters, digits = NATIVE_PATTERNS[pat_str]
+    table = class_table()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    parts = [texts[i::cores] for i in range(cores)] if cores > 1 and len(texts) >= 2 * cores else [texts]
+    if len(parts) == 1:
+        results = [_native.count(texts, table, letters, digits)]
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            results = list(pool.map(lambda part: _native.count(part, table, letters, digits), parts))
+    counts, slow = results[0]
+    for more, more_slow in results[1:]:
+        if len(more) > len(counts):
+            counts, more = more, counts
+        for piece, n in more.items():
+            counts[piece] = counts.get(piece, 0) + n
+        slow += more_slow
+    if slow:
+        for piece, n in _count_python(slow, pat_str).items():
+            counts[piece] = counts.get(piece, 0) + n
+    return counts
 
 
 def prepare_base(base, drop: Callable[[bytes], bool] | None = None) -> tuple[dict[bytes, int], list[bytes]]:
@@ -107,6 +176,8 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
     if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new <= 0:
         raise ValueError(f"n_new must be a positive int, got {n_new!r}")
     ranks = dict(ranks)
+    if _native is not None:
+        return _learn_native(ranks, ordered, piece_counts, n_new, pat_str, progress)
     pieces = sorted(piece_counts)
     # 2. Encode each unique piece once with the (possibly pruned) base.
     words: list[list[int]] = []
@@ -160,6 +231,31 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
                 heapq.heappush(heap, (-c, p))
             else:
                 counts.pop(p, None)
+    bar.close()
+    return ranks
+
+
+def _learn_native(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: dict[str, int], n_new: int,
+                  pat_str: str, progress: bool | None) -> dict[bytes, int]:
+    """``extend_counts``' steps 2-4 in C (``qtok._native.learn``): the same encoding of each piece
+    with the base (BPE of its bytes, tiktoken's rule), the same pair counts, order and tie-break.
+    Pieces with a lone surrogate (no UTF-8) are encoded here, by the engine."""
+    token_bytes = list(ordered)
+    base_tok = None
+    bar = _progress(n_new, progress)
+
+    def encode_slow(piece: str) -> list[int]:
+        nonlocal base_tok
+        base_tok = base_tok or Tokenizer(EncodingSpec("base", pat_str, dict(ranks), {}))
+        return base_tok.encode_ordinary(piece)
+
+    def accept(left: int, right: int) -> int | None:
+        new_id = new_token(token_bytes, ranks, (left, right))
+        if new_id is not None:
+            bar.update(1)
+        return new_id
+
+    _native.learn(list(piece_counts), list(piece_counts.values()), dict(ranks), n_new, accept, encode_slow)
     bar.close()
     return ranks
 
