@@ -17,15 +17,22 @@
  *     valid UTF-8 (a lone surrogate) is returned in the list of texts to count the slow way:
  *     count() returns (counts, those texts).
  *
- * learn(pieces, freqs, ranks, n_new, accept, encode_slow) -> int
- *     BPE continued from a base: each piece encoded with the base ranks (tiktoken's rule: the
- *     lowest-ranked adjacent pair first, the leftmost on ties), then `n_new` times the most
- *     frequent adjacent pair (ties: the smallest (left, right) ids) is offered to
- *     accept(left, right), which returns the new token's id, or None when the pair's bytes are
- *     already a token (the pair is then never offered again). Stops early when no pair occurs
- *     twice. encode_slow(piece) -> ids encodes a piece that has no UTF-8 (a lone surrogate).
- *     The same algorithm as qtok.train.extend_counts: pair counts updated only in the
- *     pieces that hold the merged pair, a max-heap with lazy deletion.
+ * learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> int
+ *     BPE continued from a base. Each distinct piece is encoded with the base ranks (tiktoken's
+ *     rule: the lowest-ranked adjacent pair first, the leftmost on ties); `train` and `dev` say
+ *     how often each occurs in each language, as (piece index, language, count) columns grouped
+ *     by piece. Then, up to `n_new` times, a pair is offered to accept(left, right), which
+ *     returns the new token's id, or None when the pair's bytes are already a token (the pair is
+ *     then never offered again):
+ *       - without `dev` (dev None), or for the first `global_merges` merges: the pair most
+ *         frequent over all training text, ties to the smallest (left, right) ids;
+ *       - with `dev` (parity-aware BPE): the pair most frequent in the training text of the
+ *         language whose development text is longest in tokens at that step, else the next
+ *         longest's (qtok/parity.py says why).
+ *     Stops early when no pair occurs twice. encode_slow(piece) -> ids encodes a piece that has
+ *     no UTF-8 (a lone surrogate). The same algorithms as qtok.train.extend_counts and
+ *     qtok.parity.learn_parity: pair counts (and development lengths) updated only in the pieces
+ *     that hold the merged pair, max-heaps with lazy deletion.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -704,64 +711,337 @@ static HeapItem heap_pop(Heap *h) {
     return top;
 }
 
+/* Weighted words: each distinct piece's ids (shrinking in place as merges apply), and how often
+ * it occurs in each language (a run of (lang, count) entries), with their sum. */
 typedef struct {
-    int32_t *ids;   /* all words, each at off[w] with len[w] ids (shrinking in place) */
+    int32_t *ids;
     int64_t *off;
     int32_t *len;
-    int64_t *freq;
+    int64_t *wfrom; /* the word's weights: wlang/wcount[wfrom[w] .. wfrom[w + 1]) */
+    int32_t *wlang;
+    int64_t *wcount;
+    int64_t *total; /* the sum of the word's counts */
     Py_ssize_t nwords;
+    size_t ids_len, weights_len;
+    size_t ids_cap, off_cap, len_cap, wfrom_cap, wlang_cap, wcount_cap, total_cap;
 } Words;
 
-/* Add `sign * freq` to every adjacent pair of word w; note changed pairs (stamp) in `changed`;
- * with `track`, record w in the `where` of pairs that hold `track_id`. */
-static int word_pairs(PairMap *pm, Words *ws, int32_t w, int64_t sign, int64_t step, IntVec *changed,
-                      int32_t track_id) {
+static void words_free(Words *ws) {
+    free(ws->ids);
+    free(ws->off);
+    free(ws->len);
+    free(ws->wfrom);
+    free(ws->wlang);
+    free(ws->wcount);
+    free(ws->total);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap) return 0;
+    size_t ncap = *cap ? *cap : 1024;
+    while (ncap < need) ncap *= 2;
+    void *np = realloc(*p, ncap * size);
+    if (!np) return -1;
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+/* Append a word: ids[0:m] with weights lang/count[0:k]. */
+static int words_add(Words *ws, const int32_t *ids, Py_ssize_t m, const int32_t *lang, const int64_t *count,
+                     Py_ssize_t k) {
+    size_t w = (size_t)ws->nwords;
+    if (grow((void **)&ws->ids, &ws->ids_cap, ws->ids_len + m, sizeof(int32_t)) < 0 ||
+        grow((void **)&ws->off, &ws->off_cap, w + 1, sizeof(int64_t)) < 0 ||
+        grow((void **)&ws->len, &ws->len_cap, w + 1, sizeof(int32_t)) < 0 ||
+        grow((void **)&ws->total, &ws->total_cap, w + 1, sizeof(int64_t)) < 0 ||
+        grow((void **)&ws->wfrom, &ws->wfrom_cap, w + 2, sizeof(int64_t)) < 0 ||
+        grow((void **)&ws->wlang, &ws->wlang_cap, ws->weights_len + k, sizeof(int32_t)) < 0 ||
+        grow((void **)&ws->wcount, &ws->wcount_cap, ws->weights_len + k, sizeof(int64_t)) < 0)
+        return -1;
+    memcpy(ws->ids + ws->ids_len, ids, sizeof(int32_t) * m);
+    ws->off[w] = (int64_t)ws->ids_len;
+    ws->len[w] = (int32_t)m;
+    ws->wfrom[w] = (int64_t)ws->weights_len;
+    int64_t total = 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        ws->wlang[ws->weights_len + i] = lang[i];
+        ws->wcount[ws->weights_len + i] = count[i];
+        total += count[i];
+    }
+    ws->total[w] = total;
+    ws->weights_len += k;
+    ws->wfrom[w + 1] = (int64_t)ws->weights_len;
+    ws->ids_len += m;
+    ws->nwords++;
+    return 0;
+}
+
+/* Counts of (pair, language): a hash map from pair index * n_langs + lang. */
+typedef struct {
+    int64_t key; /* -1 = empty */
+    int64_t count;
+    int64_t stamp;
+} LangCount;
+
+typedef struct {
+    LangCount *v;
+    size_t cap, used;
+} LangMap;
+
+static int lm_init(LangMap *m) {
+    m->cap = 1 << 16;
+    m->used = 0;
+    m->v = (LangCount *)malloc(sizeof(LangCount) * m->cap);
+    if (!m->v) return -1;
+    for (size_t i = 0; i < m->cap; i++) m->v[i].key = -1;
+    return 0;
+}
+
+static LangCount *lm_get(LangMap *m, int64_t key) {
+    size_t j = mix64((uint64_t)key) & (m->cap - 1);
+    while (m->v[j].key >= 0) {
+        if (m->v[j].key == key) return &m->v[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if ((m->used + 1) * 2 > m->cap) {
+        size_t ncap = m->cap * 2;
+        LangCount *nv = (LangCount *)malloc(sizeof(LangCount) * ncap);
+        if (!nv) return NULL;
+        for (size_t i = 0; i < ncap; i++) nv[i].key = -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->v[i].key < 0) continue;
+            size_t k = mix64((uint64_t)m->v[i].key) & (ncap - 1);
+            while (nv[k].key >= 0) k = (k + 1) & (ncap - 1);
+            nv[k] = m->v[i];
+        }
+        free(m->v);
+        m->v = nv;
+        m->cap = ncap;
+        return lm_get(m, key);
+    }
+    m->v[j].key = key;
+    m->v[j].count = 0;
+    m->v[j].stamp = -1;
+    m->used++;
+    return &m->v[j];
+}
+
+typedef struct {
+    PairMap pm;
+    LangMap lm;       /* per-language counts: only with languages (parity, hybrid) */
+    int32_t n_langs;  /* 0: frequency only */
+    Heap total_heap;  /* by the count over all languages */
+    Heap *lang_heaps; /* one a language */
+    IntVec changed;   /* pair indices whose total changed this step */
+    int64_t *changed_keys; /* (pair, language) keys whose count changed this step */
+    size_t n_changed_keys, cap_changed_keys;
+} Stats;
+
+/* Add sign * (the word's counts) to every adjacent pair of train word w; note what changed; with
+ * track_id >= 0, record w in the `where` of pairs holding track_id (the only new pairs). */
+static int word_pairs(Stats *st, Words *ws, int32_t w, int64_t sign, int64_t step, int32_t track_id) {
     int32_t *ids = ws->ids + ws->off[w];
     for (int32_t i = 0; i + 1 < ws->len[w]; i++) {
-        Pair *p = pm_get(pm, ids[i], ids[i + 1]);
+        Pair *p = pm_get(&st->pm, ids[i], ids[i + 1]);
         if (!p) return -1;
-        p->count += sign * ws->freq[w];
+        int32_t pi = (int32_t)(p - st->pm.pairs);
+        p->count += sign * ws->total[w];
         if (p->stamp != step) {
             p->stamp = step;
-            if (vec_push(changed, (int32_t)(p - pm->pairs)) < 0) return -1;
+            if (vec_push(&st->changed, pi) < 0) return -1;
         }
         if (track_id >= 0 && (ids[i] == track_id || ids[i + 1] == track_id))
-            if (vec_push(&p->where, w) < 0) return -1;
+            if (vec_push(&st->pm.pairs[pi].where, w) < 0) return -1;
+        for (int64_t k = ws->wfrom[w]; st->n_langs && k < ws->wfrom[w + 1]; k++) {
+            int64_t key = (int64_t)pi * st->n_langs + ws->wlang[k];
+            LangCount *lc = lm_get(&st->lm, key);
+            if (!lc) return -1;
+            lc->count += sign * ws->wcount[k];
+            if (lc->stamp != step) {
+                lc->stamp = step;
+                if (grow((void **)&st->changed_keys, &st->cap_changed_keys, st->n_changed_keys + 1,
+                         sizeof(int64_t)) < 0)
+                    return -1;
+                st->changed_keys[st->n_changed_keys++] = key;
+            }
+        }
     }
     return 0;
 }
 
+/* Replace every (a, b) in word w, left to right, by c; returns whether the word held the pair. */
+static int merge_in_word(Words *ws, int32_t w, int32_t a, int32_t b, int32_t c) {
+    int32_t *ids = ws->ids + ws->off[w];
+    int32_t len = ws->len[w], o = 0, has = 0;
+    for (int32_t i = 0; i + 1 < len; i++)
+        if (ids[i] == a && ids[i + 1] == b) {
+            has = 1;
+            break;
+        }
+    if (!has) return 0;
+    for (int32_t i = 0; i < len;) {
+        if (i + 1 < len && ids[i] == a && ids[i + 1] == b) {
+            ids[o++] = c;
+            i += 2;
+        } else {
+            ids[o++] = ids[i++];
+        }
+    }
+    ws->len[w] = o;
+    return 1;
+}
+
+/* The best valid pair of a heap (stale entries popped on the way), or count < 2: none. `lang` < 0
+ * reads the total counts. */
+static int heap_best(Stats *st, Heap *h, int32_t lang, HeapItem *out) {
+    while (h->n) {
+        HeapItem top = h->v[0];
+        Pair *p = pm_get(&st->pm, top.a, top.b);
+        if (!p) return -1;
+        int64_t now = p->count;
+        if (lang >= 0) {
+            LangCount *lc = lm_get(&st->lm, (int64_t)(p - st->pm.pairs) * st->n_langs + lang);
+            if (!lc) return -1;
+            now = lc->count;
+        }
+        if (p->banned || now != top.count) {
+            heap_pop(h);
+            continue;
+        }
+        if (top.count < 2) return 0;
+        *out = top;
+        return 1;
+    }
+    return 0;
+}
+
+/* Encode piece i of `pseq` with the base: ids into *buf (grown as needed); -1 on error (set). */
+static Py_ssize_t encode_one(PyObject *piece, const StrMap *ranks, PyObject *encode_slow, int32_t **buf,
+                             size_t *cap, Py_ssize_t *start, int64_t *rankbuf, Py_ssize_t short_len) {
+    if (!PyUnicode_Check(piece)) {
+        PyErr_Format(PyExc_TypeError, "pieces must be str, got %s", Py_TYPE(piece)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n, m;
+    const char *s = PyUnicode_AsUTF8AndSize(piece, &n);
+    if (s) {
+        const Slot *whole = strmap_get(ranks, (const unsigned char *)s, (size_t)n);
+        if (whole) { /* a piece that is a token is that token (tiktoken looks it up first) */
+            (*buf)[0] = (int32_t)whole->value;
+            return 1;
+        }
+        if (grow((void **)buf, cap, (size_t)n + 1, sizeof(int32_t)) < 0) return PyErr_NoMemory(), -1;
+        m = n <= short_len ? bpe_piece(ranks, (const unsigned char *)s, n, *buf, start, rankbuf)
+                           : bpe_long(ranks, (const unsigned char *)s, n, *buf);
+        if (m == -1) return PyErr_NoMemory(), -1;
+        if (m < 0) {
+            PyErr_SetString(PyExc_ValueError, "the base vocabulary lacks a single-byte token");
+            return -1;
+        }
+        return m;
+    }
+    PyErr_Clear(); /* a lone surrogate: no UTF-8; the engine encodes it */
+    PyObject *ids = PyObject_CallOneArg(encode_slow, piece);
+    PyObject *seq = ids ? PySequence_Fast(ids, "encode_slow must return a list of ids") : NULL;
+    Py_XDECREF(ids);
+    if (!seq) return -1;
+    m = PySequence_Fast_GET_SIZE(seq);
+    if (grow((void **)buf, cap, (size_t)m + 1, sizeof(int32_t)) < 0) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory(), -1;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) (*buf)[j] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, j));
+    Py_DECREF(seq);
+    return PyErr_Occurred() ? -1 : m;
+}
+
+/* Read (piece index, lang, count) triples, sorted by piece, into words; lengths[lang] gets each
+ * piece's ids times its count (the development set's cost). Pieces of one id make no word. */
+static int read_words(PyObject *triples, int32_t **enc, Py_ssize_t *enc_len, Py_ssize_t npieces,
+                      int32_t n_langs, Words *ws, int64_t *lengths) {
+    PyObject *pi = NULL, *la = NULL, *co = NULL;
+    if (!PyArg_ParseTuple(triples, "OOO", &pi, &la, &co)) return -1;
+    PyObject *ps = PySequence_Fast(pi, "piece indices"), *ls = PySequence_Fast(la, "languages"),
+             *cs = PySequence_Fast(co, "counts");
+    int rc = -1;
+    int32_t *lang = NULL;
+    int64_t *count = NULL;
+    if (!ps || !ls || !cs) goto out;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(ps);
+    if (PySequence_Fast_GET_SIZE(ls) != n || PySequence_Fast_GET_SIZE(cs) != n) {
+        PyErr_SetString(PyExc_ValueError, "piece indices, languages and counts differ in length");
+        goto out;
+    }
+    lang = (int32_t *)malloc(sizeof(int32_t) * (n ? n : 1));
+    count = (int64_t *)malloc(sizeof(int64_t) * (n ? n : 1));
+    if (!lang || !count) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t p = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ps, i)), k = 0;
+        if (p < 0 || p >= npieces) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a piece index is out of range");
+            goto out;
+        }
+        for (; i < n && PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ps, i)) == p; i++, k++) {
+            long l = PyLong_AsLong(PySequence_Fast_GET_ITEM(ls, i));
+            long long c = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(cs, i));
+            if (PyErr_Occurred()) goto out;
+            if (l < 0 || l >= (n_langs ? n_langs : 1)) {
+                PyErr_SetString(PyExc_ValueError, "a language index is out of range");
+                goto out;
+            }
+            lang[k] = (int32_t)l;
+            count[k] = c;
+            if (lengths) lengths[l] += c * enc_len[p];
+        }
+        if (enc_len[p] >= 2 && words_add(ws, enc[p], enc_len[p], lang, count, k) < 0) {
+            PyErr_NoMemory();
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(lang);
+    free(count);
+    Py_XDECREF(ps);
+    Py_XDECREF(ls);
+    Py_XDECREF(cs);
+    return rc;
+}
+
 static PyObject *native_learn(PyObject *self, PyObject *args) {
-    PyObject *pieces, *freqs, *ranks_obj, *accept, *encode_slow;
-    Py_ssize_t n_new;
-    if (!PyArg_ParseTuple(args, "OOO!nOO", &pieces, &freqs, &PyDict_Type, &ranks_obj, &n_new, &accept,
-                          &encode_slow))
+    PyObject *pieces, *train, *dev, *ranks_obj, *accept, *encode_slow;
+    Py_ssize_t n_new, global_merges;
+    int n_langs_arg;
+    if (!PyArg_ParseTuple(args, "OOOiO!nnOO", &pieces, &train, &dev, &n_langs_arg, &PyDict_Type, &ranks_obj,
+                          &n_new, &global_merges, &accept, &encode_slow))
         return NULL;
-    PyObject *pseq = NULL, *fseq = NULL, *result = NULL;
-    StrMap ranks = {0};
-    PairMap pm = {0};
-    Heap heap = {0};
-    Words ws = {0};
-    IntVec changed = {0};
-    Py_ssize_t *start = NULL;
-    int64_t *rankbuf = NULL;
     const Py_ssize_t SHORT = 64; /* longer pieces take bpe_long: quadratic is faster below */
+    PyObject *pseq = NULL, *result = NULL;
+    StrMap ranks = {0};
+    Stats st = {0};
+    Words tw = {0}, dw = {0};
+    PairMap dev_where = {0}; /* pair -> development words holding it */
+    int32_t **enc = NULL, *buf = NULL;
+    Py_ssize_t *enc_len = NULL, np = 0, *start = NULL;
+    int64_t *rankbuf = NULL, *lengths = NULL;
+    int32_t *order = NULL;
+    size_t buf_cap = 0;
+    int32_t n_langs = dev == Py_None ? 0 : n_langs_arg;
 
     pseq = PySequence_Fast(pieces, "pieces must be a list of str");
-    fseq = pseq ? PySequence_Fast(freqs, "freqs must be a list of int") : NULL;
-    if (!fseq) goto done;
-    Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
-    if (PySequence_Fast_GET_SIZE(fseq) != np) {
-        PyErr_SetString(PyExc_ValueError, "pieces and freqs differ in length");
-        goto done;
-    }
-    /* The base's ranks, as a C table. */
+    if (!pseq) goto done;
+    np = PySequence_Fast_GET_SIZE(pseq);
     size_t cap = 1024;
     while (cap < (size_t)PyDict_Size(ranks_obj) * 2 + 2) cap *= 2;
-    if (strmap_init(&ranks, cap) < 0 || pm_init(&pm) < 0) {
+    if (strmap_init(&ranks, cap) < 0 || pm_init(&st.pm) < 0 || (n_langs && (lm_init(&st.lm) < 0 || pm_init(&dev_where) < 0))) {
         PyErr_NoMemory();
         goto done;
     }
+    st.n_langs = n_langs;
     {
         Py_ssize_t pos = 0;
         PyObject *k, *v;
@@ -782,132 +1062,81 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
             sl->value = r;
         }
     }
-    /* Encode each piece; keep those of two or more ids. */
-    size_t ids_cap = 1 << 16, ids_len = 0, wcap = 1024;
-    ws.ids = (int32_t *)malloc(sizeof(int32_t) * ids_cap);
-    ws.off = (int64_t *)malloc(sizeof(int64_t) * wcap);
-    ws.len = (int32_t *)malloc(sizeof(int32_t) * wcap);
-    ws.freq = (int64_t *)malloc(sizeof(int64_t) * wcap);
+    /* Each distinct piece encoded once with the base. */
+    enc = (int32_t **)calloc(np ? np : 1, sizeof(int32_t *));
+    enc_len = (Py_ssize_t *)calloc(np ? np : 1, sizeof(Py_ssize_t));
     start = (Py_ssize_t *)malloc(sizeof(Py_ssize_t) * (SHORT + 1));
     rankbuf = (int64_t *)malloc(sizeof(int64_t) * (SHORT + 1));
-    int32_t *tmp = (int32_t *)malloc(sizeof(int32_t) * SHORT);
-    if (!ws.ids || !ws.off || !ws.len || !ws.freq || !start || !rankbuf || !tmp) {
-        free(tmp);
+    lengths = (int64_t *)calloc(n_langs ? n_langs : 1, sizeof(int64_t));
+    order = (int32_t *)malloc(sizeof(int32_t) * (n_langs ? n_langs : 1));
+    if (!enc || !enc_len || !start || !rankbuf || !lengths || !order || grow((void **)&buf, &buf_cap, 64, 4) < 0) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < np; i++) {
-        PyObject *piece = PySequence_Fast_GET_ITEM(pseq, i);
-        long long f = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(fseq, i));
-        if (f == -1 && PyErr_Occurred()) {
-            free(tmp);
+        Py_ssize_t m = encode_one(PySequence_Fast_GET_ITEM(pseq, i), &ranks, encode_slow, &buf, &buf_cap, start,
+                                  rankbuf, SHORT);
+        if (m < 0) goto done;
+        enc[i] = (int32_t *)malloc(sizeof(int32_t) * (m ? m : 1));
+        if (!enc[i]) {
+            PyErr_NoMemory();
             goto done;
         }
-        if (!PyUnicode_Check(piece)) {
-            free(tmp);
-            PyErr_Format(PyExc_TypeError, "pieces must be str, got %s", Py_TYPE(piece)->tp_name);
-            goto done;
-        }
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(piece, &n);
-        PyObject *slow_ids = NULL;
-        Py_ssize_t m;
-        const int32_t *src = tmp;
-        int32_t *slow_buf = NULL;
-        if (!s) PyErr_Clear();
-        /* A piece that is a token is that token (tiktoken looks the whole piece up first). */
-        if (s && (n < 2 || strmap_get(&ranks, (const unsigned char *)s, (size_t)n)))
-            continue;
-        if (s) {
-            if (n <= SHORT) {
-                m = bpe_piece(&ranks, (const unsigned char *)s, n, tmp, start, rankbuf);
-            } else {
-                slow_buf = (int32_t *)malloc(sizeof(int32_t) * n);
-                m = slow_buf ? bpe_long(&ranks, (const unsigned char *)s, n, slow_buf) : -1;
-                src = slow_buf;
-            }
-            if (m < 0) {
-                free(slow_buf);
-                free(tmp);
-                if (m == -1) PyErr_NoMemory();
-                else PyErr_SetString(PyExc_ValueError, "the base vocabulary lacks a single-byte token");
-                goto done;
-            }
-        } else { /* not UTF-8 (a lone surrogate): the engine's way */
-            slow_ids = PyObject_CallOneArg(encode_slow, piece);
-            PyObject *sseq = slow_ids ? PySequence_Fast(slow_ids, "encode_slow must return ids") : NULL;
-            Py_XDECREF(slow_ids);
-            if (!sseq) {
-                free(tmp);
-                goto done;
-            }
-            m = PySequence_Fast_GET_SIZE(sseq);
-            slow_buf = (int32_t *)malloc(sizeof(int32_t) * (m ? m : 1));
-            for (Py_ssize_t j = 0; slow_buf && j < m; j++)
-                slow_buf[j] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(sseq, j));
-            Py_DECREF(sseq);
-            if (!slow_buf || PyErr_Occurred()) {
-                free(slow_buf);
-                free(tmp);
-                if (!PyErr_Occurred()) PyErr_NoMemory();
-                goto done;
-            }
-            src = slow_buf;
-        }
-        if (m >= 2) {
-            if (ids_len + m > ids_cap) {
-                while (ids_len + m > ids_cap) ids_cap *= 2;
-                int32_t *ni = (int32_t *)realloc(ws.ids, sizeof(int32_t) * ids_cap);
-                if (!ni) {
-                    free(slow_buf);
-                    free(tmp);
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                ws.ids = ni;
-            }
-            if ((size_t)ws.nwords == wcap) {
-                wcap *= 2;
-                int64_t *no = (int64_t *)realloc(ws.off, sizeof(int64_t) * wcap);
-                if (no) ws.off = no;
-                int32_t *nl = (int32_t *)realloc(ws.len, sizeof(int32_t) * wcap);
-                if (nl) ws.len = nl;
-                int64_t *nf = (int64_t *)realloc(ws.freq, sizeof(int64_t) * wcap);
-                if (nf) ws.freq = nf;
-                if (!no || !nl || !nf) {
-                    free(slow_buf);
-                    free(tmp);
-                    PyErr_NoMemory();
-                    goto done;
-                }
-            }
-            memcpy(ws.ids + ids_len, src, sizeof(int32_t) * m);
-            ws.off[ws.nwords] = (int64_t)ids_len;
-            ws.len[ws.nwords] = (int32_t)m;
-            ws.freq[ws.nwords] = f;
-            ws.nwords++;
-            ids_len += m;
-        }
-        free(slow_buf);
+        memcpy(enc[i], buf, sizeof(int32_t) * m);
+        enc_len[i] = m;
     }
-    free(tmp);
     strmap_free(&ranks);
+    if (read_words(train, enc, enc_len, np, n_langs, &tw, NULL) < 0) goto done;
+    if (n_langs && read_words(dev, enc, enc_len, np, n_langs, &dw, lengths) < 0) goto done;
+    for (Py_ssize_t i = 0; i < np; i++) free(enc[i]);
+    free(enc);
+    enc = NULL;
 
-    /* Pair statistics, and the heap. */
-    for (Py_ssize_t w = 0; w < ws.nwords; w++) {
-        int32_t *ids = ws.ids + ws.off[w];
-        for (int32_t i = 0; i + 1 < ws.len[w]; i++) {
-            Pair *p = pm_get(&pm, ids[i], ids[i + 1]);
+    /* Pair statistics, and the heaps. */
+    if (n_langs) {
+        st.lang_heaps = (Heap *)calloc(n_langs, sizeof(Heap));
+        if (!st.lang_heaps) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    for (Py_ssize_t w = 0; w < tw.nwords; w++) {
+        if (word_pairs(&st, &tw, (int32_t)w, +1, 0, -1) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        int32_t *ids = tw.ids + tw.off[w];
+        for (int32_t i = 0; i + 1 < tw.len[w]; i++) {
+            Pair *p = pm_get(&st.pm, ids[i], ids[i + 1]);
             if (!p || vec_push(&p->where, (int32_t)w) < 0) {
                 PyErr_NoMemory();
                 goto done;
             }
-            p->count += ws.freq[w];
         }
     }
-    for (size_t i = 0; i < pm.npairs; i++) {
-        HeapItem it = {pm.pairs[i].count, pm.pairs[i].a, pm.pairs[i].b};
-        if (heap_push(&heap, it) < 0) {
+    for (Py_ssize_t w = 0; w < dw.nwords; w++) {
+        int32_t *ids = dw.ids + dw.off[w];
+        for (int32_t i = 0; i + 1 < dw.len[w]; i++) {
+            Pair *p = pm_get(&dev_where, ids[i], ids[i + 1]);
+            if (!p || vec_push(&p->where, (int32_t)w) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+        }
+    }
+    for (size_t i = 0; i < st.pm.npairs; i++) {
+        HeapItem it = {st.pm.pairs[i].count, st.pm.pairs[i].a, st.pm.pairs[i].b};
+        if (it.count >= 2 && heap_push(&st.total_heap, it) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    for (size_t i = 0; n_langs && i < st.lm.cap; i++) {
+        LangCount *lc = &st.lm.v[i];
+        if (lc->key < 0 || lc->count < 2) continue;
+        Pair *p = &st.pm.pairs[lc->key / n_langs];
+        HeapItem it = {lc->count, p->a, p->b};
+        if (heap_push(&st.lang_heaps[lc->key % n_langs], it) < 0) {
             PyErr_NoMemory();
             goto done;
         }
@@ -915,15 +1144,35 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
 
     Py_ssize_t learned = 0;
     int64_t step = 0;
-    while (learned < n_new && heap.n) {
-        HeapItem top = heap_pop(&heap);
-        Pair *p = pm_get(&pm, top.a, top.b);
+    while (learned < n_new) {
+        HeapItem top;
+        int found = 0;
+        if (!n_langs || learned < global_merges) {
+            found = heap_best(&st, &st.total_heap, -1, &top);
+        } else { /* the language worst served on the development set, else the next worst */
+            for (int32_t l = 0; l < n_langs; l++) order[l] = l;
+            for (int32_t i = 1; i < n_langs; i++) { /* insertion sort: by length desc, then index */
+                int32_t x = order[i], j = i - 1;
+                while (j >= 0 && (lengths[order[j]] < lengths[x] || (lengths[order[j]] == lengths[x] && order[j] > x))) {
+                    order[j + 1] = order[j];
+                    j--;
+                }
+                order[j + 1] = x;
+            }
+            /* A language with no development text (length 0) is never chosen. */
+            for (int32_t k = 0; k < n_langs && !found && lengths[order[k]] > 0; k++)
+                found = heap_best(&st, &st.lang_heaps[order[k]], order[k], &top);
+        }
+        if (found < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (!found) break;
+        Pair *p = pm_get(&st.pm, top.a, top.b);
         if (!p) {
             PyErr_NoMemory();
             goto done;
         }
-        if (p->banned || p->count != top.count) continue; /* stale */
-        if (top.count < 2) break;                        /* a pair seen once is worth no token */
         PyObject *r = PyObject_CallFunction(accept, "ii", (int)top.a, (int)top.b);
         if (!r) goto done;
         if (r == Py_None) {
@@ -940,64 +1189,97 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
         IntVec where = p->where; /* taken: p may move as the table grows */
         p->where.w = NULL;
         p->where.n = p->where.cap = 0;
-        changed.n = 0;
+        st.changed.n = 0;
+        st.n_changed_keys = 0;
         for (int32_t k = 0; k < where.n; k++) {
             int32_t w = where.w[k];
-            int32_t *ids = ws.ids + ws.off[w];
-            int32_t len = ws.len[w], has = 0;
-            for (int32_t i = 0; i + 1 < len; i++)
-                if (ids[i] == a && ids[i + 1] == b) {
-                    has = 1;
-                    break;
-                }
+            int32_t *ids = tw.ids + tw.off[w], has = 0;
+            for (int32_t i = 0; i + 1 < tw.len[w] && !has; i++) has = ids[i] == a && ids[i + 1] == b;
             if (!has) continue; /* a repeat, or merged away since */
-            if (word_pairs(&pm, &ws, w, -1, step, &changed, -1) < 0) {
-                free(where.w);
-                PyErr_NoMemory();
-                goto done;
-            }
-            int32_t o = 0;
-            for (int32_t i = 0; i < len;) {
-                if (i + 1 < len && ids[i] == a && ids[i + 1] == b) {
-                    ids[o++] = (int32_t)new_id;
-                    i += 2;
-                } else {
-                    ids[o++] = ids[i++];
-                }
-            }
-            ws.len[w] = o;
-            if (word_pairs(&pm, &ws, w, +1, step, &changed, (int32_t)new_id) < 0) {
+            if (word_pairs(&st, &tw, w, -1, step, -1) < 0 || (merge_in_word(&tw, w, a, b, (int32_t)new_id), 0) ||
+                word_pairs(&st, &tw, w, +1, step, (int32_t)new_id) < 0) {
                 free(where.w);
                 PyErr_NoMemory();
                 goto done;
             }
         }
         free(where.w);
-        for (int32_t k = 0; k < changed.n; k++) {
-            Pair *q = &pm.pairs[changed.w[k]];
+        for (int32_t k = 0; k < st.changed.n; k++) {
+            Pair *q = &st.pm.pairs[st.changed.w[k]];
             if (q->count > 0 && !q->banned) {
                 HeapItem it = {q->count, q->a, q->b};
-                if (heap_push(&heap, it) < 0) {
+                if (heap_push(&st.total_heap, it) < 0) {
                     PyErr_NoMemory();
                     goto done;
                 }
             }
         }
+        for (size_t k = 0; k < st.n_changed_keys; k++) {
+            LangCount *lc = lm_get(&st.lm, st.changed_keys[k]);
+            Pair *q = &st.pm.pairs[st.changed_keys[k] / n_langs];
+            if (!lc) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            if (lc->count > 0 && !q->banned) {
+                HeapItem it = {lc->count, q->a, q->b};
+                if (heap_push(&st.lang_heaps[st.changed_keys[k] % n_langs], it) < 0) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+            }
+        }
+        if (n_langs) { /* the development set: lengths, and where the new pairs are */
+            Pair *dp = pm_get(&dev_where, a, b);
+            if (!dp) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            IntVec dwhere = dp->where;
+            dp->where.w = NULL;
+            dp->where.n = dp->where.cap = 0;
+            for (int32_t k = 0; k < dwhere.n; k++) {
+                int32_t w = dwhere.w[k], before = dw.len[w];
+                if (!merge_in_word(&dw, w, a, b, (int32_t)new_id)) continue;
+                for (int64_t j = dw.wfrom[w]; j < dw.wfrom[w + 1]; j++)
+                    lengths[dw.wlang[j]] -= (int64_t)(before - dw.len[w]) * dw.wcount[j];
+                int32_t *ids = dw.ids + dw.off[w];
+                for (int32_t i = 0; i + 1 < dw.len[w]; i++) {
+                    if (ids[i] != new_id && ids[i + 1] != new_id) continue;
+                    Pair *q = pm_get(&dev_where, ids[i], ids[i + 1]);
+                    if (!q || vec_push(&q->where, w) < 0) {
+                        free(dwhere.w);
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                }
+            }
+            free(dwhere.w);
+        }
     }
     result = PyLong_FromSsize_t(learned);
 done:
     Py_XDECREF(pseq);
-    Py_XDECREF(fseq);
     strmap_free(&ranks);
-    pm_free(&pm);
-    free(heap.v);
-    free(ws.ids);
-    free(ws.off);
-    free(ws.len);
-    free(ws.freq);
-    free(changed.w);
+    pm_free(&st.pm);
+    pm_free(&dev_where);
+    free(st.lm.v);
+    free(st.total_heap.v);
+    for (int32_t l = 0; st.lang_heaps && l < n_langs; l++) free(st.lang_heaps[l].v);
+    free(st.lang_heaps);
+    free(st.changed.w);
+    free(st.changed_keys);
+    words_free(&tw);
+    words_free(&dw);
+    if (enc)
+        for (Py_ssize_t i = 0; i < np; i++) free(enc[i]);
+    free(enc);
+    free(enc_len);
+    free(buf);
     free(start);
     free(rankbuf);
+    free(lengths);
+    free(order);
     return result;
 }
 
@@ -1005,7 +1287,7 @@ static PyMethodDef methods[] = {
     {"count", native_count, METH_VARARGS,
      "count(texts, classes, let_mask, max_digits) -> (dict[str, int], list of texts left to the slow path)"},
     {"learn", native_learn, METH_VARARGS,
-     "learn(pieces, freqs, ranks, n_new, accept, encode_slow) -> number of tokens learned"},
+     "learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> tokens learned"},
     {NULL, NULL, 0, NULL},
 };
 

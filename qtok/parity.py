@@ -26,7 +26,8 @@ from collections.abc import Iterable
 
 from .encodings import QWEN_PATTERN
 from .engine.check import check_pattern
-from .train import _progress, count_pieces, encode_pieces, merge_word, new_token, prepare_base
+from . import train as _train
+from .train import _learn_native, _progress, count_pieces, encode_pieces, merge_word, new_token, prepare_base
 
 OBJECTIVES = ("frequency", "parity", "hybrid")
 
@@ -137,6 +138,11 @@ def learn_parity(ranks: dict[bytes, int], ordered: list[bytes], train_counts: di
     ranks = dict(ranks)
     langs = sorted(set(train_counts) | set(dev_counts))
     pieces = sorted(set().union(*train_counts.values(), *dev_counts.values()))
+    if _train._native is not None:  # the same loop in C
+        index = {p: i for i, p in enumerate(pieces)}
+        return _learn_native(ranks, ordered, pat_str, pieces, _columns(train_counts, langs, index), n_new,
+                             progress, dev=_columns(dev_counts, langs, index), n_langs=len(langs),
+                             global_merges=global_merges)
     encoded = dict(zip(pieces, encode_pieces(ranks, pieces, pat_str)))
     train = _Words(encoded, train_counts, langs)
     dev = _Words(encoded, dev_counts, langs)
@@ -174,6 +180,22 @@ def learn_parity(ranks: dict[bytes, int], ordered: list[bytes], train_counts: di
         dev.merge(pair, new_id)
     bar.close()
     return ranks
+
+
+def _columns(counts: dict[str, Counter], langs: list[str], index: dict[str, int]) -> tuple[list, list, list]:
+    """Piece counts per language as ``(piece index, language index, count)`` columns, grouped by
+    piece: what ``qtok._native.learn`` reads."""
+    rows: dict[int, list[tuple[int, int]]] = {}
+    for l, lang in enumerate(langs):
+        for piece, c in counts.get(lang, {}).items():
+            rows.setdefault(index[piece], []).append((l, c))
+    cols: tuple[list, list, list] = ([], [], [])
+    for i, entries in rows.items():
+        for l, c in entries:
+            cols[0].append(i)
+            cols[1].append(l)
+            cols[2].append(c)
+    return cols
 
 
 def _best(heap: list, counts: Counter) -> tuple[int, int] | None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qtok import train
+from qtok import parity, train
 from qtok.encodings import CL100K_PATTERN, QWEN3_5_PATTERN, QWEN_PATTERN, is_multi_digit
 from qtok.unicode import CLASS_BITS, class_table, tiktoken_class
 
@@ -116,3 +116,33 @@ def test_learned_tables_equal_on_generated_text(texts, n):
         native = train.extend(BYTES, texts, n)
         m.setattr(train, "_native", None)
         assert native == train.extend(BYTES, texts, n)
+
+
+def python_parity(monkeypatch, *args, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(train, "_native", None)
+        return parity.extend_parity(*args, **kwargs)
+
+
+@pytest.mark.parametrize("global_merges", [0, 40], ids=["parity", "hybrid:40"])
+def test_parity_tables_equal_on_real_text(monkeypatch, multilingual, global_merges):
+    # Training and development halves of each language, as the experiment splits them.
+    train_texts = {lang: [t[: len(t) // 2]] for lang, t in multilingual.items()}
+    dev_texts = {lang: [t[len(t) // 2 :]] for lang, t in multilingual.items()}
+    kw = dict(global_merges=global_merges, drop=is_multi_digit)
+    assert (parity.extend_parity("cl100k_base", train_texts, dev_texts, 200, **kw)
+            == python_parity(monkeypatch, "cl100k_base", train_texts, dev_texts, 200, **kw))
+
+
+@given(st.dictionaries(st.sampled_from("abcd"), st.text(alphabet="aabbc \n'sé中", max_size=40), min_size=1,
+                       max_size=4),
+       st.integers(1, 20), st.integers(0, 5))
+def test_parity_tables_equal_on_generated_text(texts, n, global_merges):
+    if not any(texts.values()):
+        return  # an empty corpus is refused (test_parity)
+    train_texts = {lang: [t] for lang, t in texts.items()}
+    dev_texts = {lang: [t[::-1] + "ab"] for lang, t in texts.items()}  # parallel-ish, never empty
+    with pytest.MonkeyPatch.context() as m:
+        native = parity.extend_parity(BYTES, train_texts, dev_texts, n, global_merges=global_merges)
+        m.setattr(train, "_native", None)
+        assert native == parity.extend_parity(BYTES, train_texts, dev_texts, n, global_merges=global_merges)
