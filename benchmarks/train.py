@@ -1,6 +1,6 @@
 """qtok's trainer beside the fastest BPE trainers, each in a fresh process of its own.
 
-    pip install rustbpe                      # benchmark-only peer (HF tokenizers is in [analysis])
+    pip install -e ".[bench]"                # the benchmark-only peers: rustbpe, bpeasy (HF tokenizers is in [analysis])
     python benchmarks/train.py --ntrex PATH/ntrex128.tar.xz [--mb 30] [--merges 5000] [--taskset 1]
 
 The text: documents of 1-20 random sentences (seed 0) drawn from NTREX-128's 128 languages
@@ -11,7 +11,11 @@ process's peak RSS:
 - ``qtok.train.extend``: N new merges on cl100k_base (Qwen's way: extension of a base);
 - ``qtok.train.count_pieces`` alone: the part that grows with the corpus, MB/s;
 - ``rustbpe`` ``train_from_iterator(vocab_size=256+N, pattern=Qwen's)``: N merges from bytes;
-- HF ``tokenizers`` ``BpeTrainer`` (Split on Qwen's pattern, then ByteLevel): N merges from bytes.
+- HF ``tokenizers`` ``BpeTrainer`` (Split on Qwen's pattern, then ByteLevel): N merges from bytes;
+- ``bpeasy`` ``train_bpe(pattern=Qwen's, max_token_length=128, vocab_size=256+N)``: from bytes.
+
+Without ``--taskset`` every contender may use every core (rustbpe, HF and bpeasy count in
+parallel with Rust threads; qtok's C counter with one thread a core).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ CONTENDERS = {
         " pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])\n"
         "tr = trainers.BpeTrainer(vocab_size=256 + n, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())\n"
         "tk.train_from_iterator(docs, tr)\nout = tk.get_vocab_size() - 256"),
+    "bpeasy (from bytes)": ("import bpeasy\nvocab = bpeasy.train_bpe(iter(docs), PAT, 128, 256 + n)\n"
+                            "out = len(vocab) - 256"),
 }
 
 

@@ -304,6 +304,26 @@ static Py_ssize_t piece_end(const Pattern *p, const unsigned char *s, Py_ssize_t
     return last_start;
 }
 
+/* A str's UTF-8 without caching it in the str (PyUnicode_AsUTF8AndSize keeps a copy for as long
+ * as the str lives: the size of the corpus again): an ASCII str's own data, else a new bytes
+ * object in *tmp for the caller to release. NULL with no error set: a lone surrogate, which has
+ * no UTF-8. */
+static const char *utf8_of(PyObject *text, Py_ssize_t *n, PyObject **tmp) {
+    *tmp = NULL;
+    if (PyUnicode_IS_ASCII(text)) {
+        *n = PyUnicode_GET_LENGTH(text);
+        return (const char *)PyUnicode_DATA(text);
+    }
+    PyObject *b = PyUnicode_AsUTF8String(text);
+    if (!b) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) PyErr_Clear();
+        return NULL;
+    }
+    *tmp = b;
+    *n = PyBytes_GET_SIZE(b);
+    return PyBytes_AS_STRING(b);
+}
+
 typedef struct {
     const unsigned char *s;
     Py_ssize_t n;
@@ -321,28 +341,62 @@ static int count_text(const Pattern *p, StrMap *m, const unsigned char *s, Py_ss
     return 0;
 }
 
-static PyObject *native_count(PyObject *self, PyObject *args) {
-    PyObject *texts, *seq = NULL, *slow = NULL, *out = NULL;
+/* A table of piece counts, held by Python as a capsule: counting adds to it batch by batch, and
+ * learn() reads it directly, so the pieces of a large corpus never become Python objects. */
+#define TABLE "qtok._native.table"
+
+static void table_free(PyObject *capsule) {
+    StrMap *m = (StrMap *)PyCapsule_GetPointer(capsule, TABLE);
+    if (m) {
+        strmap_free(m);
+        free(m);
+    }
+}
+
+static StrMap *table_of(PyObject *obj) {
+    return (StrMap *)PyCapsule_GetPointer(obj, TABLE); /* sets TypeError/ValueError if not one */
+}
+
+static PyObject *native_table(PyObject *self, PyObject *noargs) {
+    StrMap *m = (StrMap *)calloc(1, sizeof(StrMap));
+    if (!m || strmap_init(m, 1 << 12) < 0) {
+        if (m) strmap_free(m);
+        free(m);
+        return PyErr_NoMemory();
+    }
+    PyObject *capsule = PyCapsule_New(m, TABLE, table_free);
+    if (!capsule) {
+        strmap_free(m);
+        free(m);
+    }
+    return capsule;
+}
+
+/* count_into(table, texts, classes, let_mask, max_digits) -> texts left to the regex path */
+static PyObject *native_count_into(PyObject *self, PyObject *args) {
+    PyObject *capsule, *texts, *seq = NULL, *slow = NULL;
     Py_buffer classes;
     unsigned let;
     int max_digits;
-    if (!PyArg_ParseTuple(args, "Oy*Ii", &texts, &classes, &let, &max_digits)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOy*Ii", &capsule, &texts, &classes, &let, &max_digits)) return NULL;
+    StrMap *m = table_of(capsule);
+    Text *items = NULL;
+    PyObject **tmps = NULL; /* the UTF-8 of non-ASCII texts, as bytes */
+    Py_ssize_t k = 0;
+    int ok = 0, failed = 0;
+    if (!m) goto done;
     if (classes.len != 0x110000) {
         PyErr_SetString(PyExc_ValueError, "classes must have one byte per code point (0x110000)");
-        PyBuffer_Release(&classes);
-        return NULL;
+        goto done;
     }
     Pattern pat = {(const unsigned char *)classes.buf, let, max_digits < 1 ? 1 : max_digits};
-    StrMap m = {0};
-    Text *items = NULL;
-    Py_ssize_t k = 0;
-    int failed = 0;
     seq = PySequence_Fast(texts, "texts must be a list of str");
     if (!seq) goto done;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
     items = (Text *)malloc(sizeof(Text) * (count ? count : 1));
+    tmps = (PyObject **)calloc(count ? count : 1, sizeof(PyObject *));
     slow = PyList_New(0);
-    if (!items || !slow || strmap_init(&m, 1 << 12) < 0) {
+    if (!items || !tmps || !slow) {
         PyErr_NoMemory();
         goto done;
     }
@@ -353,9 +407,10 @@ static PyObject *native_count(PyObject *self, PyObject *args) {
             goto done;
         }
         Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(text, &n);
-        if (!s) { /* a lone surrogate: no UTF-8; counted by the caller's regex path */
-            PyErr_Clear();
+        const char *s = utf8_of(text, &n, &tmps[k]);
+        if (!s) {
+            if (PyErr_Occurred()) goto done;
+            /* a lone surrogate: no UTF-8; counted by the caller's regex path */
             if (PyList_Append(slow, text) < 0) goto done;
             continue;
         }
@@ -363,40 +418,60 @@ static PyObject *native_count(PyObject *self, PyObject *args) {
         items[k].n = n;
         k++;
     }
-    /* The texts stay alive (seq holds them) and their UTF-8 is cached in them: the scan needs
-     * no Python object, so other threads may run meanwhile. */
+    /* The texts stay alive (seq holds them), and so do the UTF-8 copies of the others (tmps):
+     * the scan needs no Python object, so other threads may run meanwhile (on other tables). */
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t t = 0; t < k && !failed; t++) failed = count_text(&pat, &m, items[t].s, items[t].n) < 0;
+    for (Py_ssize_t t = 0; t < k && !failed; t++) failed = count_text(&pat, m, items[t].s, items[t].n) < 0;
     Py_END_ALLOW_THREADS
     if (failed) {
         PyErr_NoMemory();
         goto done;
     }
-    out = PyDict_New();
-    if (!out) goto done;
-    for (size_t j = 0; j < m.used; j++) {
-        const Slot *sl = &m.entries[j];
-        PyObject *key = PyUnicode_DecodeUTF8((const char *)slot_key(&m, sl), sl->len, "strict");
-        PyObject *val = key ? PyLong_FromLongLong(sl->value) : NULL;
-        int bad = !val || PyDict_SetItem(out, key, val) < 0;
-        Py_XDECREF(key);
-        Py_XDECREF(val);
-        if (bad) {
-            Py_CLEAR(out);
-            goto done;
-        }
-    }
+    ok = 1;
 done:
     PyBuffer_Release(&classes);
-    strmap_free(&m);
     free(items);
+    for (Py_ssize_t t = 0; tmps && t < k; t++) Py_XDECREF(tmps[t]);
+    free(tmps);
     Py_XDECREF(seq);
-    if (!out) {
-        Py_XDECREF(slow);
-        return NULL;
+    if (!ok) Py_CLEAR(slow);
+    return slow;
+}
+
+/* table_merge(dst, src): src's counts added into dst. */
+static PyObject *native_table_merge(PyObject *self, PyObject *args) {
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "OO", &a, &b)) return NULL;
+    StrMap *dst = table_of(a), *src = dst ? table_of(b) : NULL;
+    if (!src) return NULL;
+    for (size_t j = 0; j < src->used; j++) {
+        const Slot *sl = &src->entries[j];
+        Slot *d = strmap_upsert(dst, slot_key(src, sl), sl->len, sl->hash);
+        if (!d) return PyErr_NoMemory();
+        d->value += sl->value;
     }
-    PyObject *res = Py_BuildValue("(NN)", out, slow);
-    return res;
+    Py_RETURN_NONE;
+}
+
+/* table_items(table) -> dict[str, int]; table_size(table) -> distinct pieces. */
+static PyObject *native_table_items(PyObject *self, PyObject *capsule) {
+    StrMap *m = table_of(capsule);
+    if (!m) return NULL;
+    PyObject *out = PyDict_New();
+    for (size_t j = 0; out && j < m->used; j++) {
+        const Slot *sl = &m->entries[j];
+        PyObject *key = PyUnicode_DecodeUTF8((const char *)slot_key(m, sl), sl->len, "strict");
+        PyObject *val = key ? PyLong_FromLongLong(sl->value) : NULL;
+        if (!val || PyDict_SetItem(out, key, val) < 0) Py_CLEAR(out);
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+    }
+    return out;
+}
+
+static PyObject *native_table_size(PyObject *self, PyObject *capsule) {
+    StrMap *m = table_of(capsule);
+    return m ? PyLong_FromSize_t(m->used) : NULL;
 }
 
 /* ---------------------------------------------------------------- encoding with the base */
@@ -916,7 +991,25 @@ static int heap_best(Stats *st, Heap *h, int32_t lang, HeapItem *out) {
     return 0;
 }
 
-/* Encode piece i of `pseq` with the base: ids into *buf (grown as needed); -1 on error (set). */
+/* The ids of piece s[0:n] under the base, into *buf (grown as needed); -1 on error (set). */
+static Py_ssize_t encode_bytes(const unsigned char *s, Py_ssize_t n, const StrMap *ranks, int32_t **buf,
+                               size_t *cap, Py_ssize_t *start, int64_t *rankbuf, Py_ssize_t short_len) {
+    const Slot *whole = strmap_get(ranks, s, (size_t)n);
+    if (whole) { /* a piece that is a token is that token (tiktoken looks it up first) */
+        (*buf)[0] = (int32_t)whole->value;
+        return 1;
+    }
+    if (grow((void **)buf, cap, (size_t)n + 1, sizeof(int32_t)) < 0) return PyErr_NoMemory(), -1;
+    Py_ssize_t m = n <= short_len ? bpe_piece(ranks, s, n, *buf, start, rankbuf) : bpe_long(ranks, s, n, *buf);
+    if (m == -1) return PyErr_NoMemory(), -1;
+    if (m < 0) {
+        PyErr_SetString(PyExc_ValueError, "the base vocabulary lacks a single-byte token");
+        return -1;
+    }
+    return m;
+}
+
+/* The ids of one str piece under the base, into *buf; a lone surrogate goes to encode_slow. */
 static Py_ssize_t encode_one(PyObject *piece, const StrMap *ranks, PyObject *encode_slow, int32_t **buf,
                              size_t *cap, Py_ssize_t *start, int64_t *rankbuf, Py_ssize_t short_len) {
     if (!PyUnicode_Check(piece)) {
@@ -924,24 +1017,15 @@ static Py_ssize_t encode_one(PyObject *piece, const StrMap *ranks, PyObject *enc
         return -1;
     }
     Py_ssize_t n, m;
-    const char *s = PyUnicode_AsUTF8AndSize(piece, &n);
+    PyObject *tmp;
+    const char *s = utf8_of(piece, &n, &tmp);
     if (s) {
-        const Slot *whole = strmap_get(ranks, (const unsigned char *)s, (size_t)n);
-        if (whole) { /* a piece that is a token is that token (tiktoken looks it up first) */
-            (*buf)[0] = (int32_t)whole->value;
-            return 1;
-        }
-        if (grow((void **)buf, cap, (size_t)n + 1, sizeof(int32_t)) < 0) return PyErr_NoMemory(), -1;
-        m = n <= short_len ? bpe_piece(ranks, (const unsigned char *)s, n, *buf, start, rankbuf)
-                           : bpe_long(ranks, (const unsigned char *)s, n, *buf);
-        if (m == -1) return PyErr_NoMemory(), -1;
-        if (m < 0) {
-            PyErr_SetString(PyExc_ValueError, "the base vocabulary lacks a single-byte token");
-            return -1;
-        }
+        m = encode_bytes((const unsigned char *)s, n, ranks, buf, cap, start, rankbuf, short_len);
+        Py_XDECREF(tmp);
         return m;
     }
-    PyErr_Clear(); /* a lone surrogate: no UTF-8; the engine encodes it */
+    if (PyErr_Occurred()) return -1;
+    /* a lone surrogate: no UTF-8; the engine encodes it */
     PyObject *ids = PyObject_CallOneArg(encode_slow, piece);
     PyObject *seq = ids ? PySequence_Fast(ids, "encode_slow must return a list of ids") : NULL;
     Py_XDECREF(ids);
@@ -958,18 +1042,21 @@ static Py_ssize_t encode_one(PyObject *piece, const StrMap *ranks, PyObject *enc
 
 /* Read (piece index, lang, count) triples, sorted by piece, into words; lengths[lang] gets each
  * piece's ids times its count (the development set's cost). Pieces of one id make no word. */
-static int read_words(PyObject *triples, int32_t **enc, Py_ssize_t *enc_len, Py_ssize_t npieces,
+static int read_words(PyObject *triples, const int32_t *enc, const int64_t *enc_off, Py_ssize_t npieces,
                       int32_t n_langs, Words *ws, int64_t *lengths) {
     PyObject *pi = NULL, *la = NULL, *co = NULL;
     if (!PyArg_ParseTuple(triples, "OOO", &pi, &la, &co)) return -1;
-    PyObject *ps = PySequence_Fast(pi, "piece indices"), *ls = PySequence_Fast(la, "languages"),
-             *cs = PySequence_Fast(co, "counts");
+    /* None for the piece indices: one entry a piece, in order; None for the languages: all 0. */
+    PyObject *cs = PySequence_Fast(co, "counts");
+    PyObject *ps = pi == Py_None ? NULL : PySequence_Fast(pi, "piece indices");
+    PyObject *ls = la == Py_None ? NULL : PySequence_Fast(la, "languages");
     int rc = -1;
     int32_t *lang = NULL;
     int64_t *count = NULL;
-    if (!ps || !ls || !cs) goto out;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(ps);
-    if (PySequence_Fast_GET_SIZE(ls) != n || PySequence_Fast_GET_SIZE(cs) != n) {
+    if (!cs || (pi != Py_None && !ps) || (la != Py_None && !ls)) goto out;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(cs);
+#define PIECE_AT(i) (ps ? PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ps, (i))) : (i))
+    if ((ps && PySequence_Fast_GET_SIZE(ps) != n) || (ls && PySequence_Fast_GET_SIZE(ls) != n)) {
         PyErr_SetString(PyExc_ValueError, "piece indices, languages and counts differ in length");
         goto out;
     }
@@ -980,13 +1067,13 @@ static int read_words(PyObject *triples, int32_t **enc, Py_ssize_t *enc_len, Py_
         goto out;
     }
     for (Py_ssize_t i = 0; i < n;) {
-        Py_ssize_t p = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ps, i)), k = 0;
+        Py_ssize_t p = PIECE_AT(i), k = 0;
         if (p < 0 || p >= npieces) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a piece index is out of range");
             goto out;
         }
-        for (; i < n && PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ps, i)) == p; i++, k++) {
-            long l = PyLong_AsLong(PySequence_Fast_GET_ITEM(ls, i));
+        for (; i < n && PIECE_AT(i) == p; i++, k++) {
+            long l = ls ? PyLong_AsLong(PySequence_Fast_GET_ITEM(ls, i)) : 0;
             long long c = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(cs, i));
             if (PyErr_Occurred()) goto out;
             if (l < 0 || l >= (n_langs ? n_langs : 1)) {
@@ -995,14 +1082,16 @@ static int read_words(PyObject *triples, int32_t **enc, Py_ssize_t *enc_len, Py_
             }
             lang[k] = (int32_t)l;
             count[k] = c;
-            if (lengths) lengths[l] += c * enc_len[p];
+            if (lengths) lengths[l] += c * (enc_off[p + 1] - enc_off[p]);
         }
-        if (enc_len[p] >= 2 && words_add(ws, enc[p], enc_len[p], lang, count, k) < 0) {
+        if (enc_off[p + 1] - enc_off[p] >= 2 &&
+            words_add(ws, enc + enc_off[p], enc_off[p + 1] - enc_off[p], lang, count, k) < 0) {
             PyErr_NoMemory();
             goto out;
         }
     }
     rc = 0;
+#undef PIECE_AT
 out:
     free(lang);
     free(count);
@@ -1025,16 +1114,20 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
     Stats st = {0};
     Words tw = {0}, dw = {0};
     PairMap dev_where = {0}; /* pair -> development words holding it */
-    int32_t **enc = NULL, *buf = NULL;
-    Py_ssize_t *enc_len = NULL, np = 0, *start = NULL;
+    int32_t *enc = NULL, *buf = NULL; /* every piece's ids, piece i at enc[enc_off[i]:enc_off[i + 1]] */
+    int64_t *enc_off = NULL;
+    size_t enc_cap = 0;
+    Py_ssize_t np = 0, *start = NULL;
     int64_t *rankbuf = NULL, *lengths = NULL;
     int32_t *order = NULL;
     size_t buf_cap = 0;
     int32_t n_langs = dev == Py_None ? 0 : n_langs_arg;
 
-    pseq = PySequence_Fast(pieces, "pieces must be a list of str");
-    if (!pseq) goto done;
-    np = PySequence_Fast_GET_SIZE(pseq);
+    /* The pieces: a list of str, or a table (count_into), which carries its own counts. */
+    StrMap *table = PyCapsule_CheckExact(pieces) ? table_of(pieces) : NULL;
+    if (PyCapsule_CheckExact(pieces) && !table) goto done;
+    if (!table && !(pseq = PySequence_Fast(pieces, "pieces must be a list of str or a table"))) goto done;
+    np = table ? (Py_ssize_t)table->used : PySequence_Fast_GET_SIZE(pseq);
     size_t cap = 1024;
     while (cap < (size_t)PyDict_Size(ranks_obj) * 2 + 2) cap *= 2;
     if (strmap_init(&ranks, cap) < 0 || pm_init(&st.pm) < 0 || (n_langs && (lm_init(&st.lm) < 0 || pm_init(&dev_where) < 0))) {
@@ -1063,32 +1156,45 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
         }
     }
     /* Each distinct piece encoded once with the base. */
-    enc = (int32_t **)calloc(np ? np : 1, sizeof(int32_t *));
-    enc_len = (Py_ssize_t *)calloc(np ? np : 1, sizeof(Py_ssize_t));
+    enc_off = (int64_t *)malloc(sizeof(int64_t) * (np + 1));
     start = (Py_ssize_t *)malloc(sizeof(Py_ssize_t) * (SHORT + 1));
     rankbuf = (int64_t *)malloc(sizeof(int64_t) * (SHORT + 1));
     lengths = (int64_t *)calloc(n_langs ? n_langs : 1, sizeof(int64_t));
     order = (int32_t *)malloc(sizeof(int32_t) * (n_langs ? n_langs : 1));
-    if (!enc || !enc_len || !start || !rankbuf || !lengths || !order || grow((void **)&buf, &buf_cap, 64, 4) < 0) {
+    if (!enc_off || !start || !rankbuf || !lengths || !order || grow((void **)&buf, &buf_cap, 64, 4) < 0) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < np; i++) {
-        Py_ssize_t m = encode_one(PySequence_Fast_GET_ITEM(pseq, i), &ranks, encode_slow, &buf, &buf_cap, start,
-                                  rankbuf, SHORT);
+        Py_ssize_t m = table ? encode_bytes(slot_key(table, &table->entries[i]), table->entries[i].len, &ranks,
+                                            &buf, &buf_cap, start, rankbuf, SHORT)
+                             : encode_one(PySequence_Fast_GET_ITEM(pseq, i), &ranks, encode_slow, &buf, &buf_cap,
+                                          start, rankbuf, SHORT);
         if (m < 0) goto done;
-        enc[i] = (int32_t *)malloc(sizeof(int32_t) * (m ? m : 1));
-        if (!enc[i]) {
+        size_t at = i ? (size_t)enc_off[i] : 0;
+        if (!i) enc_off[0] = 0;
+        if (grow((void **)&enc, &enc_cap, at + m, sizeof(int32_t)) < 0) {
             PyErr_NoMemory();
             goto done;
         }
-        memcpy(enc[i], buf, sizeof(int32_t) * m);
-        enc_len[i] = m;
+        memcpy(enc + at, buf, sizeof(int32_t) * m);
+        enc_off[i + 1] = (int64_t)(at + m);
     }
+    if (!np) enc_off[0] = 0;
     strmap_free(&ranks);
-    if (read_words(train, enc, enc_len, np, n_langs, &tw, NULL) < 0) goto done;
-    if (n_langs && read_words(dev, enc, enc_len, np, n_langs, &dw, lengths) < 0) goto done;
-    for (Py_ssize_t i = 0; i < np; i++) free(enc[i]);
+    if (table) { /* one language: each piece's count */
+        const int32_t lang0 = 0;
+        for (Py_ssize_t i = 0; i < np; i++) {
+            Py_ssize_t m = enc_off[i + 1] - enc_off[i];
+            if (m >= 2 && words_add(&tw, enc + enc_off[i], m, &lang0, &table->entries[i].value, 1) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+        }
+    } else if (read_words(train, enc, enc_off, np, n_langs, &tw, NULL) < 0) {
+        goto done;
+    }
+    if (n_langs && read_words(dev, enc, enc_off, np, n_langs, &dw, lengths) < 0) goto done;
     free(enc);
     enc = NULL;
 
@@ -1271,10 +1377,8 @@ done:
     free(st.changed_keys);
     words_free(&tw);
     words_free(&dw);
-    if (enc)
-        for (Py_ssize_t i = 0; i < np; i++) free(enc[i]);
     free(enc);
-    free(enc_len);
+    free(enc_off);
     free(buf);
     free(start);
     free(rankbuf);
@@ -1284,8 +1388,12 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"count", native_count, METH_VARARGS,
-     "count(texts, classes, let_mask, max_digits) -> (dict[str, int], list of texts left to the slow path)"},
+    {"table", native_table, METH_NOARGS, "table() -> an empty table of piece counts"},
+    {"count_into", native_count_into, METH_VARARGS,
+     "count_into(table, texts, classes, let_mask, max_digits) -> the texts left to the regex path"},
+    {"table_merge", native_table_merge, METH_VARARGS, "table_merge(dst, src): src's counts added to dst"},
+    {"table_items", native_table_items, METH_O, "table_items(table) -> dict[str, int]"},
+    {"table_size", native_table_size, METH_O, "table_size(table) -> the number of distinct pieces"},
     {"learn", native_learn, METH_VARARGS,
      "learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> tokens learned"},
     {NULL, NULL, 0, NULL},

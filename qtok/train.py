@@ -50,9 +50,9 @@ except ImportError:  # no compiler at install: the pure-Python loops, which lear
 _LETTERS, _MARKS = CLASS_BITS[r"\p{L}"], CLASS_BITS[r"\p{M}"]
 NATIVE_PATTERNS = {QWEN_PATTERN: (_LETTERS, 1), CL100K_PATTERN: (_LETTERS, 3),
                    QWEN3_5_PATTERN: (_LETTERS | _MARKS, 1)}
-# Texts are handed to the C counter in batches of about this many characters: bounded memory for
-# a stream of texts, few enough calls that merging the batches' tables costs little.
-_BATCH_CHARS = 64 << 20
+# Texts are handed to the C counter in batches of about this many characters: what a batch holds
+# (the list, the UTF-8 of its non-ASCII texts) stays small however long the stream of texts.
+_BATCH_CHARS = 8 << 20
 
 
 def _base_ranks(base) -> tuple[str, dict[bytes, int]]:
@@ -83,7 +83,16 @@ def extend(
 
     # 1. Unique pieces and their frequencies: memory is proportional to the distinct pieces.
     check_pattern(pat_str, "the pattern")
-    piece_counts = count_pieces(texts, pat_str)
+    if _native is not None and pat_str in NATIVE_PATTERNS:
+        if isinstance(texts, str):
+            texts = [texts]
+        table, slow = _count_table(texts, pat_str)
+        if not slow and _native.table_size(table):  # counted and learned in C, no piece in Python
+            return _learn_native(ranks, ordered, pat_str, table, (None, None, None), n_new, progress)
+        piece_counts = Counter(_native.table_items(table))
+        piece_counts.update(_count_python(slow, pat_str))
+    else:
+        piece_counts = count_pieces(texts, pat_str)
     if not piece_counts:
         raise ValueError("the corpus is empty: give at least one non-empty text")
     return extend_counts(ranks, ordered, piece_counts, n_new, pat_str, progress)
@@ -98,26 +107,11 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
         texts = [texts]
     if _native is None or pat_str not in NATIVE_PATTERNS:
         return _count_python(texts, pat_str)
-    counts: Counter[str] = Counter()
-    batch: list[str] = []
-    size = 0
-    for text in texts:
-        batch.append(text)
-        size += len(text) if isinstance(text, str) else 0
-        if size >= _BATCH_CHARS:
-            _add(counts, _count_native(batch, pat_str))
-            batch, size = [], 0
-    if batch or not counts:
-        _add(counts, _count_native(batch, pat_str))
+    table, slow = _count_table(texts, pat_str)
+    counts = Counter(_native.table_items(table))
+    if slow:
+        counts.update(_count_python(slow, pat_str))
     return counts
-
-
-def _add(total: Counter[str], part: dict[str, int]) -> None:
-    if not total:
-        total.update(part)  # the first (often only) batch: a plain copy
-    else:
-        for piece, n in part.items():
-            total[piece] += n
 
 
 def _count_python(texts: Iterable[str], pat_str: str) -> Counter[str]:
@@ -130,29 +124,39 @@ def _count_python(texts: Iterable[str], pat_str: str) -> Counter[str]:
     return piece_counts
 
 
-def _count_native(texts: list[str], pat_str: str) -> dict[str, int]:
-    """One batch in C, split across the cores this process may use (the C loop releases the
-    GIL); a text with a lone surrogate (no UTF-8) goes the ``regex`` way."""
+def _count_table(texts: Iterable[str], pat_str: str):
+    """``texts`` counted in C into a ``qtok._native`` table (pieces never become Python objects),
+    in batches of ``_BATCH_CHARS`` characters, each split across the cores this process may use
+    (the C scan releases the GIL; a table a core, merged at the end). Returns the table and the
+    texts with a lone surrogate (no UTF-8), left to the ``regex`` way."""
     letters, digits = NATIVE_PATTERNS[pat_str]
-    table = class_table()
+    classes = class_table()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    parts = [texts[i::cores] for i in range(cores)] if cores > 1 and len(texts) >= 2 * cores else [texts]
-    if len(parts) == 1:
-        results = [_native.count(texts, table, letters, digits)]
-    else:
-        with ThreadPoolExecutor(len(parts)) as pool:
-            results = list(pool.map(lambda part: _native.count(part, table, letters, digits), parts))
-    counts, slow = results[0]
-    for more, more_slow in results[1:]:
-        if len(more) > len(counts):
-            counts, more = more, counts
-        for piece, n in more.items():
-            counts[piece] = counts.get(piece, 0) + n
-        slow += more_slow
-    if slow:
-        for piece, n in _count_python(slow, pat_str).items():
-            counts[piece] = counts.get(piece, 0) + n
-    return counts
+    tables = [_native.table() for _ in range(cores)]
+    slow: list[str] = []
+
+    def count(i: int, part: list[str]) -> None:
+        slow.extend(_native.count_into(tables[i], part, classes, letters, digits))
+
+    with ThreadPoolExecutor(cores) as pool:
+        def flush(batch: list[str]) -> None:
+            if cores == 1 or len(batch) < 2 * cores:
+                count(0, batch)
+            else:
+                list(pool.map(count, range(cores), [batch[i::cores] for i in range(cores)]))
+
+        batch: list[str] = []
+        size = 0
+        for text in texts:
+            batch.append(text)
+            size += len(text) if isinstance(text, str) else 0
+            if size >= _BATCH_CHARS:
+                flush(batch)
+                batch, size = [], 0
+        flush(batch)
+    for more in tables[1:]:
+        _native.table_merge(tables[0], more)
+    return tables[0], slow
 
 
 def prepare_base(base, drop: Callable[[bytes], bool] | None = None) -> tuple[dict[bytes, int], list[bytes]]:
@@ -177,9 +181,8 @@ def extend_counts(ranks: dict[bytes, int], ordered: list[bytes], piece_counts: d
         raise ValueError(f"n_new must be a positive int, got {n_new!r}")
     ranks = dict(ranks)
     if _native is not None:
-        n = len(piece_counts)
         return _learn_native(ranks, ordered, pat_str, list(piece_counts),
-                             (range(n), [0] * n, list(piece_counts.values())), n_new, progress)
+                             (None, None, list(piece_counts.values())), n_new, progress)
     pieces = sorted(piece_counts)
     # 2. Encode each unique piece once with the (possibly pruned) base.
     words: list[list[int]] = []
@@ -245,7 +248,8 @@ def _learn_native(ranks: dict[bytes, int], ordered: list[bytes], pat_str: str, p
     tiktoken's rule), the same pair counts, choice and tie-break as their Python loops.
 
     ``train`` (and ``dev``, for parity) are ``(piece index, language, count)`` columns, grouped
-    by piece; without ``dev`` every merge is the most frequent pair. Pieces with a lone surrogate
+    by piece (``None`` for the indices: one count a piece, in order; for the languages: one
+    language); without ``dev`` every merge is the most frequent pair. Pieces with a lone surrogate
     (no UTF-8) are encoded here, by the engine. ``ranks`` gets the learned tokens."""
     token_bytes = list(ordered)
     base_tok = None
@@ -262,7 +266,8 @@ def _learn_native(ranks: dict[bytes, int], ordered: list[bytes], pat_str: str, p
             bar.update(1)
         return new_id
 
-    _native.learn(pieces, train, dev, n_langs, dict(ranks), n_new, global_merges, accept, encode_slow)
+    # ranks itself: learn() copies it into C before the first accept() adds to it.
+    _native.learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow)
     bar.close()
     return ranks
 

@@ -38,23 +38,53 @@ def test_vocab_cli(tmp_path):
     assert meta["n_tokens"] == 52_487 and (tmp_path / "vocab-qwen.png").exists()
 
 
+def test_split_is_by_document_seeded_and_parallel():
+    from analysis.corpora import load_corpus, normalize
+    from analysis.experiment import split_documents
+
+    corpus = load_corpus("embedded")
+    train, test, meta = split_documents(corpus, seed=0)
+    assert sorted(train) == sorted(test) == meta["languages"] and "code" not in meta["languages"]
+    assert set(meta["train_ids"]).isdisjoint(meta["held_out_ids"])
+    assert sorted(meta["train_ids"] + meta["held_out_ids"]) == list(range(meta["documents"]))
+    docs = [normalize(d, "NFC") for d in corpus.docs("de")]  # as the study reads them
+    assert train["de"] == [docs[i] for i in meta["train_ids"]]  # the same stories in every language
+    assert {len(v) for v in train.values()} == {len(meta["train_ids"])}
+    again, _, _ = split_documents(corpus, seed=0)
+    other, _, _ = split_documents(corpus, seed=1)
+    assert again == train != other
+
+
 def test_experiment_small(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", "300", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", "100,300", "--objectives",
+                        "frequency,hybrid", "--bootstrap", "0", "--quiet", "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    overlap = json.loads((tmp_path / "overlap.json").read_text())["cl100k-ext-300"]
-    assert overlap["n_new"] == 300 and 0 < overlap["in_qwen_extension"] <= 300
-    assert "cl100k-ext-300" in r.stdout
+    summary = {row["tokenizer"]: row for row in json.loads((tmp_path / "summary.json").read_text())["summary"]}
+    assert sorted(summary) == sorted(["qwen", "cl100k_base", "frequency+100", "frequency+300",
+                                      "hybrid+100", "hybrid+300"])
+    for name in ("frequency+300", "hybrid+300"):
+        meta = json.loads((tmp_path / f"{name}.tiktoken.json").read_text())
+        assert meta["n_new"] == summary[name]["n_new"] == 300 and meta["drop_multi_digit"]
+        assert 0 < summary[name]["in_qwen_extension"] <= 300
+    assert json.loads((tmp_path / "hybrid+300.tiktoken.json").read_text())["corpus"]["global_merges"] == 150
+    # More tokens: shorter held-out text; Qwen-1's 52,487 beat 300 and cl100k_base.
+    assert summary["frequency+300"]["mean_compression"] < summary["frequency+100"]["mean_compression"]
+    assert summary["qwen"]["mean_compression"] < summary["frequency+300"]["mean_compression"]
+    assert summary["frequency+100"]["mean_compression"] < summary["cl100k_base"]["mean_compression"]
+    assert (tmp_path / "extension-experiment.png").stat().st_size > 10_000
+    assert "| frequency+300 | 300 |" in r.stdout
 
 
-def test_experiment_sizes_are_checked(tmp_path):
-    import subprocess
-    import sys
-
-    for sizes in ("0", "abc", "50,50", "-3"):
-        r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", sizes,
-                            "--out", str(tmp_path)], capture_output=True, text=True)
-        assert r.returncode == 2 and "--sizes takes distinct positive integers" in r.stderr, sizes
+def test_experiment_arguments_are_checked(tmp_path):
+    for args, message in ((["--sizes", "0"], "--sizes takes distinct positive integers"),
+                          (["--sizes", "50,50"], "--sizes takes distinct positive integers"),
+                          (["--objectives", "fastest"], "--objectives takes some of frequency, parity, hybrid"),
+                          (["--hybrid-share", "1.5"], "--hybrid-share is the part of the merges"),
+                          (["--corpus", "udhr"], "the same number (at least 2) of documents")):
+        r = subprocess.run([sys.executable, "-m", "analysis.experiment", *args, "--out", str(tmp_path)],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
 
 
 def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):

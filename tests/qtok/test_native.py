@@ -146,3 +146,11 @@ def test_parity_tables_equal_on_generated_text(texts, n, global_merges):
         native = parity.extend_parity(BYTES, train_texts, dev_texts, n, global_merges=global_merges)
         m.setattr(train, "_native", None)
         assert native == parity.extend_parity(BYTES, train_texts, dev_texts, n, global_merges=global_merges)
+
+
+def test_tables_of_several_threads_merge_to_the_same_counts(monkeypatch, multilingual):
+    # One table a core, merged at the end: three "cores" here whatever the machine has.
+    monkeypatch.setattr(train.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    texts = [t[i : i + 500] for t in multilingual.values() for i in range(0, len(t), 500)]
+    assert train.count_pieces(texts) == python_count(texts, QWEN_PATTERN)
+    assert train.extend("cl100k_base", texts, 50) == python_table(monkeypatch, "cl100k_base", texts, 50)
