@@ -203,8 +203,7 @@ def experiment_figure(summary: list[dict], study):
         ax.set_xticks([])
         ax.set_xlabel(f"{len(langs)} languages, sorted by Qwen-1's cost")
     if len(langs) < len(qwen_cost):
-        ax.set_xlabel(f"{ax.get_xlabel()} ({len(qwen_cost) - len(langs)} without a cost vs XLM-R: "
-                      "its own text is over 0.5% unknown)".strip())
+        ax.set_xlabel(f"{ax.get_xlabel()} ({len(qwen_cost) - len(langs)} more: no cost vs XLM-R)".strip())
     ax.set_title("held-out half, per language, 95% intervals", fontsize="medium")
     ax.set_ylabel("tokens / XLM-R tokens")
     ax.legend(fontsize="small")

@@ -6,22 +6,24 @@
  * is, the extension is skipped (setup.py marks it optional) and qtok.train runs its pure-Python
  * path, which the tests prove gives the same tables.
  *
- * count(texts, classes, let_mask, max_digits) -> dict[str, int]
- *     The pieces of Qwen's pattern family, counted. The pattern is
+ * table() -> a table of piece counts (a capsule); count_into(table, texts, classes, let_mask,
+ * max_digits) -> the texts left over; table_merge(dst, src); table_items(table, out) -> out
+ *     The pieces of Qwen's pattern family, counted into a C table. The pattern is
  *         (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?LET+|\p{N}{1,D}| ?[^\s LET \p{N}]+[\r\n]*
  *         |\s*[\r\n]+|\s+(?!\S)|\s+
  *     with LET = \p{L} (Qwen-1..3, cl100k_base: D = 1 or 3) or [\p{L}\p{M}] (Qwen3.5, D = 1),
  *     matched as a backtracking engine does (leftmost alternative first), written out by hand.
  *     `classes` is one byte per code point (bit 1 L, 2 N, 4 White_Space, 8 M): tiktoken's own
- *     tables, from qtok.unicode, so the classes are the ones the engines use. A text that is not
- *     valid UTF-8 (a lone surrogate) is returned in the list of texts to count the slow way:
- *     count() returns (counts, those texts).
+ *     tables, from qtok.unicode, so the classes are the ones the engines use. The scan releases
+ *     the GIL, so threads count into tables of their own, merged after. A text that is not valid
+ *     UTF-8 (a lone surrogate) is returned, for the caller to count the slow way.
  *
  * learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> int
- *     BPE continued from a base. Each distinct piece is encoded with the base ranks (tiktoken's
- *     rule: the lowest-ranked adjacent pair first, the leftmost on ties); `train` and `dev` say
- *     how often each occurs in each language, as (piece index, language, count) columns grouped
- *     by piece. Then, up to `n_new` times, a pair is offered to accept(left, right), which
+ *     BPE continued from a base. `pieces` is a list of str, or a table (its counts are then the
+ *     training counts, of one language, and `train` is ignored). Each distinct piece is encoded
+ *     with the base ranks (tiktoken's rule: the lowest-ranked adjacent pair first, the leftmost
+ *     on ties); `train` and `dev` say how often each occurs in each language, as (piece index,
+ *     language, count) columns grouped by piece. Then, up to `n_new` times, a pair is offered to accept(left, right), which
  *     returns the new token's id, or None when the pair's bytes are already a token (the pair is
  *     then never offered again):
  *       - without `dev` (dev None), or for the first `global_merges` merges: the pair most
@@ -453,11 +455,14 @@ static PyObject *native_table_merge(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* table_items(table) -> dict[str, int]; table_size(table) -> distinct pieces. */
-static PyObject *native_table_items(PyObject *self, PyObject *capsule) {
+/* table_items(table, out) -> out, a dict (a Counter) given each piece and its count;
+ * table_size(table) -> distinct pieces. */
+static PyObject *native_table_items(PyObject *self, PyObject *args) {
+    PyObject *capsule, *out;
+    if (!PyArg_ParseTuple(args, "OO!", &capsule, &PyDict_Type, &out)) return NULL;
     StrMap *m = table_of(capsule);
     if (!m) return NULL;
-    PyObject *out = PyDict_New();
+    Py_INCREF(out);
     for (size_t j = 0; out && j < m->used; j++) {
         const Slot *sl = &m->entries[j];
         PyObject *key = PyUnicode_DecodeUTF8((const char *)slot_key(m, sl), sl->len, "strict");
@@ -1392,7 +1397,7 @@ static PyMethodDef methods[] = {
     {"count_into", native_count_into, METH_VARARGS,
      "count_into(table, texts, classes, let_mask, max_digits) -> the texts left to the regex path"},
     {"table_merge", native_table_merge, METH_VARARGS, "table_merge(dst, src): src's counts added to dst"},
-    {"table_items", native_table_items, METH_O, "table_items(table) -> dict[str, int]"},
+    {"table_items", native_table_items, METH_VARARGS, "table_items(table, out) -> out, given every piece's count"},
     {"table_size", native_table_size, METH_O, "table_size(table) -> the number of distinct pieces"},
     {"learn", native_learn, METH_VARARGS,
      "learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> tokens learned"},

@@ -89,7 +89,7 @@ def extend(
         table, slow = _count_table(texts, pat_str)
         if not slow and _native.table_size(table):  # counted and learned in C, no piece in Python
             return _learn_native(ranks, ordered, pat_str, table, (None, None, None), n_new, progress)
-        piece_counts = Counter(_native.table_items(table))
+        piece_counts = _native.table_items(table, Counter())
         piece_counts.update(_count_python(slow, pat_str))
     else:
         piece_counts = count_pieces(texts, pat_str)
@@ -108,7 +108,7 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
     if _native is None or pat_str not in NATIVE_PATTERNS:
         return _count_python(texts, pat_str)
     table, slow = _count_table(texts, pat_str)
-    counts = Counter(_native.table_items(table))
+    counts = _native.table_items(table, Counter())
     if slow:
         counts.update(_count_python(slow, pat_str))
     return counts
