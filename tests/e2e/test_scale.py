@@ -17,6 +17,7 @@ from analysis.tokenizers import load_adapters
 from qtok.blocks import number, plan_file, read_docs, read_text
 from qtok.encodings import QWEN_PATTERN
 from qtok.load import dump_ranks
+from qtok.parity import learn_parity
 from qtok.train import corpus_files, count_corpus_pieces, count_pieces, extend, extend_counts, prepare_base
 
 LANGS = ["en", "zh", "th", "de"]
@@ -176,12 +177,17 @@ def test_bad_utf8_is_the_same_error_everywhere(corpus_dir, adapters, tmp_path, r
 def test_training_identical_whichever_backend_counted(corpus_dir, tmp_path, ray_local):
     files = corpus_files([corpus_dir / "en", corpus_dir / "zh"])
     ranks0, ordered = prepare_base("cl100k_base")
-    outputs = []
+    outputs, fair = [], []
     for kw in (dict(jobs=1), dict(jobs=2), dict(jobs=2, backend="ray")):
         counts, record = count_corpus_pieces(files, block_bytes=BLOCK, **kw)
         assert record["blocks"] > 4
         outputs.append(dump_ranks(extend_counts(ranks0, ordered, counts, 200)))
+        # The parity objective, from per-language counts counted the same way.
+        by_lang = {lang: count_corpus_pieces([f for f in files if f.parent.name == lang], block_bytes=BLOCK,
+                                             **kw)[0] for lang in ("en", "zh")}
+        fair.append(dump_ranks(learn_parity(ranks0, ordered, by_lang, by_lang, 200, global_merges=50)))
     assert outputs[0] == outputs[1] == outputs[2]
+    assert fair[0] == fair[1] == fair[2]
     # ... and equal to learning from each file as one text, the way extend() reads a corpus.
     whole = extend("cl100k_base", [f.read_text(encoding="utf-8") for f in files], 200)
     assert dump_ranks(whole) == outputs[0]
