@@ -642,9 +642,17 @@ typedef struct {
     int32_t a, b;
     int64_t count;
     int64_t stamp; /* the last merge step that changed it */
+    int32_t last_w; /* the word last added to `where`: a word goes in once however often it holds the
+                       pair (a 1 MB piece holds one pair 300,000 times) */
     int banned;
     IntVec where;
 } Pair;
+
+static int where_add(Pair *p, int32_t w) {
+    if (p->last_w == w) return 0;
+    p->last_w = w;
+    return vec_push(&p->where, w);
+}
 
 typedef struct {
     int64_t *keys; /* (a << 32 | b), -1 empty */
@@ -733,6 +741,7 @@ static Pair *pm_get(PairMap *m, int32_t a, int32_t b) {
     p->a = a;
     p->b = b;
     p->stamp = -1;
+    p->last_w = -1;
     m->keys[j] = key;
     m->idx[j] = (int32_t)m->npairs;
     m->npairs++;
@@ -932,7 +941,7 @@ static int word_pairs(Stats *st, Words *ws, int32_t w, int64_t sign, int64_t ste
             if (vec_push(&st->changed, pi) < 0) return -1;
         }
         if (track_id >= 0 && (ids[i] == track_id || ids[i + 1] == track_id))
-            if (vec_push(&st->pm.pairs[pi].where, w) < 0) return -1;
+            if (where_add(&st->pm.pairs[pi], w) < 0) return -1;
         for (int64_t k = ws->wfrom[w]; st->n_langs && k < ws->wfrom[w + 1]; k++) {
             int64_t key = (int64_t)pi * st->n_langs + ws->wlang[k];
             LangCount *lc = lm_get(&st->lm, key);
@@ -1219,7 +1228,7 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
         int32_t *ids = tw.ids + tw.off[w];
         for (int32_t i = 0; i + 1 < tw.len[w]; i++) {
             Pair *p = pm_get(&st.pm, ids[i], ids[i + 1]);
-            if (!p || vec_push(&p->where, (int32_t)w) < 0) {
+            if (!p || where_add(p, (int32_t)w) < 0) {
                 PyErr_NoMemory();
                 goto done;
             }
@@ -1229,7 +1238,7 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
         int32_t *ids = dw.ids + dw.off[w];
         for (int32_t i = 0; i + 1 < dw.len[w]; i++) {
             Pair *p = pm_get(&dev_where, ids[i], ids[i + 1]);
-            if (!p || vec_push(&p->where, (int32_t)w) < 0) {
+            if (!p || where_add(p, (int32_t)w) < 0) {
                 PyErr_NoMemory();
                 goto done;
             }
@@ -1358,7 +1367,7 @@ static PyObject *native_learn(PyObject *self, PyObject *args) {
                 for (int32_t i = 0; i + 1 < dw.len[w]; i++) {
                     if (ids[i] != new_id && ids[i + 1] != new_id) continue;
                     Pair *q = pm_get(&dev_where, ids[i], ids[i + 1]);
-                    if (!q || vec_push(&q->where, w) < 0) {
+                    if (!q || where_add(q, w) < 0) {
                         free(dwhere.w);
                         PyErr_NoMemory();
                         goto done;

@@ -103,11 +103,15 @@ def count_pieces(texts: Iterable[str], pat_str: str = QWEN_PATTERN) -> Counter[s
     corpus, and what ``qtok.runner`` counts per block, in parallel, for large ones. Qwen's
     patterns are split in C (``qtok._native``, on every core this process may use), any other
     with ``regex``; both give the same table."""
+    return _count(texts, pat_str)
+
+
+def _count(texts: Iterable[str], pat_str: str, threads: int | None = None) -> Counter[str]:
     if isinstance(texts, str):
         texts = [texts]
     if _native is None or pat_str not in NATIVE_PATTERNS:
         return _count_python(texts, pat_str)
-    table, slow = _count_table(texts, pat_str)
+    table, slow = _count_table(texts, pat_str, threads)
     counts = _native.table_items(table, Counter())
     if slow:
         counts.update(_count_python(slow, pat_str))
@@ -124,14 +128,14 @@ def _count_python(texts: Iterable[str], pat_str: str) -> Counter[str]:
     return piece_counts
 
 
-def _count_table(texts: Iterable[str], pat_str: str):
+def _count_table(texts: Iterable[str], pat_str: str, threads: int | None = None):
     """``texts`` counted in C into a ``qtok._native`` table (pieces never become Python objects),
     in batches of ``_BATCH_CHARS`` characters, each split across the cores this process may use
-    (the C scan releases the GIL; a table a core, merged at the end). Returns the table and the
-    texts with a lone surrogate (no UTF-8), left to the ``regex`` way."""
+    (the C scan releases the GIL; a table a core, merged at the end), or across ``threads``.
+    Returns the table and the texts with a lone surrogate (no UTF-8), left to the ``regex`` way."""
     letters, digits = NATIVE_PATTERNS[pat_str]
     classes = class_table()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     tables = [_native.table() for _ in range(cores)]
     slow: list[str] = []
 
@@ -327,7 +331,7 @@ class PieceCounter:
 
 def _count_block(block, pat_str: str) -> Counter[str]:
     texts = [read_text(block)] if block.kind == "text" else read_docs(block)
-    return count_pieces(texts, pat_str)
+    return _count(texts, pat_str, threads=1)  # the runner gives each worker a core of its own
 
 
 def count_corpus_pieces(files: list[Path], pat_str: str = QWEN_PATTERN, *, backend: str = "local",

@@ -154,3 +154,12 @@ def test_tables_of_several_threads_merge_to_the_same_counts(monkeypatch, multili
     texts = [t[i : i + 500] for t in multilingual.values() for i in range(0, len(t), 500)]
     assert train.count_pieces(texts) == python_count(texts, QWEN_PATTERN)
     assert train.extend("cl100k_base", texts, 50) == python_table(monkeypatch, "cl100k_base", texts, 50)
+
+
+def test_a_megabyte_without_a_space(monkeypatch):
+    # One piece of a megabyte: counted in one pass, encoded by the O(n log n) BPE, merged; and on
+    # a smaller one of the same kind, the same table as the Python path.
+    big = ["กขค" * 300_000 + "x" * 100_000]
+    assert len(train.extend("cl100k_base", big, 3)) == 100_256 + 3
+    small = ["กขค" * 3_000 + "x" * 1_000, "ab" * 5_000]
+    assert train.extend("cl100k_base", small, 5) == python_table(monkeypatch, "cl100k_base", small, 5)
