@@ -467,5 +467,12 @@ def load_corpus(spec: str = "embedded", *, langs: list[str] | None = None, error
     return corpus.select(langs)
 
 
+def parallel_texts(spec: str) -> dict[str, list[str]]:
+    """A corpus's parallel languages and their documents: what ``qtok train --dev-corpus
+    embedded|udhr|ntrex:DIR`` reads, through the entry point ``qtok.corpora``."""
+    corpus = load_corpus(spec)
+    return {lang: list(corpus.docs(lang)) for lang in sorted(corpus.parallel)}
+
+
 def normalize(text: str, form: str | None) -> str:
     return normalize_form(form, text) if form else text

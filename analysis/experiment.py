@@ -75,9 +75,9 @@ def split_documents(corpus: Corpus, seed: int = 0) -> tuple[dict[str, list[str]]
 
 
 def train_extensions(train: dict[str, list[str]], sizes: list[int], objectives: list[str], out: Path,
-                     hybrid_share: float = 0.5, progress: bool | None = None) -> dict[str, Path]:
+                     hybrid_share: float = 0.5, progress: bool | None = None) -> dict[str, tuple[Path, tuple[int, int]]]:
     """Learn each (objective, size) extension of Qwen-1's base; write it under ``out``. Returns
-    tokenizer name -> file, e.g. ``parity+8000``."""
+    tokenizer name (e.g. ``parity+8000``) -> (file, ``overlap_with_qwen``)."""
     ranks0, ordered = prepare_base("cl100k_base", is_multi_digit)
     counts = {lang: count_pieces(texts) for lang, texts in train.items()}
     pooled: Counter[str] = Counter()
@@ -99,21 +99,19 @@ def train_extensions(train: dict[str, list[str]], sizes: list[int], objectives: 
                             corpus={"split": "training half", "languages": sorted(train),
                                     "objective": objective,
                                     "global_merges": round(hybrid_share * size) if objective == "hybrid" else None})
-            files[name] = path
+            files[name] = path, overlap_with_qwen(ranks)
     return files
 
 
-def overlap_with_qwen(path: Path) -> tuple[int, int]:
-    """(new tokens that are also Qwen-1 extension tokens, new tokens) of an extension file."""
-    from qtok import get_tokenizer
-
-    ranks = get_tokenizer(str(path)).mergeable_ranks
+def overlap_with_qwen(ranks: dict[bytes, int]) -> tuple[int, int]:
+    """(new tokens that are also Qwen-1 extension tokens, new tokens) of an extension of Qwen-1's
+    base (its new tokens start where Qwen-1's do)."""
     q, start = qwen().mergeable_ranks, qwen_extension_start()
     added = [t for t, r in ranks.items() if r >= start]
     return sum(1 for t in added if q.get(t, -1) >= start), len(added)
 
 
-def summarize(study, files: dict[str, Path]) -> list[dict]:
+def summarize(study, files: dict[str, tuple[Path, tuple[int, int]]]) -> list[dict]:
     """One row a tokenizer: on the held-out half, mean and worst tokens relative to XLM-R over
     the languages, the Gini of premiums, bytes per token, and how many of its new tokens Qwen-1
     also has."""
@@ -135,7 +133,7 @@ def summarize(study, files: dict[str, Path]) -> list[dict]:
                "premium_gini": study.meta["premium_gini"].get(t, math.nan),
                "bytes_per_token": sum(r["n_bytes"] for r in rows) / sum(r["n_tokens"] for r in rows)}
         if t in files:
-            row["in_qwen_extension"], row["n_new"] = overlap_with_qwen(files[t])
+            row["in_qwen_extension"], row["n_new"] = files[t][1]
         out.append(row)
     return out
 
@@ -223,7 +221,7 @@ def run_experiment(corpus: Corpus, sizes: list[int], objectives: list[str], out:
     held_out = Corpus(f"{corpus.name} (held-out half)", sorted(test), lambda lang: iter(test[lang]),
                       meta={**corpus.meta, "split": {k: v for k, v in split.items() if k != "corpus"}},
                       parallel=set(test))
-    adapters = [get_adapter(t) for t in REFERENCES] + [get_adapter(f"{n}={p}") for n, p in files.items()]
+    adapters = [get_adapter(t) for t in REFERENCES] + [get_adapter(f"{n}={p}") for n, (p, _) in files.items()]
     study = run_study(held_out, adapters + [get_adapter("xlm-r")], n_boot=n_boot, seed=seed, progress=progress)
     return summarize(study, files), study, split
 
@@ -262,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m analysis.experiment", description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="embedded", help="a parallel corpus: embedded (default, NTREX-128 "
                    "news in 19 languages) or ntrex:DIR (all 128)")
+    p.add_argument("--langs", type=lambda text: text.split(","),
+                   help="these of the corpus's languages only (comma-separated, e.g. en,de,zh,th)")
     p.add_argument("--sizes", type=_sizes, default=[2000, 8000, 32000])
     p.add_argument("--objectives", type=_objectives, default=list(OBJECTIVES))
     p.add_argument("--hybrid-share", type=_share, default=0.5)
@@ -272,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     progress = False if args.quiet else None
     try:
-        summary, study, split = run_experiment(load_corpus(args.corpus), args.sizes, args.objectives, args.out,
+        summary, study, split = run_experiment(load_corpus(args.corpus, langs=args.langs), args.sizes,
+                                               args.objectives, args.out,
                                                hybrid_share=args.hybrid_share, seed=args.seed,
                                                n_boot=args.bootstrap, progress=progress)
     except CorpusError as e:

@@ -32,6 +32,7 @@ from .parity import learn_parity, parse_objective
 from .train import (
     corpus_files,
     count_corpus_pieces,
+    count_pieces,
     extend_counts,
     language_files,
     prepare_base,
@@ -220,9 +221,30 @@ def add_train_parser(sub, json_only) -> None:
                         "or hybrid:M (M merges by frequency, then parity)")
     p.add_argument("--dev-corpus", nargs="+",
                    help="with parity or hybrid: the parallel development set, LANG.txt files (or LANG/ "
-                        "directories), one per language of --corpus, which then names its languages alike")
+                        "directories), one per language of --corpus, which then names its languages alike; "
+                        "or a corpus the study reads: embedded, udhr, ntrex:DIR (its languages are de, zh, ...)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_train)
+
+
+def _is_named_corpus(values: list[str]) -> bool:
+    """``--dev-corpus embedded`` or ``ntrex:DIR`` (a corpus the study reads), not files."""
+    return len(values) == 1 and not Path(values[0]).exists() and (
+        values[0] in ("embedded", "udhr") or values[0].startswith("ntrex:"))
+
+
+def _named_corpus(spec: str) -> dict[str, list[str]]:
+    """A parallel corpus the study reads (``embedded``, ``udhr``, ``ntrex:DIR``), as texts per
+    language: through the entry point group ``qtok.corpora``, which the study registers (qtok
+    imports nothing above it)."""
+    found = [ep for ep in entry_points(group="qtok.corpora") if ep.name == "parallel"]
+    if not found:
+        raise CLIError(f"--dev-corpus {spec} is read by the compression study: pip install 'qtok[analysis]', "
+                       "or give LANG.txt files")
+    try:
+        return found[0].load()(spec)
+    except ValueError as e:  # the study's CorpusError: one line that says what to fix
+        raise CLIError(f"--dev-corpus {spec}: {e}") from None
 
 
 def cmd_train(args) -> None:
@@ -242,7 +264,9 @@ def cmd_train(args) -> None:
         if not args.dev_corpus:
             raise CLIError(f"--objective {args.objective[0]} needs --dev-corpus: the parallel "
                            "development set it compares the languages on")
-        train_langs, dev_langs = language_files(args.corpus), language_files(args.dev_corpus)
+        train_langs = language_files(args.corpus)
+        dev_langs = (_named_corpus(args.dev_corpus[0]) if _is_named_corpus(args.dev_corpus)
+                     else language_files(args.dev_corpus))
         if missing := sorted(set(train_langs) - set(dev_langs)):
             raise CLIError(f"--dev-corpus has no text for {', '.join(missing)}; give LANG.txt for "
                            "every language of --corpus")
@@ -269,7 +293,8 @@ def cmd_train(args) -> None:
         train_counts, record = {}, {"objective": f"{objective}:{global_merges}" if global_merges else objective}
         for lang, lang_files in train_langs.items():
             train_counts[lang], record[lang] = count(lang_files, min_count=args.min_count)
-        dev_counts = {lang: count(lang_files)[0] for lang, lang_files in dev_langs.items()}
+        dev_counts = {lang: count_pieces(texts, args.pattern) if isinstance(texts[0], str) else count(texts)[0]
+                      for lang, texts in dev_langs.items() if texts}
         status(f"learning {args.new_tokens} tokens for {len(train_counts)} languages ({objective})")
         ranks = learn_parity(ranks, ordered, train_counts, dev_counts, args.new_tokens, args.pattern,
                              global_merges=global_merges, progress=False if args.quiet else None)

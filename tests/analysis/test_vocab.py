@@ -56,8 +56,9 @@ def test_split_is_by_document_seeded_and_parallel():
 
 
 def test_experiment_small(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--sizes", "100,300", "--objectives",
-                        "frequency,hybrid", "--bootstrap", "0", "--quiet", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--langs", "en,de,zh,th,ar,ru", "--sizes",
+                        "100,300", "--objectives", "frequency,hybrid", "--bootstrap", "0", "--quiet",
+                        "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     summary = {row["tokenizer"]: row for row in json.loads((tmp_path / "summary.json").read_text())["summary"]}
@@ -74,6 +75,7 @@ def test_experiment_small(tmp_path):
     assert summary["frequency+100"]["mean_compression"] < summary["cl100k_base"]["mean_compression"]
     assert (tmp_path / "extension-experiment.png").stat().st_size > 10_000
     assert "| frequency+300 | 300 |" in r.stdout
+    assert json.loads((tmp_path / "summary.json").read_text())["split"]["languages"] == ["ar", "de", "en", "ru", "th", "zh"]
 
 
 def test_experiment_arguments_are_checked(tmp_path):
@@ -98,3 +100,27 @@ def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):
     r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--start", "999999999",
                         "--out", str(tmp_path / "v")], capture_output=True, text=True)
     assert r.returncode == 2 and "outside" in r.stderr
+
+
+def test_train_parity_on_the_studys_corpus(tmp_path):
+    # --dev-corpus embedded: the study's corpus (through the qtok.corpora entry point), languages
+    # named by its codes; the training text is LANG.txt files named alike.
+    from analysis.corpora import parallel_texts
+
+    texts = parallel_texts("embedded")
+    assert "code" not in texts and {"de", "zh", "th"} <= set(texts)
+    corpus = tmp_path / "train"
+    corpus.mkdir()
+    for lang in ("de", "zh", "th"):
+        (corpus / f"{lang}.txt").write_text("\n".join(texts[lang][:20]), encoding="utf-8")
+    out = tmp_path / "fair.tiktoken"
+    r = subprocess.run([sys.executable, "-m", "qtok", "train", "--corpus", str(corpus), "--dev-corpus", "embedded",
+                        "--objective", "parity", "--new-tokens", "30", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "fair.tiktoken.json").read_text())["counts"]["objective"] == "parity"
+    r = subprocess.run([sys.executable, "-m", "qtok", "train", "--corpus", str(corpus), "--dev-corpus",
+                        f"ntrex:{tmp_path / 'missing'}", "--objective", "parity", "--new-tokens", "30",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--dev-corpus ntrex:" in r.stderr and "does not exist" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

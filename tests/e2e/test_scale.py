@@ -179,12 +179,16 @@ def test_training_identical_whichever_backend_counted(corpus_dir, tmp_path, ray_
     ranks0, ordered = prepare_base("cl100k_base")
     outputs, fair = [], []
     for kw in (dict(jobs=1), dict(jobs=2), dict(jobs=2, backend="ray")):
-        counts, record = count_corpus_pieces(files, block_bytes=BLOCK, **kw)
-        assert record["blocks"] > 4
-        outputs.append(dump_ranks(extend_counts(ranks0, ordered, counts, 200)))
-        # The parity objective, from per-language counts counted the same way.
-        by_lang = {lang: count_corpus_pieces([f for f in files if f.parent.name == lang], block_bytes=BLOCK,
-                                             **kw)[0] for lang in ("en", "zh")}
+        # Each language counted, then pooled (counts add up across files) for the frequency
+        # objective; the parity objective learns from the per-language counts.
+        by_lang, blocks = {}, 0
+        for lang in ("en", "zh"):
+            by_lang[lang], record = count_corpus_pieces([f for f in files if f.parent.name == lang],
+                                                        block_bytes=BLOCK, **kw)
+            blocks += record["blocks"]
+        assert blocks > 4
+        pooled = by_lang["en"] + by_lang["zh"]
+        outputs.append(dump_ranks(extend_counts(ranks0, ordered, pooled, 200)))
         fair.append(dump_ranks(learn_parity(ranks0, ordered, by_lang, by_lang, 200, global_merges=50)))
     assert outputs[0] == outputs[1] == outputs[2]
     assert fair[0] == fair[1] == fair[2]
