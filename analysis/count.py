@@ -136,11 +136,11 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
                 f += np.bincount(flat, minlength=len(f))
     continued = {}
     unique = list(words)
-    counts = [words[w] for w in unique]
+    counts = np.fromiter(words.values(), dtype=np.int64, count=len(words))
     for a in adapters:
         if unique:
-            n = a.count([a.word_prefix + w for w in unique])
-            continued[a.name] = (sum(c for k, c in zip(n, counts) if k >= 2), sum(counts))
+            n = np.asarray(a.count([a.word_prefix + w for w in unique]))
+            continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
         else:
             continued[a.name] = (0, 0)
     per_doc = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in lengths.items()}
@@ -184,7 +184,10 @@ def _split_chars(flat, token_lengths, utf8: _Utf8, so_far: int | None) -> int | 
     inside = ends[:-1][utf8.continuation[ends[:-1]]]
     if not len(inside):
         return so_far
-    return so_far + len(np.unique(utf8.char_of_byte[inside]))
+    # The characters of ascending byte positions ascend: the distinct ones are where they change
+    # (np.unique would sort them again).
+    chars = utf8.char_of_byte[inside]
+    return so_far + 1 + int(np.count_nonzero(chars[1:] != chars[:-1]))
 
 
 def _flat_cut(adapter: Adapter, docs: list[str], lang: str):

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,7 @@ class Adapter:
             return ids.astype(np.int64), np.diff(offsets)
         encoded = self.encode(texts)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        ids = np.fromiter((i for x in encoded for i in x), dtype=np.int64, count=int(counts.sum()))
+        ids = np.fromiter(chain.from_iterable(encoded), dtype=np.int64, count=int(counts.sum()))
         return ids, counts
 
 

@@ -12,6 +12,7 @@ import operator
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal
 
 from . import chat, template
@@ -269,7 +270,11 @@ class Tokenizer:
         if isinstance(texts, str):
             raise TypeError(f"{func}() takes a list of str, got one str; use encode()")
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
-        texts = [self._prepare(t, func, allowed) for t in texts]
+        texts = texts if isinstance(texts, list) else list(texts)
+        # Plain str and no normalization: nothing to prepare (a word list of 475,816 paid 0.19 s
+        # for a call a text); else each text checked (its type named) and normalized.
+        if self._normalize or not set(map(type, texts)) <= {str}:
+            texts = [self._prepare(t, func, allowed) for t in texts]
         if disallowed:
             for t in texts:
                 self._check_disallowed(t, disallowed)
@@ -348,7 +353,7 @@ class Tokenizer:
         lists = self.encode_batch(texts, allowed_special=allowed, num_threads=2)
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in lists], out=offsets[1:])
-        return np.fromiter((i for x in lists for i in x), dtype=np.uint32, count=int(offsets[-1])), offsets
+        return np.fromiter(chain.from_iterable(lists), dtype=np.uint32, count=int(offsets[-1])), offsets
 
     def count(self, text: str, **kwargs) -> int:
         """The number of tokens ``encode(text, **kwargs)`` gives.

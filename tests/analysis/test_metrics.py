@@ -108,3 +108,23 @@ def test_renyi_efficiency_equals_zouhar_et_al_tokenization_scorer():
     assert math.isclose(renyi_efficiency(counts, tok.n_vocab, alpha=2.5), theirs, rel_tol=1e-12)
     default = score([" ".join(map(str, ids))], metric="renyi")  # power 3, observed vocabulary
     assert not math.isclose(default, theirs, rel_tol=1e-3)
+
+
+def test_overlap_matrix_is_every_pairs_js_divergence():
+    # The one-pass matrix against js_divergence pair by pair, on random distributions over a
+    # shared vocabulary (with an empty one, NaN beside it).
+    import numpy as np
+
+    from analysis.metrics import js_divergence, overlap_matrix
+
+    rng = np.random.default_rng(0)
+    dists = []
+    for _ in range(12):
+        ids = np.sort(rng.choice(5000, size=rng.integers(1, 800), replace=False))
+        dists.append((ids, rng.integers(1, 50, size=len(ids))))
+    dists.insert(5, (np.zeros(0, dtype=np.int64), np.zeros(0)))
+    m = overlap_matrix(dists)
+    for i in range(len(dists)):
+        for j in range(len(dists)):
+            want = 0.0 if i == j else js_divergence(dists[i], dists[j])
+            assert (np.isnan(want) and np.isnan(m[i, j])) or abs(m[i, j] - want) < 1e-12, (i, j)
