@@ -83,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(study, args.metric))
     gini = ", ".join(f"{t} {g:.3f}" for t, g in study.meta["premium_gini"].items() if g == g)
     if gini:
-        print(f"premium spread across languages (Gini, 0 = equal): {gini}")
+        # Premiums exist only for the languages parallel to the reference: say over how many.
+        n_parallel = len(study.meta.get("parallel_languages", []))
+        n_text = sum(1 for lang in study.langs if not lang.startswith("code"))
+        over = f" over {n_parallel} of {n_text} languages (the parallel ones)" if n_parallel < n_text else ""
+        print(f"premium spread across languages (Gini, 0 = equal){over}: {gini}")
     sys.stdout.flush()
     status(f"writing the CSV, figures and report to {args.out}/")
     try:

@@ -30,12 +30,17 @@ from .study import EXTRA, Study
 def fmt(value, spec: str = ".3f") -> str:
     """A number as the tables show it; NaN (or None) is "–" in the terminal and in the report.
 
-    >>> fmt(0.91234), fmt(float("nan")), fmt(0.05, "+.2f")
-    ('0.912', '–', '+0.05')
+    A value that rounds to zero has no minus sign (``-0.001`` is ``+0.00``, not ``-0.00``).
+
+    >>> fmt(0.91234), fmt(float("nan")), fmt(0.05, "+.2f"), fmt(-0.001, "+.2f"), fmt(-0.0004)
+    ('0.912', '–', '+0.05', '+0.00', '0.000')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return format(value, spec)
+    text = format(value, spec)
+    if text.startswith("-") and float(text) == 0:
+        text = ("+" if "+" in spec else "") + text[1:]
+    return text
 
 
 # --metric NAME: (column, the column its 95% interval comes from or None, title, number format).

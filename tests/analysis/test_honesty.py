@@ -49,6 +49,18 @@ def test_a_corpus_that_is_not_parallel_gets_no_premium(tmp_path):
     assert math.isfinite(rows["qwen", "de"]["compression"])
 
 
+def test_the_gini_says_over_how_many_languages(tmp_path):
+    # Premiums, so their Gini, exist only for the languages parallel to English: 3 of 4 here.
+    d = corpus(tmp_path, {"en.txt": LINES, "de.txt": LINES, "es.txt": LINES, "fr.txt": LINES[:2]})
+    r, _ = run(tmp_path, "--corpus", d)
+    assert r.returncode == 0, r.stderr
+    assert "premium spread across languages (Gini, 0 = equal) over 3 of 4 languages (the parallel ones):" in r.stdout
+    (tmp_path / "all").mkdir()
+    d2 = corpus(tmp_path / "all", {"en.txt": LINES, "de.txt": LINES})
+    r, _ = run(tmp_path / "all", "--corpus", d2)
+    assert "premium spread across languages (Gini, 0 = equal): " in r.stdout  # all of them: nothing to add
+
+
 def test_no_interval_from_too_few_documents(tmp_path):
     d = corpus(tmp_path, {"en.txt": ["Only one document here."], "de.txt": ["Nur ein Dokument hier."]})
     r, rows = run(tmp_path, "--corpus", d)
