@@ -3,7 +3,13 @@
 import os
 import sys
 
-from .cli import main
+from qtok.progress import missing_extra
+
+try:
+    from .cli import main
+except ImportError as e:  # numpy, matplotlib, tokenizers...: the [analysis] extra
+    print(missing_extra("python -m analysis", e, "analysis"), file=sys.stderr)
+    sys.exit(2)
 
 try:
     code = main()

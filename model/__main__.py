@@ -16,7 +16,15 @@ import argparse
 import math
 import sys
 
-import torch
+try:
+    import torch
+except ImportError as _missing:  # the [model] extra
+    if __name__ == "__main__":
+        from qtok.progress import missing_extra
+
+        print(missing_extra("python -m model", _missing, "model"), file=sys.stderr)
+        sys.exit(2)
+    raise
 
 import qtok
 from qtok.chat import DEFAULT_SYSTEM

@@ -26,7 +26,15 @@ import json
 import sys
 from pathlib import Path
 
-import torch
+try:
+    import torch
+except ImportError as _missing:  # the [model] extra
+    if __name__ == "__main__":
+        from qtok.progress import missing_extra
+
+        print(missing_extra("python -m model.convert", _missing, "model"), file=sys.stderr)
+        sys.exit(2)
+    raise
 
 import qtok
 from qtok.encodings import ENDOFTEXT

@@ -30,9 +30,12 @@ def run(args) -> None:
     """Serve until Ctrl-C; a playground that cannot start is a ``ServeError`` (one line)."""
     # Imported here, not above: `qtok` loads this module to list `serve` in its help, and the
     # server brings the study's tokenizers (numpy, sentencepiece, tokenizers) with it.
-    from qtok.progress import Status
+    from qtok.progress import Status, missing_extra
 
-    from .server import ServeError, serve
+    try:
+        from .server import ServeError, serve
+    except ImportError as e:  # numpy, tokenizers, sentencepiece: the study's [analysis] extra
+        raise ImportError(missing_extra("qtok serve", e, "analysis").split(": error: ", 1)[1]) from None
 
     if not 0 <= args.port <= 65535:
         raise ServeError(f"--port must be 0..65535, got {args.port}")
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         run(args)
-    except ValueError as e:  # ServeError
+    except (ValueError, ImportError) as e:  # ServeError, or the study's extra not installed
 
         print(f"playground: error: {e}", file=sys.stderr)
         return 2

@@ -66,3 +66,10 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def missing_extra(prog: str, error: ImportError, extra: str) -> str:
+    """The one line a command says when a package of one of qtok's extras is not installed:
+    which module is missing and what to install (``pip install 'qtok[analysis]'``)."""
+    name = (getattr(error, "name", None) or str(error)).split(".")[0]
+    return f"{prog}: error: {name} is not installed; {prog} needs pip install 'qtok[{extra}]'"
