@@ -16,19 +16,12 @@ import argparse
 import math
 import sys
 
-try:
-    import torch
-except ImportError as _missing:  # the [model] extra
-    if __name__ == "__main__":
-        from qtok.progress import missing_extra
-
-        print(missing_extra("python -m model", _missing, "model"), file=sys.stderr)
-        sys.exit(2)
-    raise
-
 import qtok
 from qtok.chat import DEFAULT_SYSTEM
-from qtok.progress import Status
+from qtok.progress import Status, import_for
+
+# Before the modules that need it: run as a program without torch, one line says what to install.
+torch = import_for("torch", "python -m model", "model", __name__ == "__main__")  # the [model] extra
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .generate import generate_stream

@@ -26,21 +26,14 @@ import json
 import sys
 from pathlib import Path
 
-try:
-    import torch
-except ImportError as _missing:  # the [model] extra
-    if __name__ == "__main__":
-        from qtok.progress import missing_extra
-
-        print(missing_extra("python -m model.convert", _missing, "model"), file=sys.stderr)
-        sys.exit(2)
-    raise
-
 import qtok
 from qtok.encodings import ENDOFTEXT
 from qtok.export import export_hf
 from qtok.files import atomic_write, make_dir
-from qtok.progress import Status
+from qtok.progress import Status, import_for
+
+# Before the modules that need it: run as a program without torch, one line says what to install.
+torch = import_for("torch", "python -m model.convert", "model", __name__ == "__main__")  # the [model] extra
 
 from .checkpoint import CheckpointError, check_state, read_state_dict
 from .qwen import Qwen, QwenConfig, check_sizes

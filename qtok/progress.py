@@ -73,3 +73,17 @@ def missing_extra(prog: str, error: ImportError, extra: str) -> str:
     which module is missing and what to install (``pip install 'qtok[analysis]'``)."""
     name = (getattr(error, "name", None) or str(error)).split(".")[0]
     return f"{prog}: error: {name} is not installed; {prog} needs pip install 'qtok[{extra}]'"
+
+
+def import_for(module: str, prog: str, extra: str, main: bool):
+    """``import module`` for a command: run as a program (``main``), a missing package ends it
+    with ``missing_extra``'s one line and exit status 2; imported, the ImportError propagates."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if not main:
+            raise
+        print(missing_extra(prog, e, extra), file=sys.stderr)
+        raise SystemExit(2) from None
