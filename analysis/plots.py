@@ -145,8 +145,15 @@ def compression_figure(rows: list[dict], langs: list[str], tokenizers: list[str]
 
 def metric_figure(rows: list[dict], column: str, langs: list[str], tokenizers: list[str], *,
                   title: str, label: str):
-    """Any per-language metric (--metric): the same layouts, no reference line."""
-    return _layout(rows, column, langs, tokenizers, title=title, label=label, reference_line=None)
+    """Any per-language metric (--metric): the same layouts, no reference line. A tokenizer the
+    metric does not apply to (no value for any language: the split rate of XLM-R) is left out, so
+    it gets no legend entry and no empty panel, and the title says so."""
+    shown = [t for t in tokenizers
+             if any(r["tokenizer"] == t and r["lang"] in langs and not math.isnan(r.get(column, math.nan))
+                    for r in rows)] or tokenizers
+    if left := [t for t in tokenizers if t not in shown]:
+        title += f" ({', '.join(left)}: does not apply)"
+    return _layout(rows, column, langs, shown, title=title, label=label, reference_line=None)
 
 
 def premium_figure(rows: list[dict], langs: list[str], tokenizers: list[str], reference_lang: str = "en"):

@@ -95,16 +95,27 @@ def headline(study: Study, metric: str = "nsl") -> Headline:
         if t in with_ci:
             columns.append(f"{t} 95%")
     columns += [c for t in charted for c in (f"{t}: paper", f"{t}: diff")]
+    def value_of(r: dict):
+        return r.get(column, r.get("compression", math.nan) if column == "nsl" else math.nan)
+
+    def nan(v) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    # A metric a tokenizer has for no language does not apply to it (the split rate to a
+    # tokenizer that is not byte-level): that is its note, not the row's other reasons.
+    not_for = {t for t in study.tokenizers if column not in ("compression", "nsl", "premium")
+               and all(nan(value_of(grid[t, lang])) for lang in study.langs if (t, lang) in grid)}
     rows = []
     for lang in study.langs:
         cells, flags = [], []
         for t in study.tokenizers:
             r = grid[t, lang]
-            value = r.get(column, r.get("compression", math.nan) if column == "nsl" else math.nan)
+            value = value_of(r)
             cells.append(fmt(value, spec))
             # A note marks the cell it explains: a missing value, or a missing interval.
-            missing = value is None or (isinstance(value, float) and math.isnan(value))
-            flags.append((r.get("reason") or "") if missing else "")
+            missing = nan(value)
+            flags.append(f"{metric.replace('_', ' ')} does not apply to {t}" if t in not_for
+                         else (r.get("reason") or "") if missing else "")
             if t in with_ci:
                 cells.append(_interval(r, ci))
                 flags.append((r.get("reason") or "") if cells[-1] == "–" and not missing else "")
@@ -117,7 +128,15 @@ def headline(study: Study, metric: str = "nsl") -> Headline:
     title = title.format(baseline=study.baseline, reference=reference)
     if charted:
         title += "; paper = the Qwen report's figure, read off +-0.02"
-    warnings = sorted({r["reason"] for r in study.rows if r.get("reason")})
+    # A note for each reason that explains a cell of this table (an interval the metric has not
+    # is no note), naming the languages whose cells it marks.
+    marked: dict[str, list[str]] = {}
+    for lang, _, flags in rows:
+        for flag in flags:
+            if flag and lang not in marked.setdefault(flag, []):
+                marked[flag].append(lang)
+    warnings = [f"{reason} ({'every language' if len(langs) == len(rows) > 1 else ', '.join(langs)})"
+                for reason, langs in sorted(marked.items())]
     return Headline(title, columns, rows, warnings)
 
 
