@@ -67,7 +67,7 @@ def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: li
         ax.set_xticks(range(len(part)), part, rotation=30 if any(len(x) > 5 for x in part) else 0,
                       ha="right" if any(len(x) > 5 for x in part) else "center")
         ax.set_xlim(-0.6, per_row - 0.4)
-        ax.set_ylim(0, top * 1.08)
+        ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)  # every value 0 (a split rate of 0): an axis still
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize="medium")
