@@ -265,8 +265,9 @@ def cmd_train(args) -> None:
             raise CLIError(f"--objective {args.objective[0]} needs --dev-corpus: the parallel "
                            "development set it compares the languages on")
         train_langs = language_files(args.corpus)
-        dev_langs = (_named_corpus(args.dev_corpus[0]) if _is_named_corpus(args.dev_corpus)
-                     else language_files(args.dev_corpus))
+        # The development set: a corpus the study reads (texts), or LANG.txt files (paths).
+        dev_named = _is_named_corpus(args.dev_corpus)
+        dev_langs = _named_corpus(args.dev_corpus[0]) if dev_named else language_files(args.dev_corpus)
         if missing := sorted(set(train_langs) - set(dev_langs)):
             raise CLIError(f"--dev-corpus has no text for {', '.join(missing)}; give LANG.txt for "
                            "every language of --corpus")
@@ -293,8 +294,8 @@ def cmd_train(args) -> None:
         train_counts, record = {}, {"objective": f"{objective}:{global_merges}" if global_merges else objective}
         for lang, lang_files in train_langs.items():
             train_counts[lang], record[lang] = count(lang_files, min_count=args.min_count)
-        dev_counts = {lang: count_pieces(texts, args.pattern) if isinstance(texts[0], str) else count(texts)[0]
-                      for lang, texts in dev_langs.items() if texts}
+        dev_counts = {lang: count_pieces(texts_or_files, args.pattern) if dev_named else count(texts_or_files)[0]
+                      for lang, texts_or_files in dev_langs.items()}
         status(f"learning {args.new_tokens} tokens for {len(train_counts)} languages ({objective})")
         ranks = learn_parity(ranks, ordered, train_counts, dev_counts, args.new_tokens, args.pattern,
                              global_merges=global_merges, progress=False if args.quiet else None)

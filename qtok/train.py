@@ -93,8 +93,7 @@ def extend(
         table, slow = _count_table(texts, pat_str)
         if not slow and _native.table_size(table):  # counted and learned in C, no piece in Python
             return _learn_native(ranks, ordered, pat_str, table, (None, None, None), n_new, progress)
-        piece_counts = _native.table_items(table, Counter())
-        piece_counts.update(_count_python(slow, pat_str))
+        piece_counts = _table_counts(table, slow, pat_str)
     else:
         piece_counts = count_pieces(texts, pat_str)
     if not piece_counts:
@@ -115,7 +114,11 @@ def _count(texts: Iterable[str], pat_str: str, threads: int | None = None) -> Co
         texts = [texts]
     if _native is None or pat_str not in NATIVE_PATTERNS:
         return _count_python(texts, pat_str)
-    table, slow = _count_table(texts, pat_str, threads)
+    return _table_counts(*_count_table(texts, pat_str, threads), pat_str)
+
+
+def _table_counts(table, slow: list[str], pat_str: str) -> Counter[str]:
+    """A C table's counts as a ``Counter``, with those of the texts it left to ``regex``."""
     counts = _native.table_items(table, Counter())
     if slow:
         counts.update(_count_python(slow, pat_str))
