@@ -87,3 +87,18 @@ def import_for(module: str, prog: str, extra: str, main: bool):
             raise
         print(missing_extra(prog, e, extra), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def names_needing(package: str, names, error: ImportError, what: str, extra: str):
+    """The ``__getattr__`` of a package whose imports failed for want of an extra (it still
+    imports, so its command can say in one line what to install): each of its public ``names``
+    raises an ImportError that says it ("torch is not installed; the model needs pip install
+    'qtok[model]'")."""
+    why = f"{error.name or error} is not installed; {what} needs pip install 'qtok[{extra}]'"
+
+    def __getattr__(name: str):
+        if name in names:
+            raise ImportError(why)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

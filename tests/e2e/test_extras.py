@@ -44,8 +44,11 @@ def test_the_tokenizer_needs_no_extra(without, tmp_path):
     r = subprocess.run([sys.executable, "-c", "import qtok, analysis, model; print(qtok.encode('hello world'))"],
                        capture_output=True, text=True, cwd=tmp_path, env=without("numpy", "torch"), timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[14990, 1879]", r.stderr
-    # The model's names say what to install.
-    r = subprocess.run([sys.executable, "-c", "from model import Qwen"], capture_output=True, text=True,
-                       cwd=tmp_path, env=without("torch"), timeout=120)
-    assert r.returncode == 1 and r.stderr.strip().endswith(
-        "ImportError: torch is not installed; the model needs pip install 'qtok[model]'"), r.stderr
+    # The packages' names say what to install.
+    for code, missing, says in (("from model import Qwen", "torch", "torch is not installed; the model needs "
+                                                                    "pip install 'qtok[model]'"),
+                                ("from analysis import run_study", "numpy", "numpy is not installed; the study "
+                                                                            "needs pip install 'qtok[analysis]'")):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                           env=without(missing), timeout=120)
+        assert r.returncode == 1 and r.stderr.strip().endswith(f"ImportError: {says}"), r.stderr
