@@ -9,7 +9,8 @@ chart's 19 languages). Contenders, the same text and number of merges, each in a
 own (``--taskset`` pins them, e.g. to one core), wall time of the training call and the
 process's peak RSS:
 - ``qtok.train.extend``: N new merges on cl100k_base (Qwen's way: extension of a base);
-- ``qtok.train.count_pieces`` alone: the part that grows with the corpus, MB/s;
+- ``qtok.train.count_pieces`` alone: the part that grows with the corpus, MB/s (its pieces
+  returned as a Python ``Counter``), and the same counting into the C table ``extend`` reads;
 - ``rustbpe`` ``train_from_iterator(vocab_size=256+N, pattern=Qwen's)``: N merges from bytes;
 - HF ``tokenizers`` ``BpeTrainer`` (Split on Qwen's pattern, then ByteLevel): N merges from bytes;
 - ``bpeasy`` ``train_bpe(pattern=Qwen's, max_token_length=128, vocab_size=256+N)``: from bytes.
@@ -45,6 +46,9 @@ print(json.dumps({{"wall": wall, "rss": resource.getrusage(resource.RUSAGE_SELF)
 CONTENDERS = {
     "qtok extend (on cl100k_base)": "from qtok.train import extend\nout = len(extend('cl100k_base', docs, n, progress=False)) - 100256",
     "qtok count_pieces alone": "from qtok.train import count_pieces\nout = len(count_pieces(docs))",
+    "qtok counting into the C table (what extend reads)": (
+        "from qtok import _native\nfrom qtok.train import _count_table\n"
+        "out = _native.table_size(_count_table(docs, PAT)[0])"),
     "rustbpe (from bytes)": ("import rustbpe\ntok = rustbpe.Tokenizer()\n"
                              "tok.train_from_iterator(iter(docs), vocab_size=256 + n, pattern=PAT)\nout = tok.vocab_size - 256"),
     "HF tokenizers BpeTrainer (from bytes)": (
