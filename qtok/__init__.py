@@ -5,6 +5,7 @@
 [108386, 3837, 99489]
 """
 
+from .core import Call as _Call
 from .core import Piece, Tokenizer, get_tokenizer
 from .encodings import DESCRIPTIONS, ENCODINGS, EncodingSpec
 from .engine import Engine, engines
@@ -26,6 +27,8 @@ _default: Tokenizer | None = None
 def _tokenizer() -> Tokenizer:
     global _default
     _default = get_tokenizer()
+    if isinstance(encode, _Call):  # from now on encode(text) goes straight to its engine
+        _default._follow(encode)
     return _default
 
 
@@ -33,6 +36,10 @@ def encode(text: str, **kwargs) -> list[int]:
     """Qwen's ids for ``text`` (safe default: special-token text is plain text)."""
     tok = _default or _tokenizer()
     return tok.encode(text, **kwargs) if kwargs else tok.encode(text)
+
+
+if _Call is not None:  # one str: the default tokenizer's engine, called directly (core.Call)
+    encode = _Call(encode)
 
 
 def decode(ids, errors: str = "replace") -> str:

@@ -48,6 +48,17 @@ class Engine(Protocol):
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one id."""
 
+    # Optional: ``fast_path() -> (function, attr)``, the library's own function that gives
+    # ``encode_ordinary(text)`` as ``function(text)`` (or its ``.attr``), raising
+    # UnicodeEncodeError on a lone surrogate. ``tok.encode(text)`` calls it with nothing between.
+
+
+def fast_path(engine: Engine) -> tuple[Callable[[str], object], str | None]:
+    """The function ``tok.encode(text)`` calls directly, and the attribute of its result that
+    holds the ids (None: the result is the list)."""
+    path = getattr(engine, "fast_path", None)
+    return path() if path is not None else (engine.encode_ordinary, None)
+
 
 # name -> "module:Class", imported on first use so that a missing optional dependency costs
 # nothing until that engine is asked for.
@@ -143,10 +154,13 @@ class StandIn:
         self.spec = spec
         self._cls, self._on_built = cls, on_built
         self._engine = stand_in(spec)
+        function, attr = fast_path(self._engine)
+        self._plain = function if attr is None else self._engine.encode_ordinary
         self._spent = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         _STAND_INS.add(self)
+        self.on_change: Callable[[], None] | None = None  # told when fast_path() changes
         self.build_error: BaseException | None = None
         self.decode_bytes = self._engine.decode_bytes
         self.decode_single_token_bytes = self._engine.decode_single_token_bytes
@@ -194,6 +208,21 @@ class StandIn:
         # costs the stand-in's time and one attribute lookup, not a method of this class).
         for name in ("encode_ordinary", "encode", "encode_batch"):
             setattr(self, name, getattr(self._engine, name))
+        if self.on_change is not None:
+            self.on_change()
+
+    def fast_path(self):
+        # While counting, the stand-in's library goes as it is, for as many characters as
+        # lend() gives: the caller reports them to spend().
+        return fast_path(self._engine)
+
+    def lend(self) -> int:
+        """How many characters may be encoded without this stand-in (then ``spend`` them);
+        -1 once the build started (nothing left to count)."""
+        return -1 if "encode_ordinary" in self.__dict__ else max(0, self.BUDGET - self._spent)
+
+    def spend(self, n: int) -> None:
+        self._spent += n
 
     def _after_fork(self) -> None:
         """In a forked child: the build thread is not there, and its lock may be held."""
@@ -202,6 +231,8 @@ class StandIn:
             self._thread = None
             for name in ("encode_ordinary", "encode", "encode_batch"):
                 self.__dict__.pop(name, None)
+            if self.on_change is not None:
+                self.on_change()
 
     def _build_quietly(self) -> None:
         # At the lowest CPU priority (Linux: a thread is a task of its own): on a busy single
@@ -217,7 +248,12 @@ class StandIn:
             pass
 
     def encode_ordinary(self, text: str) -> list[int]:
-        return self._charge(len(text)).encode_ordinary(text)
+        # The short call's path while counting: one frame, then the stand-in's library itself.
+        n = len(text)
+        if self._spent + n < self.BUDGET:
+            self._spent += n
+            return self._plain(text)
+        return self._charge(n).encode_ordinary(text)
 
     def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
         return self._charge(len(text)).encode(text, allowed_special)

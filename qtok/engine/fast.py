@@ -117,6 +117,9 @@ class FastokensEngine:
     def encode_ordinary(self, text: str) -> list[int]:
         return self._fk.encode_ordinary(text).ids
 
+    def fast_path(self):
+        return self._fk.encode_ordinary, "ids"
+
     def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
         if not allowed_special:
             return self._fk.encode_ordinary(text).ids

@@ -32,6 +32,12 @@ class TiktokenEngine:
         self.decode_bytes = self._enc.decode_bytes
         self.decode_single_token_bytes = self._enc.decode_single_token_bytes
 
+    def fast_path(self):
+        # tiktoken's Rust core without its Python method, which only adds the surrogate retry
+        # that qtok does above every engine.
+        core = getattr(self._enc, "_core_bpe", None)
+        return (core.encode_ordinary if core is not None else self._enc.encode_ordinary), None
+
     def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
         if not allowed_special:
             return self._enc.encode_ordinary(text)
