@@ -138,16 +138,15 @@ class StandIn:
     ``on_built`` (the tokenizer swaps it in): no call waits for the build. Both engines give the
     same ids, so callers see only the speed change.
 
-    A process that encodes less never pays the build's memory (fastokens: ~150 MB). A single call
-    of ``BIG`` characters or more builds first, in the calling thread: it pays for the build
-    itself (fastokens encodes ~4x faster than tiktoken). The build thread is joined at exit (a
-    native build unwound during interpreter shutdown can abort the process); a forked child
-    starts over with the stand-in.
+    A process that encodes less never pays the build's memory (fastokens: ~150 MB), and no call
+    ever waits for a build (one of 8 M characters used to build first: a 1.6 s call). With one
+    CPU there is nowhere to build and the stand-in answers for good. The build thread is joined
+    at exit (a native build unwound during interpreter shutdown can abort the process); a forked
+    child starts over with the stand-in.
     """
 
     # Characters: ~0.1 s of tiktoken's work. Below it a build is not worth its memory.
     BUDGET = 1 << 20
-    BIG = 8 << 20
 
     def __init__(self, spec: EncodingSpec, cls: Callable[[EncodingSpec], Engine],
                  stand_in: Callable[[EncodingSpec], Engine], on_built: Callable[[Engine], None]):
@@ -167,6 +166,8 @@ class StandIn:
 
     def backend(self) -> str:
         mine = getattr(self._engine, "backend", lambda: "stand-in")()
+        if "encode_ordinary" in self.__dict__ and self._thread is None:
+            return f"{mine}, answering for the faster engine (one CPU: no core to build it on)"
         when = "being built" if self._thread is not None else f"built after {self.BUDGET >> 20} M characters"
         return f"{mine}, standing in while the faster engine is {when}"
 
@@ -189,21 +190,21 @@ class StandIn:
         self._spent += n
         if self._spent < self.BUDGET or self.build_error is not None:
             return self._engine
-        if n >= self.BIG:
-            try:
-                return self.build()
-            except Exception:  # the stand-in is exact: keep it (build_error says why)
-                return self._engine
         self._start_build()
         return self._engine
 
     def _start_build(self) -> None:
-        with _BUILDS_LOCK:
-            if self._thread is not None:
-                return
-            thread = self._thread = threading.Thread(target=self._build_quietly, name="qtok-build", daemon=True)
-            _BUILDS.append(thread)
-        thread.start()
+        # With one CPU the build could only run on the callers' time: a thread at the lowest
+        # priority never finished in a run that kept the core busy, and its waiting for the GIL
+        # made tiktoken's short calls up to 2x slower (benchmarks/peers.py --taskset 1). There
+        # the stand-in answers for good (engine="fast" by name builds the faster one).
+        if usable_cpus() > 1:
+            with _BUILDS_LOCK:
+                if self._thread is not None:
+                    return
+                thread = self._thread = threading.Thread(target=self._build_quietly, name="qtok-build", daemon=True)
+                _BUILDS.append(thread)
+            thread.start()
         # Nothing more to count: calls go straight to the stand-in until the swap (a short call
         # costs the stand-in's time and one attribute lookup, not a method of this class).
         for name in ("encode_ordinary", "encode", "encode_batch"):
@@ -265,6 +266,14 @@ class StandIn:
     def encode_batch_flat(self, texts: list[str], allowed_special: frozenset[str]):
         flat = getattr(self._charge(sum(map(len, texts))), "encode_batch_flat", None)
         return flat(texts, allowed_special) if flat else None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 # Build threads started by stand-ins, joined at exit so no native build is cut by shutdown.

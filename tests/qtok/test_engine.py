@@ -29,7 +29,6 @@ def test_the_default_engine_stands_in_until_building_pays(monkeypatch):
     from qtok.engine import StandIn
 
     monkeypatch.setattr(StandIn, "BUDGET", 1000)
-    monkeypatch.setattr(StandIn, "BIG", 100_000)
     tok = Tokenizer(cl100k_base())  # the default engine, not asked for by name
     assert isinstance(tok.engine, StandIn) and "tiktoken" in repr(tok) and "standing in" in repr(tok)
     first = tok.encode("hello world")  # answered by tiktoken
@@ -41,10 +40,22 @@ def test_the_default_engine_stands_in_until_building_pays(monkeypatch):
     stand_in._thread.join(timeout=60)
     assert "fastokens" in repr(tok) and "standing in" not in repr(tok)
     assert tok.encode("hello world") == first == [15339, 1917]
-    # One call of BIG characters or more builds first, in the calling thread: it pays for it.
+
+
+def test_with_one_cpu_the_stand_in_answers_for_good(monkeypatch):
+    import qtok.engine
+    from qtok.encodings import cl100k_base
+    from qtok.engine import StandIn
+
+    monkeypatch.setattr(StandIn, "BUDGET", 1000)
+    monkeypatch.setattr(qtok.engine, "usable_cpus", lambda: 1)
     tok = Tokenizer(cl100k_base())
-    tok.encode_batch([text * 100])
-    assert "fastokens" in repr(tok) and tok.engine is not stand_in
+    text = "hello world, " * 100
+    want = get_tokenizer("cl100k_base", engine="tiktoken").encode(text)
+    for _ in range(3):  # past the budget, and again: no build, no thread, tiktoken's ids
+        assert tok.encode(text) == want and tok.encode_batch([text]) == [want]
+    assert isinstance(tok.engine, StandIn) and tok.engine._thread is None
+    assert "one CPU" in repr(tok)
 
 
 def test_a_stand_in_keeps_answering_when_the_engine_cannot_be_built(monkeypatch):
