@@ -137,9 +137,12 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     continued = {}
     unique = list(words)
     counts = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+    prefixed: dict[str, list[str]] = {}  # tokenizers with the same word prefix share the list
     for a in adapters:
         if unique:
-            n = np.asarray(a.count([a.word_prefix + w for w in unique]))
+            if a.word_prefix not in prefixed:
+                prefixed[a.word_prefix] = [a.word_prefix + w for w in unique] if a.word_prefix else unique
+            n = a.counts(prefixed[a.word_prefix])
             continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
         else:
             continued[a.name] = (0, 0)
@@ -149,27 +152,28 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
     reused = nfd_whole if form == "NFC" else 0
     nfc_rest = [normalize(d, "NFC") for d in nfd_docs[reused:]]
-    nfd = {a.name: (sum(a.count(nfd_sample)) if nfd_sample else 0,
-                    int(per_doc[a.name][:reused].sum()) + (sum(a.count(nfc_rest)) if nfc_rest else 0))
+    nfd = {a.name: (int(a.counts(nfd_sample).sum()) if nfd_sample else 0,
+                    int(per_doc[a.name][:reused].sum()) + (int(a.counts(nfc_rest).sum()) if nfc_rest else 0))
            for a in adapters}
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
             "split": split_count, "nfd": nfd, "lengths": per_doc}
 
 
 class _Utf8:
-    """A batch's text as UTF-8 bytes, with which bytes continue a character and, computed once
-    when first asked for, the character each byte belongs to: shared by every tokenizer."""
+    """A batch's text as UTF-8 bytes, with which bytes continue a character: shared by every
+    tokenizer."""
 
     def __init__(self, text: str):
         self.data = np.frombuffer(text.encode("utf-8"), np.uint8)
         self.continuation = (self.data & 0xC0) == 0x80  # the 2nd..4th bytes of a character
-        self._char_of_byte = None
 
-    @property
-    def char_of_byte(self):
-        if self._char_of_byte is None:
-            self._char_of_byte = np.cumsum(~self.continuation) - 1
-        return self._char_of_byte
+    def char_start(self, positions: np.ndarray) -> np.ndarray:
+        """The first byte of the character each byte position belongs to (a character has at
+        most 3 continuation bytes: 3 steps back over the positions alone, no pass over the text)."""
+        start = positions
+        for _ in range(3):
+            start = start - self.continuation[start]
+        return start
 
 
 def _split_chars(flat, token_lengths, utf8: _Utf8, so_far: int | None) -> int | None:
@@ -186,7 +190,7 @@ def _split_chars(flat, token_lengths, utf8: _Utf8, so_far: int | None) -> int | 
         return so_far
     # The characters of ascending byte positions ascend: the distinct ones are where they change
     # (np.unique would sort them again).
-    chars = utf8.char_of_byte[inside]
+    chars = utf8.char_start(inside)
     return so_far + 1 + int(np.count_nonzero(chars[1:] != chars[:-1]))
 
 

@@ -101,9 +101,14 @@ class Adapter:
 
     def count(self, texts: list[str]) -> list[int]:
         """The number of tokens of each text."""
+        return self.counts(texts).tolist()
+
+    def counts(self, texts: list[str]) -> np.ndarray:
+        """``count`` as an int64 array (no Python int per text)."""
         if self.encode_flat is not None:
-            return np.diff(self.encode_flat(texts)[1]).tolist()
-        return [len(ids) for ids in self.encode(texts)]
+            return np.diff(self.encode_flat(texts)[1]).astype(np.int64)
+        encoded = self.encode(texts)
+        return np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
 
     def flat(self, texts: list[str]):
         """(ids as one int64 numpy array, tokens of each text as a numpy array)."""
