@@ -3,6 +3,14 @@ piece counting over a synthetic corpus of >= 1 GB, with the local backend on 1 a
 processes and with Ray on 2 CPUs.
 
     python benchmarks/scale.py --ntrex PATH/ntrex128.tar.xz [--gb 1] [--lang deu]
+    python benchmarks/scale.py --paper 1000000 [--configs local2,ray2] [--ray-docs 100000]
+
+``--paper N``: the Qwen report's scale, N documents per language for the chart's 19 rows, each
+document one sentence of the embedded NTREX-128 stories drawn at random (seed 0; the code row:
+one line of the embedded code sample): a synthetic
+corpus (the same sentences repeated) that measures throughput only, counted by the study with
+qwen, cl100k_base and XLM-R (no bootstrap: intervals over a million documents are another cost).
+Ray runs on the first ``--ray-docs`` documents of each language.
 
 The corpus is NTREX-128 sentences of one language drawn at random (seed 0) into documents of 1 to
 20 sentences, one document a line, built once and cached under /tmp (--cache). Each measurement
@@ -54,6 +62,62 @@ def build_corpus(ntrex: Path, lang3: str, gb: float, cache: Path) -> Path:
     return out
 
 
+def build_paper_corpus(docs: int, cache: Path) -> Path:
+    """N one-sentence documents per chart language in ``cache/paper-N/{lang}/corpus.txt``."""
+    sys.path.insert(0, str(HERE.parent))
+    from analysis.corpora import load_corpus
+
+    root = cache / f"paper-{docs}"
+    embedded = load_corpus("embedded")
+    langs = [lang for lang in embedded.langs if not lang.startswith("code-")]  # "code": one line each
+    for lang in langs:
+        out = root / lang / "corpus.txt"
+        if out.is_file():
+            continue
+        sentences = [s for d in embedded.docs(lang) for s in d.splitlines() if s.strip()]
+        rng = random.Random(0)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for start in range(0, docs, 100_000):
+                n = min(100_000, docs - start)
+                f.write("\n".join(rng.choice(sentences) for _ in range(n)) + "\n")
+        os.replace(tmp, out)
+    return root
+
+
+def paper_one(args) -> dict:
+    """The study over the paper-scale corpus (or its first --ray-docs documents per language)."""
+    import itertools
+
+    from analysis.corpora import files_corpus
+    from analysis.study import run_study
+    from analysis.tokenizers import load_adapters
+
+    root = Path(args.corpus)
+    langs = sorted(p.name for p in root.iterdir() if (p / "corpus.txt").is_file())
+    if args.config == "ray2" and args.ray_docs:
+        sub = root.parent / f"{root.name}-first{args.ray_docs}"
+        for lang in langs:
+            out = sub / lang / "corpus.txt"
+            if not out.is_file():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with open(root / lang / "corpus.txt", encoding="utf-8") as f:
+                    out.write_text("".join(itertools.islice(f, args.ray_docs)), encoding="utf-8")
+        root = sub
+    corpus = files_corpus(str(root / "{lang}" / "corpus.txt"), langs)
+    corpus.parallel = set()  # resampled independently: not translations of each other
+    mb = sum((root / lang / "corpus.txt").stat().st_size for lang in langs) / 1e6
+    adapters = load_adapters(["qwen", "cl100k_base", "xlm-r"])
+    t0 = time.perf_counter()
+    study = run_study(corpus, adapters, reference_lang="en", n_boot=0, jobs=2,
+                      backend="ray" if args.config == "ray2" else "local", pool="process", progress=False)
+    seconds = time.perf_counter() - t0
+    docs = sum(r["n_docs"] for r in study.rows if r["tokenizer"] == "qwen")
+    return {"mb": mb, "seconds": seconds, "docs": docs, "langs": len(langs),
+            "tokens": {t: sum(r["n_tokens"] for r in study.rows if r["tokenizer"] == t) for t in study.tokenizers}}
+
+
 def peak_rss_sampler():
     """A thread that records the peak summed PSS of this process and its descendants."""
     import psutil  # installed with Ray (the scale extra)
@@ -86,6 +150,12 @@ def one(args) -> None:
     backend = "ray" if args.config == "ray2" else "local"
     jobs = 1 if args.config == "local1" else 2
     t0 = time.perf_counter()
+    if args.what == "paper":
+        res = paper_one(args)
+        stop.set()
+        print(json.dumps({"what": "paper", "config": args.config, "mb_s": res["mb"] / res["seconds"],
+                          "peak_pss_mb": peak[0] / 1e6, **res}))
+        return
     if args.what == "pieces":
         from qtok.train import count_corpus_pieces
 
@@ -121,12 +191,19 @@ def main() -> None:
     p.add_argument("--configs", default="local1,local2,ray2")
     p.add_argument("--flat", type=float, default=0.25,
                    help="also run qwen local2 on a corpus this many GB, to show memory does not grow (0: skip)")
+    p.add_argument("--paper", type=int, default=0,
+                   help="documents per language: the study of the chart's 19 rows at this scale (see above)")
+    p.add_argument("--ray-docs", type=int, default=100_000,
+                   help="with --paper: the documents per language Ray counts (0: all)")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--corpus", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         one(args)
+        return
+    if args.paper:
+        paper(args)
         return
     if args.ntrex is None:
         p.error("--ntrex PATH is required: NTREX-128's .tar.xz or its unpacked folder")
@@ -164,6 +241,32 @@ def main() -> None:
         # The study counts all three tokenizers over each block: its time is about the sum.
         rate = 1 / sum(1 / full[w, "local2"]["mb_s"] for w in study)
         print(f"\n# the 3-tokenizer study at local 2 workers: about {rate:.1f} MB/s (1 / sum of 1/rate)")
+
+
+def paper(args) -> None:
+    sys.path.insert(0, str(HERE))
+    from common import header
+
+    header("the study at the Qwen report's scale: the chart's 19 rows, one-sentence documents")
+    root = build_paper_corpus(args.paper, args.cache)
+    configs = args.configs.split(",") if args.configs != "local1,local2,ray2" else ["local2", "ray2"]
+    for config in configs:
+        r = subprocess.run([sys.executable, __file__, "--one", "--what", "paper", "--config", config,
+                            "--corpus", str(root), "--ray-docs", str(args.ray_docs)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(r.stderr[-2000:], file=sys.stderr)
+            raise SystemExit(f"paper {config} failed")
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        per_core = res["mb_s"] / 2
+        print(f"{config:<7} {res['langs']} languages, {res['docs']:,} documents, {res['mb']:,.0f} MB: "
+              f"{res['seconds']:,.1f} s, {res['mb_s']:.1f} MB/s ({per_core:.1f} per core), "
+              f"peak memory (PSS) {res['peak_pss_mb']:,.0f} MB; tokens: "
+              + ", ".join(f"{t} {n:,}" for t, n in res["tokens"].items()), flush=True)
+        if config == "local2":
+            for nodes, cores in ((8, 16), (32, 16)):
+                print(f"        at that per-core rate, {nodes} nodes of {cores} cores: "
+                      f"~{res['mb'] / (per_core * nodes * cores):,.1f} s (counting alone)", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@
     python -m model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
     python -m model "What is the capital of Iceland?" --chat --weights /path/to/Qwen-1_8B-Chat
     python -m model "..." --weights ... --dtype bfloat16 --quantize int8 --compile
+    python -m model "Why is the sky blue?" --chat --weights /path/to/Qwen3-1.7B   # any dense member
+
+The tokenizer is the checkpoint's family member (its tokenizer_config.json's added tokens, else
+its model_type) unless --encoding names one; --chat renders that member's chat template
+(Qwen-1: Qwen-Chat's make_context) and stops at its stop tokens.
 
 Without --weights the model has seeded random weights (and says so): the continuation is noise,
 but every step of the pipeline runs.
@@ -48,6 +53,33 @@ def _check_args(args) -> str | None:
     return None
 
 
+def checkpoint_encoding(directory: str) -> tuple[str, str]:
+    """The family member whose tokenizer a checkpoint directory uses, and how that was decided:
+    its ``tokenizer_config.json``'s added tokens (what tells Qwen2 from Qwen2.5 from Qwen3),
+    else its ``config.json``'s model_type (qwen2: Qwen2.5's, whose ids for text and ChatML are
+    those of Qwen1.5/2 too)."""
+    import json
+    from pathlib import Path
+
+    from qtok.family import MEMBERS
+
+    path = Path(directory) / "tokenizer_config.json"
+    try:
+        added = json.loads(path.read_text(encoding="utf-8")).get("added_tokens_decoder") or {}
+        found = tuple(v["content"] for _, v in sorted(added.items(), key=lambda kv: int(kv[0])))
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        found = ()
+    for name, member in MEMBERS.items():
+        if found and found == member.added:
+            return name, f"{path.name}'s added tokens"
+    try:
+        kind = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8")).get("model_type", "qwen")
+    except (OSError, ValueError, AttributeError):
+        kind = "qwen"
+    member = {"qwen2": "qwen2.5", "qwen3": "qwen3"}.get(kind, "qwen")
+    return member, f"config.json's model_type {kind!r} (--encoding to choose another)"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
     p.add_argument("text", nargs="?", default=EXAMPLE, help="the prompt (default: the capitals example)")
@@ -59,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--encoding", help="the tokenizer (qwen, qwen2, qwen2.5, qwen3, or a model id such as "
+                                      "Qwen/Qwen3-8B); default: the checkpoint's")
     p.add_argument("--chat", action="store_true",
-                   help="treat the text as a user message in Qwen-Chat's ChatML layout; stop at <|im_end|>")
-    p.add_argument("--system", default=DEFAULT_SYSTEM, help="with --chat: the system message")
+                   help="treat the text as a user message in the member's chat template; stop at its stop tokens")
+    p.add_argument("--system", help=f"with --chat: the system message (Qwen-1's default: {DEFAULT_SYSTEM!r}; "
+                                    "the family's templates: their own)")
     p.add_argument("--compile", action="store_true",
                    help="compile the decode step (torch.compile; CUDA graphs on a GPU)")
     p.add_argument("--quantize", choices=["int8", "int4"], help="weight-only quantization (torchao)")
@@ -90,11 +125,23 @@ def main(argv: list[str] | None = None) -> int:
                   "the continuation is noise")
         if args.quantize:
             print(f"quantized: {args.quantize} weight-only")
-        tok = qtok.get_tokenizer("qwen")
+        if args.encoding:
+            encoding, why = args.encoding, "--encoding"
+        elif args.weights:
+            encoding, why = checkpoint_encoding(args.weights)
+        else:
+            encoding, why = "qwen", "the preset's"
+        tok = qtok.get_tokenizer(encoding)
+        print(f"tokenizer: {tok.name} ({why})")
+        if tok.n_vocab > model.config.vocab_size:
+            raise ValueError(f"the tokenizer {tok.name} has {tok.n_vocab:,} ids, more than the model's "
+                             f"vocabulary of {model.config.vocab_size:,}: choose --encoding")
         if args.chat:
-            messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.text}]
+            system = args.system if args.system is not None else (None if tok.spec.family else DEFAULT_SYSTEM)
+            messages = ([{"role": "system", "content": system}] if system is not None else []) + \
+                [{"role": "user", "content": args.text}]
             ids = tok.encode_chat(messages)
-            stop_ids = (tok.special_tokens["<|im_end|>"], tok.special_tokens["<|endoftext|>"])
+            stop_ids = tok.stop_tokens
         else:
             ids = tok.encode(args.text)
             stop_ids = None

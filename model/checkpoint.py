@@ -1,9 +1,12 @@
-"""Reading and writing Qwen checkpoint directories, in Qwen's own layout.
+"""Reading and writing Qwen checkpoint directories: Qwen-1's own layout, and transformers' Qwen2
+(Qwen1.5/2/2.5) and Qwen3 layouts as they are saved.
 
 A directory holds ``config.json`` and either ``model.safetensors`` / ``pytorch_model.bin``, or
 shards listed by ``model.safetensors.index.json`` / ``pytorch_model.bin.index.json``
-(``{"weight_map": {tensor_name: shard_file}}``). Tensors keep Qwen's names, so the files of a
-real Qwen-1.8B load without renaming or permuting anything.
+(``{"weight_map": {tensor_name: shard_file}}``). ``config.json``'s ``model_type`` says the layout:
+Qwen-1's tensors load under their own names; a Qwen2/Qwen3 directory is read through
+``layout.HFView`` (its names mapped to Qwen-1's, q/k/v fused as they are read), so nothing is
+converted on disk. Mixture-of-experts and Qwen3.5's hybrid layers are refused in one line.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import torch
 
 from qtok.files import atomic_write, make_dir
 
+from .layout import HFView, to_hf
 from .materialize import build, from_tensors
-from .qwen import Qwen, QwenConfig
+from .qwen import REFUSED_TYPES, Qwen, QwenConfig
 
 # Buffers some exports include that this model derives instead of storing.
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
@@ -177,16 +181,17 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
         raw = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{config_path} is not valid JSON: {e}") from None
-    if isinstance(raw, dict) and raw.get("model_type") == "qwen2":
-        raise CheckpointError(f"{directory} is a transformers Qwen2 checkpoint; convert it first: "
-                              f"python -m model.convert {directory} OUT --to qwen")
-    config = QwenConfig.from_qwen_config(raw)
+    config, kind = config_of(raw, config_path)
     tensors = open_tensors(directory)
-    names = [n for n in tensors if not n.endswith(IGNORED_SUFFIXES)]
+    if kind == "qwen":
+        shapes = {n: tensors.shapes[n] for n in tensors if not n.endswith(IGNORED_SUFFIXES)}
+    else:
+        tensors = HFView(tensors, config)
+        shapes = dict(tensors.shapes, **{n: tensors.tensors.shapes[n] for n in tensors.unused()})
     with torch.device("meta"):
         expected = Qwen(config).state_dict()
-        shapes = {n: torch.empty(tensors.shapes[n]) for n in names}
-    check_state(shapes, expected, f"checkpoint {directory} does not fit the model")
+        shapes = {n: torch.empty(shape) for n, shape in shapes.items()}
+    check_state(shapes, expected, f"checkpoint {directory} ({kind} layout) does not fit the model")
     if dtype is None:
         dtype = tensors["transformer.ln_f.weight"].dtype
     # One module at a time: its tensors read, converted, and (with quantize) quantized before the
@@ -194,14 +199,40 @@ def load_checkpoint(directory: str | Path, dtype: torch.dtype | None = None,
     return build(config, from_tensors(tensors), dtype=dtype, device=device, quantize=quantize)
 
 
-def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1) -> None:
-    """Write ``model`` as a Qwen checkpoint directory (``fmt`` safetensors or bin, optionally
-    sharded). Every file is written atomically, config.json last."""
+def config_of(raw, config_path: Path) -> tuple[QwenConfig, str]:
+    """The model's configuration and its layout (``qwen``, ``qwen2`` or ``qwen3``) from the
+    contents of ``config.json``, or one line saying why it cannot run here."""
+    kind = raw.get("model_type", "qwen") if isinstance(raw, dict) else None
+    if kind in REFUSED_TYPES:
+        raise CheckpointError(f"{config_path}: model_type {kind!r} is {REFUSED_TYPES[kind]}; only the "
+                              "dense layouts run here (qwen, qwen2, qwen3)")
+    if kind in ("qwen2", "qwen3"):
+        try:
+            return QwenConfig.from_hf_config(raw), kind
+        except ValueError as e:
+            raise CheckpointError(f"{config_path}: {e}") from None
+    if kind != "qwen" and isinstance(raw, dict):
+        raise CheckpointError(f"{config_path}: model_type {kind!r} is not a Qwen layout (qwen, qwen2, qwen3)")
+    return QwenConfig.from_qwen_config(raw), "qwen"
+
+
+def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1,
+                    layout: str = "qwen") -> None:
+    """Write ``model`` as a checkpoint directory (``fmt`` safetensors or bin, optionally
+    sharded) in Qwen-1's layout or, ``layout="hf"``, transformers' Qwen2/Qwen3 layout (the only
+    one for grouped-query attention, q/k norms or tied embeddings). Every file is written
+    atomically, config.json last."""
 
     if fmt not in ("safetensors", "bin"):
         raise ValueError(f"fmt must be 'safetensors' or 'bin', not {fmt!r}")
+    if layout not in ("qwen", "hf"):
+        raise ValueError(f"layout must be 'qwen' or 'hf', not {layout!r}")
+    config = model.config.to_qwen_config() if layout == "qwen" else model.config.to_hf_config(
+        str(model.transformer.ln_f.weight.dtype).removeprefix("torch."))
     directory = make_dir(directory)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if layout == "hf":
+        state = to_hf(state, model.config)
     names = list(state)
     stem, ext = ("model", "safetensors") if fmt == "safetensors" else ("pytorch_model", "bin")
     groups = [names[i::shards] for i in range(shards)]
@@ -222,4 +253,4 @@ def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors"
     if shards > 1:
         atomic_write(directory / f"{stem}.{ext}.index.json",
                      json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
-    atomic_write(directory / "config.json", json.dumps(model.config.to_qwen_config(), indent=2))
+    atomic_write(directory / "config.json", json.dumps(config, indent=2))

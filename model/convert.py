@@ -3,15 +3,11 @@
     python -m model.convert SRC DST --to hf      # Qwen-1 (QWenLMHeadModel) -> Qwen2ForCausalLM
     python -m model.convert SRC DST --to qwen    # and back
 
-Qwen-1 is Qwen2's architecture with a fused attention projection: the same RMSNorm, RoPE in the
-split-half (``rotate_half``) layout, biases on q/k/v only, a SwiGLU MLP and untied embeddings. So
-the conversion renames and splits tensors and nothing else; every value is copied bit for bit.
-
-The only choice that is not a rename is which of Qwen's ``w1``/``w2`` is the gate. It is read off
-the forward pass, not the names: Qwen computes ``c_proj(w1(x) * silu(w2(x)))`` and Qwen2
-``down_proj(act(gate_proj(x)) * up_proj(x))``, so the tensor inside the SiLU, ``w2``, is
-``gate_proj`` and ``w1`` is ``up_proj``. tests/test_convert.py shows that the swapped mapping
-gives different logits from ``transformers``.
+Qwen-1 is Qwen2's architecture with a fused attention projection (model/layout.py has the names
+and why ``w2`` is the gate), so the conversion renames and splits tensors and nothing else; every
+value is copied bit for bit. Qwen2 and Qwen3 directories need no conversion: ``load_checkpoint``
+reads them as they are. A Qwen2 that Qwen-1 cannot express (grouped-query attention, tied
+embeddings) is refused by ``--to qwen`` in one line.
 
 A Qwen2 directory written here loads in ``transformers`` (and in vLLM and llama.cpp, which read the
 same layout) without ``trust_remote_code``; with ``tokenizer=True`` it also gets qtok's
@@ -36,96 +32,38 @@ from qtok.progress import Status, import_for
 torch = import_for("torch", "python -m model.convert", "model", __name__ == "__main__")  # the [model] extra
 
 from .checkpoint import CheckpointError, check_state, read_state_dict
-from .qwen import Qwen, QwenConfig, check_sizes
+from .layout import to_hf, to_qwen  # noqa: F401 - the conversions, re-exported
+from .qwen import Qwen, QwenConfig
 
 MAX_SHARD_BYTES = 2 << 30  # shards of at most 2 GiB, listed by model.safetensors.index.json
 
 
 def qwen2_config(c: QwenConfig, dtype: torch.dtype = torch.bfloat16) -> dict:
-    """The ``transformers`` Qwen2 ``config.json`` of a model of this shape."""
+    """The ``transformers`` ``config.json`` of a model of this shape (Qwen2, or Qwen3 with q/k
+    norms), its end-of-text token Qwen's."""
     eot = qtok.get_tokenizer("qwen").special_tokens[ENDOFTEXT]
-    return {
-        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
-        "hidden_size": c.d_model, "intermediate_size": c.ffn_dim,  # Qwen2: the MLP width itself
-        "num_hidden_layers": c.n_layer, "num_attention_heads": c.n_head,
-        "num_key_value_heads": c.n_head,  # Qwen-1 has no grouped-query attention
-        "head_dim": c.head_dim,
-        "hidden_act": "silu", "rms_norm_eps": c.norm_eps, "rope_theta": c.rope_base,
-        "max_position_embeddings": c.max_positions, "vocab_size": c.vocab_size,
-        "tie_word_embeddings": False, "use_sliding_window": False, "attention_dropout": 0.0,
-        "bos_token_id": eot, "eos_token_id": eot, "torch_dtype": str(dtype).removeprefix("torch."),
-    }
+    return c.to_hf_config(str(dtype).removeprefix("torch."), eos=eot)
 
 
 def config_from_qwen2(cfg: dict) -> QwenConfig:
     """A ``QwenConfig`` from a Qwen2 ``config.json``; refuses what Qwen-1 cannot express."""
     try:
-        check_sizes(cfg, ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",
-                          "vocab_size"), ("num_key_value_heads", "head_dim", "max_position_embeddings"),
-                    "a transformers Qwen2")
+        c = QwenConfig.from_hf_config(cfg)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
-    nh = cfg["num_attention_heads"]
-    if cfg.get("num_key_value_heads", nh) != nh:
-        raise CheckpointError(f"num_key_value_heads {cfg['num_key_value_heads']} != num_attention_heads "
-                              f"{nh}: grouped-query attention has no Qwen-1 form")
-    if cfg.get("tie_word_embeddings", False):
-        raise CheckpointError("tie_word_embeddings is true: Qwen-1 has a separate lm_head")
-    if cfg.get("rope_scaling"):
-        raise CheckpointError(f"rope_scaling {cfg['rope_scaling']} has no Qwen-1 form")
-    if cfg.get("hidden_act", "silu") != "silu":
-        raise CheckpointError(f"hidden_act {cfg['hidden_act']!r}: Qwen-1 uses silu")
-    return QwenConfig(
-        vocab_size=cfg["vocab_size"], n_layer=cfg["num_hidden_layers"], n_head=nh,
-        d_model=cfg["hidden_size"], head_dim=cfg.get("head_dim") or cfg["hidden_size"] // nh,
-        ffn_dim=cfg["intermediate_size"], rope_base=float(cfg.get("rope_theta", 10000.0)),
-        norm_eps=cfg.get("rms_norm_eps", 1e-6), max_positions=cfg.get("max_position_embeddings", 8192))
-
-
-# Qwen-1's tensor names -> Qwen2's, litgpt's way: one table, inverted for the way back. ``{}`` is
-# the layer number. The fused attention ``c_attn`` is the one tensor that is not a rename: it is
-# split into q, k, v (and fused back) by the helpers below.
-WEIGHT_MAP = {
-    "transformer.wte.weight": "model.embed_tokens.weight",
-    "transformer.ln_f.weight": "model.norm.weight",
-    "lm_head.weight": "lm_head.weight",
-    "transformer.h.{}.attn.c_proj.weight": "model.layers.{}.self_attn.o_proj.weight",
-    "transformer.h.{}.mlp.w2.weight": "model.layers.{}.mlp.gate_proj.weight",  # inside the SiLU
-    "transformer.h.{}.mlp.w1.weight": "model.layers.{}.mlp.up_proj.weight",
-    "transformer.h.{}.mlp.c_proj.weight": "model.layers.{}.mlp.down_proj.weight",
-    "transformer.h.{}.ln_1.weight": "model.layers.{}.input_layernorm.weight",
-    "transformer.h.{}.ln_2.weight": "model.layers.{}.post_attention_layernorm.weight",
-}
-FUSED = "transformer.h.{}.attn.c_attn.{}"  # weight and bias: rows q, then k, then v
-SPLIT = "model.layers.{}.self_attn.{}_proj.{}"
-
-
-def _rename(state: dict[str, torch.Tensor], table: dict[str, str], n_layer: int) -> dict[str, torch.Tensor]:
-    out = {}
-    for src, dst in table.items():
-        for i in range(n_layer) if "{}" in src else [None]:
-            out[dst.format(i)] = state[src.format(i)]
-    return out
-
-
-def to_hf(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
-    """Qwen-1 tensor names -> Qwen2's; the fused ``c_attn`` split into q, k, v (rows, then bias)."""
-    out = _rename(state, WEIGHT_MAP, c.n_layer)
-    width = c.n_head * c.head_dim
-    for i in range(c.n_layer):
-        for kind in ("weight", "bias"):
-            for part, t in zip("qkv", state[FUSED.format(i, kind)].split(width, 0)):
-                out[SPLIT.format(i, part, kind)] = t.contiguous()
-    return out
-
-
-def to_qwen(state: dict[str, torch.Tensor], c: QwenConfig) -> dict[str, torch.Tensor]:
-    """Qwen2 tensor names -> Qwen-1's; q, k, v fused back into ``c_attn``."""
-    out = _rename(state, {v: k for k, v in WEIGHT_MAP.items()}, c.n_layer)
-    for i in range(c.n_layer):
-        for kind in ("weight", "bias"):
-            out[FUSED.format(i, kind)] = torch.cat([state[SPLIT.format(i, p, kind)] for p in "qkv"])
-    return out
+    if cfg.get("model_type") != "qwen2":
+        raise CheckpointError(f"model_type {cfg.get('model_type')!r}: only a Qwen2 converts to Qwen-1 "
+                              "(a Qwen3 directory loads as it is: load_checkpoint DIR)")
+    if c.n_kv_head != c.n_head:
+        raise CheckpointError(f"num_key_value_heads {c.n_kv_head} != num_attention_heads {c.n_head}: "
+                              "grouped-query attention has no Qwen-1 form (load_checkpoint reads the "
+                              "directory as it is)")
+    if c.tie_embeddings:
+        raise CheckpointError("tie_word_embeddings is true: Qwen-1 has a separate lm_head "
+                              "(load_checkpoint reads the directory as it is)")
+    if not c.qwen1:
+        raise CheckpointError("head_dim * num_attention_heads != hidden_size: no Qwen-1 form")
+    return c
 
 
 def write_safetensors(state: dict[str, torch.Tensor], directory: Path,

@@ -64,6 +64,8 @@ def build(config: QwenConfig, fill: Fill, *,
     with torch.device("meta"):
         model = Qwen(config)
     q, qconfig = linear_config(quantize, torch.device(device), dtype, group_size) if quantize else (None, None)
+    # A tied output layer is the embedding table: its rows are read under that name.
+    head = "transformer.wte.weight" if config.tie_embeddings else "lm_head.weight"
     for module_name, module in list(model.named_modules()):
         own = list(module.named_parameters(recurse=False))
         if not own:
@@ -71,7 +73,10 @@ def build(config: QwenConfig, fill: Fill, *,
         if quantize and module is model.lm_head:  # 0.6 GB in bf16: made and quantized in blocks
             model.lm_head = quantized_rows(
                 config.vocab_size, config.d_model,
-                lambda w, a, b: fill("lm_head.weight", w, (a, b)), q, qconfig, dtype, device)
+                lambda w, a, b: fill(head, w, (a, b)), q, qconfig, dtype, device)
+            continue
+        if module is model.lm_head and config.tie_embeddings:
+            model.lm_head.weight = model.transformer.wte.weight  # the table filled above, shared
             continue
         module.to(dtype)
         module.to_empty(device=device, recurse=False)

@@ -26,3 +26,24 @@ def clean(s: str) -> str:
     """What a text decodes back to: lone surrogates become U+FFFD (they cannot be UTF-8), written
     here independently of qtok's own ``replace_surrogates``."""
     return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def plain_tensors(t) -> list:
+    """A tensor, or the plain tensors inside a torchao tensor subclass, for exact comparison."""
+    import torch  # the model tests only
+
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) and hasattr(t, "__tensor_flatten__"):
+        names, _ = t.__tensor_flatten__()
+        return [x for n in names for x in plain_tensors(getattr(t, n))]
+    return [t.detach()]
+
+
+def assert_same(a, b):
+    """Two models with the same parameters and buffers, exactly (torchao subclasses opened)."""
+    import torch
+
+    sa, sb = dict(a.named_parameters()) | dict(a.named_buffers()), dict(b.named_parameters()) | dict(b.named_buffers())
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        xs, ys = plain_tensors(sa[name]), plain_tensors(sb[name])
+        assert len(xs) == len(ys) and all(torch.equal(x, y) for x, y in zip(xs, ys)), name

@@ -5,26 +5,11 @@ import json
 
 import pytest
 import torch
+from helpers import assert_same
 
 from model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
 from model.materialize import build, random_weights
 from model.quantize import Int8Embedding, quantize
-
-
-def plain_tensors(t: torch.Tensor) -> list[torch.Tensor]:
-    """A tensor, or the plain tensors inside a torchao tensor subclass, for exact comparison."""
-    if type(t) not in (torch.Tensor, torch.nn.Parameter) and hasattr(t, "__tensor_flatten__"):
-        names, _ = t.__tensor_flatten__()
-        return [x for n in names for x in plain_tensors(getattr(t, n))]
-    return [t.detach()]
-
-
-def assert_same(a, b):
-    sa, sb = dict(a.named_parameters()) | dict(a.named_buffers()), dict(b.named_parameters()) | dict(b.named_buffers())
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        xs, ys = plain_tensors(sa[name]), plain_tensors(sb[name])
-        assert len(xs) == len(ys) and all(torch.equal(x, y) for x, y in zip(xs, ys)), name
 
 
 @pytest.mark.parametrize("mode", ["int8", "int4"])
