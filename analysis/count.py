@@ -31,6 +31,7 @@ from .metrics import (
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
 
+UNIT = "\0"  # prefixes the per-document words/characters beside the tokenizers' lengths
 BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
 # Per block, the first documents up to this many characters (the last one cut there) are also
 # tokenized in NFD, against NFC: the normalization-robustness ratio, at a few percent of an 8 MB
@@ -80,6 +81,9 @@ class Counted:
     # lang -> documents in the corpus before a --sample drew from it: a sample of a corpus that
     # is not parallel is not parallel, however many documents each language's sample has.
     population: dict[str, int] = field(default_factory=dict)
+    # ("words" | "chars", lang) -> each document's whitespace words or characters, in the order
+    # of doc_tokens: what costs and context fits are per, resampled with the tokens.
+    doc_units: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict:
@@ -97,6 +101,8 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     nfd_docs: list[str] = []
     nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
     spaced = None  # decided by the script of the block's first documents, not by its file name
+    doc_words: list[int] = []  # each document's words and characters: what costs are per
+    doc_chars: list[int] = []
     docs = selected(block)
     while True:
         if stopping():
@@ -118,11 +124,15 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             stats["n_docs"] += 1
             stats["n_bytes"] += len(doc.encode("utf-8"))
             stats["n_chars"] += len(doc)
+            n_words = 0
             for piece in split_long(doc, LONG_DOC):  # cut at spaces: the same words, fewer at a time
                 split = piece.split()
-                stats["n_words"] += len(split)
+                n_words += len(split)
                 if spaced:
                     words.update(split)
+            stats["n_words"] += n_words
+            doc_words.append(n_words)
+            doc_chars.append(len(doc))
         utf8 = _Utf8("".join(batch)) if split_count else None  # one per batch, for every tokenizer
         for a in adapters:
             flat, counts = _flat_cut(a, batch, lang)
@@ -156,7 +166,8 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
                     int(per_doc[a.name][:reused].sum()) + (int(a.counts(nfc_rest).sum()) if nfc_rest else 0))
            for a in adapters}
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
-            "split": split_count, "nfd": nfd, "lengths": per_doc}
+            "split": split_count, "nfd": nfd, "lengths": per_doc,
+            "units": {"words": np.asarray(doc_words, dtype=np.int64), "chars": np.asarray(doc_chars, dtype=np.int64)}}
 
 
 class _Utf8:
@@ -372,7 +383,9 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
             m["continued"][n][0] += part["continued"][n][0]
             m["continued"][n][1] += part["continued"][n][1]
             lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
-    by_lang, doc_tokens, first_docs, used_tokens = {}, {}, {}, {}
+        for unit, v in part["units"].items():
+            lengths.setdefault((UNIT + unit, lang), {})[i] = v
+    by_lang, doc_tokens, first_docs, used_tokens, doc_units = {}, {}, {}, {}, {}
     for lang in corpus.langs:
         if lang not in merged or merged[lang]["stats"]["n_docs"] == 0:
             raise ValueError(f"language {lang!r} of corpus {corpus.name!r} has no documents")
@@ -385,6 +398,9 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                 text += piece
         script = "code" if lang.startswith("code") else dominant_script(text)
         stats = {k: int(m["stats"][k]) for k in ("n_docs", "n_bytes", "n_chars", "n_words")}
+        for unit in ("words", "chars"):
+            parts = lengths[UNIT + unit, lang]
+            doc_units[unit, lang] = np.concatenate([parts[i] for i in sorted(parts)]).tolist()
         rows = []
         for a in adapters:
             per_doc = np.concatenate([lengths[a.name, lang][i] for i in sorted(lengths[a.name, lang])])
@@ -412,4 +428,4 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
                                                   "method": "uniform without replacement"}}
     if address:
         how["address"] = address
-    return Counted(by_lang, doc_tokens, how, first_docs, used_tokens, population)
+    return Counted(by_lang, doc_tokens, how, first_docs, used_tokens, population, doc_units)

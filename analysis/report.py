@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 import struct
 
@@ -63,11 +64,47 @@ def _metadata(meta: dict) -> str:
         return "–" if value is None else str(value)
 
     keep = ["corpus_name", "languages", "normalization", "baseline", "reference_lang", "bootstrap",
-            "paper", "premium_gini", "premium_gini_reason", "counting", "caps", "versions", "seconds"]
+            "paper", "premium_gini", "premium_gini_reason", "costs", "counting", "caps", "versions", "seconds"]
     items = "".join(f"<dt>{e(k.replace('_', ' '))}</dt><dd>{e(show(meta[k]))}</dd>"
                     for k in keep if k in meta and meta[k] not in ("", None))
     return (f'<dl id="meta-list">{items}</dl><details><summary>everything, as JSON</summary>'
             f'<pre id="meta">{e(json.dumps(meta, indent=2, ensure_ascii=False))}</pre></details>')
+
+
+def _costs(study) -> str:
+    """The cost section: per language and tokenizer, the cost of 1,000 words (or characters)
+    and the words that fit in the context, each with its interval, and the corpus's cost; empty
+    when neither --price nor --context was given."""
+    e = html.escape
+    costs = study.meta.get("costs", {})
+    prices, context = costs.get("prices_per_million_tokens") or {}, costs.get("context_tokens")
+    if not prices and context is None:
+        return ""
+
+    def cell(r, column, spec):
+        v, lo, hi = r.get(column, math.nan), r.get(f"{column}_lo", math.nan), r.get(f"{column}_hi", math.nan)
+        if v != v:
+            return "–"
+        return f"{v:{spec}}" + ("" if lo != lo else f" [{lo:{spec}}, {hi:{spec}}]")
+
+    cols = [(t, what) for t in study.tokenizers for what in
+            ((["cost"] if t in prices else []) + (["fit"] if context is not None else []))]
+    head = "".join(f"<th>{e(t)}: {'cost / 1k' if what == 'cost' else f'fit in {context:,}'}</th>" for t, what in cols)
+    grid = {(r["tokenizer"], r["lang"]): r for r in study.rows}
+    body = []
+    for lang in study.langs:
+        unit = grid[study.tokenizers[0], lang].get("unit", "word")
+        tds = "".join(f"<td>{e(cell(grid[t, lang], 'cost_per_1k' if what == 'cost' else 'context_fit', '.4f' if what == 'cost' else ',.0f'))}</td>"
+                      for t, what in cols)
+        body.append(f"<tr><td>{e(lang)} ({e(unit)}s)</td>{tds}</tr>")
+    totals = ", ".join(f"{t} {sum(r['corpus_cost'] for r in study.rows if r['tokenizer'] == t):,.4f}"
+                       for t in prices)
+    said = ", ".join(f"{t} {p:g}" for t, p in prices.items())
+    return (f'<h2>Cost</h2><p>Prices per million tokens as given (--price): {e(said or "none")}; '
+            f'context: {e(f"{context:,} tokens" if context else "none")}. Words are whitespace words; '
+            "for scripts written without spaces, characters. Intervals: the same bootstrap as NSL.</p>"
+            f'<table id="costs"><thead><tr><th>lang</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            + (f"<p>The whole corpus: {e(totals)}.</p>" if totals else ""))
 
 
 def render_report(study, table, figures: dict[str, bytes], meta: dict) -> str:
@@ -134,6 +171,7 @@ pre {{ background: #f6f6f6; padding: .6rem; overflow: auto; font-size: 12px; }}
 {''.join(rows)}
 </tbody></table>
 {''.join(f'<p class="warning">note: {e(w)}</p>' for w in warnings)}
+{_costs(study)}
 <h2>Figures</h2>
 {figs}
 <h2>One sentence per language</h2>

@@ -59,6 +59,10 @@ TABLE_METRICS = {
     "chars_per_token": ("chars_per_token", None, "characters per token", ".3f"),
     "bytes_per_token": ("bytes_per_token", None, "UTF-8 bytes per token", ".3f"),
     "nfd_ratio": ("nfd_ratio", None, "tokens on NFD text / tokens on NFC text (a sample of each block)", ".3f"),
+    "cost": ("cost_per_1k", "cost_per_1k", ("cost of 1,000 words (characters where a script has no spaces) "
+                                            "at --price per million tokens"), ".4f"),
+    "context": ("context_fit", "context_fit", "words (characters where a script has no spaces) that fit "
+                                              "in --context tokens", ".0f"),
 }
 
 
@@ -74,9 +78,9 @@ class Headline:
     warnings: list[str]
 
 
-def _interval(r: dict, column: str) -> str:
+def _interval(r: dict, column: str, spec: str = ".3f") -> str:
     lo, hi = r.get(f"{column}_lo", math.nan), r.get(f"{column}_hi", math.nan)
-    return "–" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+    return "–" if math.isnan(lo) else f"[{lo:{spec}}, {hi:{spec}}]"
 
 
 def headline(study: Study, metric: str = "nsl") -> Headline:
@@ -105,6 +109,7 @@ def headline(study: Study, metric: str = "nsl") -> Headline:
     # tokenizer that is not byte-level): that is its note, not the row's other reasons.
     not_for = {t for t in study.tokenizers if column not in ("compression", "nsl", "premium")
                and all(nan(value_of(grid[t, lang])) for lang in study.langs if (t, lang) in grid)}
+    priced = study.meta.get("costs", {}).get("prices_per_million_tokens", {})
     rows = []
     for lang in study.langs:
         cells, flags = [], []
@@ -114,10 +119,11 @@ def headline(study: Study, metric: str = "nsl") -> Headline:
             cells.append(fmt(value, spec))
             # A note marks the cell it explains: a missing value, or a missing interval.
             missing = nan(value)
-            flags.append(f"{metric.replace('_', ' ')} does not apply to {t}" if t in not_for
+            flags.append(f"no --price for {t}" if metric == "cost" and t not in priced
+                         else f"{metric.replace('_', ' ')} does not apply to {t}" if t in not_for
                          else (r.get("reason") or "") if missing else "")
             if t in with_ci:
-                cells.append(_interval(r, ci))
+                cells.append(_interval(r, ci, spec))
                 flags.append((r.get("reason") or "") if cells[-1] == "–" and not missing else "")
         for t in charted:
             r = grid[t, lang]
@@ -177,8 +183,15 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
         figures[f"{stem}-premium.png"] = premium_figure(
             study.rows, [lang for lang in study.langs if lang in study.meta["parallel_languages"]],
             study.tokenizers, study.meta.get("reference_lang", "en"))
+    if any(not math.isnan(r.get("cost_per_1k", math.nan)) for r in study.rows):
+        prices = study.meta.get("costs", {}).get("prices_per_million_tokens", {})
+        figures[f"{stem}-cost.png"] = metric_figure(
+            study.rows, "cost_per_1k", study.langs, study.tokenizers,
+            title="Cost of 1,000 words (characters for scripts without spaces) at "
+                  + ", ".join(f"{t} {p:g}" for t, p in prices.items()) + " per million tokens",
+            label="cost per 1,000 words / characters")
     column, _, title, _ = TABLE_METRICS[metric]
-    if column not in ("compression", "nsl", "premium"):
+    if column not in ("compression", "nsl", "premium", "cost_per_1k"):
         figures[f"{stem}-{metric}.png"] = metric_figure(
             study.rows, column, study.langs, study.tokenizers,
             title=title.format(baseline=study.baseline, reference=study.meta.get("reference_lang", "en")),

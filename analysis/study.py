@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from qtok.blocks import BLOCK_BYTES
 
 from .corpora import DATA, Corpus, chart_code
+from .cost import COST_COLUMNS, add_costs, check_context
 from .count import count_corpus
 from .metrics import NAN, RENYI_ALPHA, UNK_THRESHOLD, add_metrics, gini, overlap_matrix
 from .report import sample_sentence
@@ -33,7 +34,7 @@ PAPER_COLUMNS = {"qwen": "Qwen", "llama": "LLaMA-7B", "baichuan": "Baichuan-7B",
 MIN_DOCS_INTERVAL = 30
 EXTRA = ["script", "n_unk", "renyi_efficiency", "vocab_utilization", "continued_words",
          "split_rate", "avg_rank", "nfd_ratio", "compression_lo",
-         "compression_hi", "premium_lo", "premium_hi", "paper", "paper_diff", "reason"]
+         "compression_hi", "premium_lo", "premium_hi", "paper", "paper_diff", *COST_COLUMNS, "reason"]
 
 
 def paper_values() -> dict[tuple[str, str], float]:
@@ -72,6 +73,7 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
               address: str | None = None, sample: int | None = None,
               block_bytes: int = BLOCK_BYTES, pool: str | None = None,
               compare_paper: bool | None = None,
+              prices: dict[str, float] | None = None, context: int | None = None,
               status: Callable[[str], None] = lambda message: None,
               warn: Callable[[str], None] = lambda message: None) -> Study:
     """Count all languages (``backend="local"``: on all cores; ``"ray"``: on Ray), then the
@@ -91,6 +93,9 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     if baseline not in names:
         raise ValueError(f"the baseline {baseline!r} is not among the tokenizers {names}; add it "
                          "to --tokenizers or choose another with --baseline")
+    check_context(context)
+    if prices and (unknown := sorted(set(prices) - set(names))):
+        raise ValueError(f"prices name {unknown}, which are not among the tokenizers {names}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise ValueError(f"--bootstrap must be 0 (no intervals) or a positive number of replicates, got {n_boot!r}")
     for flag, value in (("--sample", sample), ("--max-docs", max_docs), ("--max-bytes", max_bytes)):
@@ -122,6 +127,8 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         if r["lang"] in not_parallel:
             _add_reason(r, not_parallel[r["lang"]])
     add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, n_boot, seed)
+    add_costs(rows, doc_tokens, counted.doc_units, prices or {}, context, Resampler(n_boot=n_boot, seed=seed),
+              MIN_DOCS_INTERVAL)
     small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
     if small and n_boot:
         warn(f"no 95% intervals for {', '.join(small)}: fewer than {MIN_DOCS_INTERVAL} documents each")
@@ -147,6 +154,9 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
                       "seed": seed, "level": 0.95, "min_documents": MIN_DOCS_INTERVAL},
         "unknown_threshold": UNK_THRESHOLD,
         "renyi_alpha": RENYI_ALPHA,
+        "costs": {"prices_per_million_tokens": prices or {}, "context_tokens": context,
+                  "units": "whitespace words; characters for scripts written without spaces",
+                  "interval": "the same paired bootstrap as compression, tokens / units"},
         "premium_gini": gini_values,
         "premium_gini_reason": gini_reason,
         "paper": {"source": "Qwen technical report, Fig. 3 (analysis/data/qwen_report_fig3.tsv)",

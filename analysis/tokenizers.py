@@ -265,9 +265,36 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
                    unk_ids=frozenset(i for i in unk if i >= 0), spans=spans, cut_safe=bool(cut_safe))
 
 
+def peer_adapter(name: str, label: str | None = None) -> Adapter:
+    """A competing vocabulary by name (``analysis.peers``): o200k_base and tekken through qtok's
+    engines (byte-level BPE, ids after tekken's control tokens), deepseek-v4 through tokenizers."""
+    from . import peers
+
+    if name == "deepseek-v4":
+        adapter = hf_json_adapter(peers.read(name), label or name, f"{peers.FILES[name][1]}: {peers.FILES[name][2]}")
+        adapter.meta.update(peers.meta(name))
+        return adapter
+    tok, offset = peers.tokenizer(name)
+
+    def flat(texts):
+        ids, offsets = tok.encode_batch_flat(texts)
+        return np.asarray(ids, dtype=np.int64) + offset, offsets
+
+    def spans(text):
+        ids, where = tok.encode_with_offsets(text)
+        return [i + offset for i in ids], where
+
+    lengths = _token_lengths(tok)
+    return Adapter(label or name, lambda texts: peers.shifted(tok.encode_batch(texts, num_threads=4), offset),
+                   dict(peers.meta(name), engine=f"qtok {tok.engine_name}"), vocab_size=tok.n_vocab + offset,
+                   word_prefix=" ", encode_flat=flat, spans=spans, max_chars=None,
+                   token_lengths=np.concatenate([np.zeros(offset, dtype=np.int64), lengths]))
+
+
 # qtok's named encodings: Qwen-1, the Qwen2+ family (qwen2, qwen2.5, qwen3, qwen3.5), cl100k_base.
 QTOK_NAMES = qtok.list_encodings()
-KNOWN = [*QTOK_NAMES, "xlm-r", "xlm-r-hf"]
+PEER_NAMES = ["o200k_base", "deepseek-v4", "tekken"]  # analysis.peers.PEERS, without importing it
+KNOWN = [*QTOK_NAMES, "xlm-r", "xlm-r-hf", *PEER_NAMES]
 # What the study (and the playground) compare unless told otherwise.
 DEFAULT_TOKENIZERS = "qwen,cl100k_base,xlm-r"
 
@@ -305,6 +332,8 @@ def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
         return xlmr()
     if path_str == "xlm-r-hf":
         return xlmr_hf()
+    if path_str in PEER_NAMES:
+        return peer_adapter(path_str, label)
     path = Path(path_str)
     if not path.is_file():
         looks_like_a_file = (label is not None or "/" in path_str or "\\" in path_str

