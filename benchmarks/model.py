@@ -119,11 +119,18 @@ def hf_decode_rate(hf, ids, n, sync) -> float:
     return ids.shape[0] * n / max(1e-9, time.perf_counter() - t0 - prefill)
 
 
-@torch.inference_mode()
 def speed(args, device: str) -> None:
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    # Built outside inference mode: weights made inside it ran 7x slower on this CPU, ours and
+    # transformers' alike (bf16 matmuls took another path); before 2026-12-06 this function was
+    # decorated with inference_mode and every CPU speed here was measured that way.
     model = random_model(torch.bfloat16, device)
     hf = hf_twin(model, torch.bfloat16, device)
+    with torch.inference_mode():
+        _timings(args, device, model, hf, sync)
+
+
+def _timings(args, device, model, hf, sync) -> None:
     T = args.t
     shapes = [(1, T)] if device == "cpu" else [(1, 2048), (8, 2048)]
     for B, t in shapes:
@@ -184,16 +191,17 @@ def memory_one(mode: str, device: str) -> dict:
             "load_peak_gib": load_peak, "peak_gib": peak}
 
 
-@torch.inference_mode()
 def quality(device: str) -> None:
     """Top-1 agreement and KL(bf16 || quantized) of the next-token distributions on 512 ids."""
     from model.quantize import quantize
 
     ids = prompt_ids(512, 1, device)
-    ref = random_model(torch.bfloat16, device)(ids)[0].float().log_softmax(-1)
+    with torch.inference_mode():
+        ref = random_model(torch.bfloat16, device)(ids)[0].float().log_softmax(-1)
     for mode in ("int8", "int4"):
         model = quantize(random_model(torch.bfloat16, device), mode)
-        out = model(ids)[0].float().log_softmax(-1)
+        with torch.inference_mode():
+            out = model(ids)[0].float().log_softmax(-1)
         agree = (out.argmax(-1) == ref.argmax(-1)).float().mean().item()
         kl = (ref.exp() * (ref - out)).sum(-1).mean().item()
         print(f"quality {mode} vs bf16 (random weights: a weak proxy): top-1 agreement {agree:.3f}, "

@@ -254,13 +254,13 @@ class Attention(nn.Module):
             self.k_cache.index_copy_(2, input_pos, k)
             self.v_cache.index_copy_(2, input_pos, v)
             k, v = self.k_cache, self.v_cache
-        if self.n_kv_head != self.n_head:  # query head i reads key/value head i // (nh / nkv)
-            n_rep = self.n_head // self.n_kv_head
-            k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)
+        # Grouped: query head i reads key/value head i // (nh / nkv), inside SDPA (no copies of
+        # the keys and values per query head).
+        gqa = self.n_kv_head != self.n_head
         if mask is None:  # no cache: the whole sequence at once
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, nh*hd)
         return self.c_proj(y)
 
