@@ -277,6 +277,6 @@ def read_results(path: str | Path) -> list[dict]:
             if k in r:
                 r[k] = int(r[k])
         for k in METRICS + EXTRA:
-            if k in r and k not in ("reason", "n_unk", "script"):
+            if k in r and k not in ("reason", "n_unk", "script", "unit"):
                 r[k] = float(r[k]) if r[k] not in ("", "nan") else float("nan")
     return rows

@@ -171,6 +171,10 @@ static PyObject *call_name(PyObject *op, void *closure) {
     return PyObject_GetAttrString(((Call *)op)->fallback, "__name__");
 }
 
+static PyObject *call_module(PyObject *op, void *closure) {
+    return PyObject_GetAttrString(((Call *)op)->fallback, "__module__");
+}
+
 static PyObject *call_target(PyObject *op, void *closure) {
     Call *self = (Call *)op;
     return Py_NewRef(self->target ? self->target : Py_None);
@@ -183,6 +187,7 @@ static PyObject *call_repr(PyObject *op) {
 static PyGetSetDef call_getset[] = {
     {"__doc__", call_doc, NULL, NULL, NULL},
     {"__name__", call_name, NULL, NULL, NULL},
+    {"__module__", call_module, NULL, NULL, NULL},
     {"target", call_target, NULL, "the engine's function called for one str, or None", NULL},
     {NULL},
 };
