@@ -38,7 +38,7 @@ import numpy as np
 
 from qtok.files import atomic_write, make_dir
 
-from .scripts import dominant_script
+from .scripts import char_script, dominant_script
 
 DIGIT_LENGTHS = range(1, 13)
 DIGIT_SAMPLES = 200
@@ -74,19 +74,34 @@ def reachability(ranks: dict[bytes, int]) -> dict:
 
 
 def partial_kind(token: bytes) -> str | None:
-    """None for a token that is valid UTF-8; else what character it holds a piece of."""
+    """None for a token that is valid UTF-8; else the script of the character it holds the start
+    of (its lead byte and the continuation bytes it has narrow it to a range of code points; the
+    first letter in that range names the script), or ``continuation bytes only``.
+
+    >>> partial_kind("你".encode()[:2]), partial_kind("ก".encode()[:2]), partial_kind(b"\\x80")
+    ('Han', 'Thai', 'continuation bytes only')
+    """
     try:
         token.decode("utf-8")
         return None
     except UnicodeDecodeError:
         pass
-    for b in token:
-        if b >= 0xF0:
-            return "4-byte characters (emoji, rare CJK)"
-        if b >= 0xE0:
-            return "3-byte characters (Indic, Thai, CJK, Hangul...)"
-        if b >= 0xC0:
-            return "2-byte characters (Latin extensions, Greek, Cyrillic, Hebrew, Arabic...)"
+    for i, b in enumerate(token):
+        size = 4 if b >= 0xF0 else 3 if b >= 0xE0 else 2 if b >= 0xC0 else 0
+        if size:
+            head = token[i:i + size]
+            try:  # the range of code points these bytes can begin
+                lo = ord((head + b"\x80" * (size - len(head))).decode("utf-8"))
+                hi = ord((head + b"\xbf" * (size - len(head))).decode("utf-8"))
+            except UnicodeDecodeError:  # a lead byte no character has (0xC0, 0xF5...)
+                return "invalid lead byte"
+            symbols = False
+            for cp in range(lo, min(hi, lo + 4095) + 1):  # the first letter there names the script
+                c = chr(cp)
+                if c.isalpha():
+                    return char_script(c)
+                symbols = symbols or unicodedata.category(c).startswith("S")
+            return "emoji and symbols" if symbols else "other"
     return "continuation bytes only"
 
 
@@ -177,8 +192,10 @@ def summary(result: dict) -> list[str]:
         lines.append(f"irregular: {len(result['irregular_reachable']):,} reachable tokens lower ranks cannot "
                      "build in two parts (only through a higher-ranked part; no merge list expresses them)")
         partial = result["partial"]
+        groups = sorted(partial.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         lines.append(f"partial characters: {sum(map(len, partial.values())):,} multi-byte tokens are not valid UTF-8 alone"
-                     + "".join(f"; {len(v):,} of {k}" for k, v in sorted(partial.items(), key=lambda kv: -len(kv[1]))))
+                     + "".join(f"; {len(v):,} {k}" for k, v in groups[:8])
+                     + (f"; {len(groups) - 8} more groups in the JSON" if len(groups) > 8 else ""))
     else:
         lines.append(result["not_byte_level"])
     if "unused" in result:
