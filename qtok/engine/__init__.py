@@ -153,8 +153,6 @@ class StandIn:
         self.spec = spec
         self._cls, self._on_built = cls, on_built
         self._engine = stand_in(spec)
-        function, attr = fast_path(self._engine)
-        self._plain = function if attr is None else self._engine.encode_ordinary
         self._spent = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -166,7 +164,7 @@ class StandIn:
 
     def backend(self) -> str:
         mine = getattr(self._engine, "backend", lambda: "stand-in")()
-        if "encode_ordinary" in self.__dict__ and self._thread is None:
+        if not self.counting and self._thread is None:
             return f"{mine}, answering for the faster engine (one CPU: no core to build it on)"
         when = "being built" if self._thread is not None else f"built after {self.BUDGET >> 20} M characters"
         return f"{mine}, standing in while the faster engine is {when}"
@@ -212,6 +210,11 @@ class StandIn:
         if self.on_change is not None:
             self.on_change()
 
+    @property
+    def counting(self) -> bool:
+        """Whether calls are still counted (``_start_build`` replaces the counting methods)."""
+        return "encode_ordinary" not in self.__dict__
+
     def fast_path(self):
         # While counting, the stand-in's library goes as it is, for as many characters as
         # lend() gives: the caller reports them to spend().
@@ -220,7 +223,7 @@ class StandIn:
     def lend(self) -> int:
         """How many characters may be encoded without this stand-in (then ``spend`` them);
         -1 once the build started (nothing left to count)."""
-        return -1 if "encode_ordinary" in self.__dict__ else max(0, self.BUDGET - self._spent)
+        return max(0, self.BUDGET - self._spent) if self.counting else -1
 
     def spend(self, n: int) -> None:
         self._spent += n
@@ -249,12 +252,9 @@ class StandIn:
             pass
 
     def encode_ordinary(self, text: str) -> list[int]:
-        # The short call's path while counting: one frame, then the stand-in's library itself.
-        n = len(text)
-        if self._spent + n < self.BUDGET:
-            self._spent += n
-            return self._plain(text)
-        return self._charge(n).encode_ordinary(text)
+        # Short calls while counting come through tok.encode's Call, on the characters lend()
+        # gives it; this is the path of the Python method (and of builds without qtok._call).
+        return self._charge(len(text)).encode_ordinary(text)
 
     def encode(self, text: str, allowed_special: frozenset[str]) -> list[int]:
         return self._charge(len(text)).encode(text, allowed_special)
