@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from qtok.files import atomic_write, make_dir
+from qtok.progress import reader_gone
 
 from .scripts import char_script, dominant_script
 
@@ -50,13 +51,13 @@ def rank_table(spec: str):
     from qtok import get_tokenizer
 
     from .peers import PEERS
-    from .peers import tokenizer as peer_tokenizer
+    from .peers import spec as peer_spec
     from .tokenizers import QTOK_NAMES, parse_spec
 
     _, source = parse_spec(spec)
-    if source in PEERS and source != "deepseek-v4":
-        tok, offset = peer_tokenizer(source)
-        return tok.mergeable_ranks, offset
+    if source in PEERS and source != "deepseek-v4":  # the file's ranks; no second tokenizer built
+        encoding, offset = peer_spec(source)
+        return encoding.mergeable_ranks, offset
     if source in QTOK_NAMES or source.endswith(".tiktoken"):
         return get_tokenizer(source).mergeable_ranks, 0
     return None
@@ -238,4 +239,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # python -m analysis.audit qwen | head
+        code = reader_gone()
+    sys.exit(code)

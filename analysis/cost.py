@@ -81,7 +81,8 @@ def add_costs(rows: list[dict], doc_tokens: dict, doc_units: dict, prices: dict[
         if not n_units:
             continue
         per_unit = r["n_tokens"] / n_units  # tokens per word (or character)
-        lo, hi = (resampler.interval((t, lang), doc_tokens[t, lang], (key, lang), units)
+        # Keyed apart from the tokenizers' (name, lang): the draws are shared with NSL's.
+        lo, hi = (resampler.interval((t, lang), doc_tokens[t, lang], (("units", key), lang), units)
                   if len(units) >= min_docs else (NAN, NAN))
         if t in prices:
             scale = prices[t] * 1000 / 1e6  # per 1,000 units, at a price per million tokens

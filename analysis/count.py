@@ -31,7 +31,6 @@ from .metrics import (
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
 
-UNIT = "\0"  # prefixes the per-document words/characters beside the tokenizers' lengths
 BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
 # Per block, the first documents up to this many characters (the last one cut there) are also
 # tokenized in NFD, against NFC: the normalization-robustness ratio, at a few percent of an 8 MB
@@ -238,6 +237,11 @@ def _flat_cut(adapter: Adapter, docs: list[str], lang: str):
     return np.concatenate(flats), per_doc.astype(np.int64)
 
 
+def in_block_order(parts: dict[int, np.ndarray]) -> np.ndarray:
+    """Per-document arrays of a language's blocks (block index -> array), joined in block order."""
+    return np.concatenate([parts[i] for i in sorted(parts)])
+
+
 def census_block(block: Block, form: str | None):
     """The UTF-8 size of each (normalized) document of a block: what samples and caps choose by."""
     return np.fromiter((len(normalize(d, form).encode("utf-8")) for d in read_docs(block)), dtype=np.int64)
@@ -356,7 +360,8 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
     factory = StudyCounter(adapters, normalization)
     names = [a.name for a in adapters]
     merged: dict[str, dict] = {}
-    lengths: dict[tuple[str, str], dict[int, object]] = {}
+    lengths: dict[tuple[str, str], dict[int, object]] = {}  # (tokenizer, lang) -> block -> per document
+    units: dict[tuple[str, str], dict[int, object]] = {}  # ("words" | "chars", lang) -> the same
     samples: dict[str, dict[int, list[str]]] = {}
     group = {b.index: b.group for b in blocks}
     for i, part in run(factory, blocks, backend=backend, jobs=jobs, address=address, progress=progress,
@@ -384,7 +389,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
             m["continued"][n][1] += part["continued"][n][1]
             lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
         for unit, v in part["units"].items():
-            lengths.setdefault((UNIT + unit, lang), {})[i] = v
+            units.setdefault((unit, lang), {})[i] = v
     by_lang, doc_tokens, first_docs, used_tokens, doc_units = {}, {}, {}, {}, {}
     for lang in corpus.langs:
         if lang not in merged or merged[lang]["stats"]["n_docs"] == 0:
@@ -399,11 +404,10 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
         script = "code" if lang.startswith("code") else dominant_script(text)
         stats = {k: int(m["stats"][k]) for k in ("n_docs", "n_bytes", "n_chars", "n_words")}
         for unit in ("words", "chars"):
-            parts = lengths[UNIT + unit, lang]
-            doc_units[unit, lang] = np.concatenate([parts[i] for i in sorted(parts)]).tolist()
+            doc_units[unit, lang] = in_block_order(units[unit, lang]).tolist()
         rows = []
         for a in adapters:
-            per_doc = np.concatenate([lengths[a.name, lang][i] for i in sorted(lengths[a.name, lang])])
+            per_doc = in_block_order(lengths[a.name, lang])
             doc_tokens[a.name, lang] = per_doc.tolist()
             f = m["freq"][a.name]
             ids = np.flatnonzero(f)

@@ -125,12 +125,15 @@ def tekken_spec() -> tuple[EncodingSpec, int]:
     return spec, n_special
 
 
+def spec(name: str) -> tuple[EncodingSpec, int]:
+    """A byte-level peer's ranks and pattern, and the offset of its ids."""
+    return (o200k_spec(), 0) if name == "o200k_base" else tekken_spec()
+
+
 def tokenizer(name: str) -> tuple[Tokenizer, int]:
     """qtok's tokenizer for a byte-level peer, and the offset of its ids."""
-    if name == "o200k_base":
-        return Tokenizer(o200k_spec(), engine=default_engine()), 0
-    spec, offset = tekken_spec()
-    return Tokenizer(spec, engine=default_engine()), offset
+    encoding, offset = spec(name)
+    return Tokenizer(encoding, engine=default_engine()), offset
 
 
 def shifted(ids, offset: int):

@@ -126,9 +126,10 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     for r in rows:
         if r["lang"] in not_parallel:
             _add_reason(r, not_parallel[r["lang"]])
-    add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, n_boot, seed)
-    add_costs(rows, doc_tokens, counted.doc_units, prices or {}, context, Resampler(n_boot=n_boot, seed=seed),
-              MIN_DOCS_INTERVAL)
+    # One set of draws for every ratio: the costs resample the same documents' token sums.
+    boot = Resampler(n_boot=n_boot, seed=seed)
+    add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, boot)
+    add_costs(rows, doc_tokens, counted.doc_units, prices or {}, context, boot, MIN_DOCS_INTERVAL)
     small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
     if small and n_boot:
         warn(f"no 95% intervals for {', '.join(small)}: fewer than {MIN_DOCS_INTERVAL} documents each")
@@ -256,15 +257,14 @@ def _add_reason(row: dict, note: str) -> None:
 
 
 def add_intervals(rows: list[dict], doc_tokens: dict, baseline: str, reference_lang: str,
-                  parallel: set[str], n_boot: int, seed: int) -> None:
+                  parallel: set[str], boot: Resampler) -> None:
     """``compression_lo/hi`` and ``premium_lo/hi``: 95% paired bootstrap intervals (in place).
     Every ratio over the same number of documents uses the same draws. A language with fewer
     than ``MIN_DOCS_INTERVAL`` documents gets none, and says so in ``reason``."""
-    boot = Resampler(n_boot=n_boot, seed=seed)
     for r in rows:
         t, lang = r["tokenizer"], r["lang"]
         r["compression_lo"] = r["compression_hi"] = r["premium_lo"] = r["premium_hi"] = NAN
-        if n_boot and r["n_docs"] < MIN_DOCS_INTERVAL:
+        if boot.n_boot and r["n_docs"] < MIN_DOCS_INTERVAL:
             _add_reason(r, f"no interval: {r['n_docs']} document{'s' * (r['n_docs'] != 1)} "
                            f"(< {MIN_DOCS_INTERVAL})")
             continue

@@ -130,19 +130,36 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
         meta["data_sha256"] = DATA_FILES
     else:
         meta["sha256"] = sha256_file(name)
-    return Adapter(label or (name if name in QTOK_NAMES else Path(name).stem),
-                   lambda texts: tok.encode_batch(texts, num_threads=4), meta,
-                   vocab_size=tok.n_vocab, word_prefix=" ", encode_flat=tok.encode_batch_flat,
-                   spans=tok.encode_with_offsets, cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS,
-                   max_chars=None, token_lengths=_token_lengths(tok))
+    return tokenizer_adapter(tok, label or (name if name in QTOK_NAMES else Path(name).stem), meta)
 
 
-def _token_lengths(tok) -> np.ndarray:
-    lengths = np.zeros(tok.n_vocab, dtype=np.int64)
+def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
+    """The adapter of a ``qtok.Tokenizer`` (byte-level BPE on qtok's engines): its ids moved past
+    ``offset`` ids it never produces (Tekken's control tokens)."""
+    from .peers import shifted
+
+    if offset:
+        def flat(texts):
+            ids, offsets = tok.encode_batch_flat(texts)
+            return shifted(np.asarray(ids, dtype=np.int64), offset), offsets
+
+        def spans(text):
+            ids, where = tok.encode_with_offsets(text)
+            return shifted([ids], offset)[0], where
+    else:
+        flat, spans = tok.encode_batch_flat, tok.encode_with_offsets
+    return Adapter(name, lambda texts: shifted(tok.encode_batch(texts, num_threads=4), offset), meta,
+                   vocab_size=tok.n_vocab + offset, word_prefix=" ", encode_flat=flat, spans=spans,
+                   cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
+                   token_lengths=_token_lengths(tok, offset))
+
+
+def _token_lengths(tok, offset: int = 0) -> np.ndarray:
+    lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
     for token, rank in tok.mergeable_ranks.items():
-        lengths[rank] = len(token)
+        lengths[rank + offset] = len(token)
     for text, i in tok.special_tokens.items():
-        lengths[i] = len(text.encode("utf-8"))
+        lengths[i + offset] = len(text.encode("utf-8"))
     return lengths
 
 
@@ -275,20 +292,7 @@ def peer_adapter(name: str, label: str | None = None) -> Adapter:
         adapter.meta.update(peers.meta(name))
         return adapter
     tok, offset = peers.tokenizer(name)
-
-    def flat(texts):
-        ids, offsets = tok.encode_batch_flat(texts)
-        return np.asarray(ids, dtype=np.int64) + offset, offsets
-
-    def spans(text):
-        ids, where = tok.encode_with_offsets(text)
-        return [i + offset for i in ids], where
-
-    lengths = _token_lengths(tok)
-    return Adapter(label or name, lambda texts: peers.shifted(tok.encode_batch(texts, num_threads=4), offset),
-                   dict(peers.meta(name), engine=f"qtok {tok.engine_name}"), vocab_size=tok.n_vocab + offset,
-                   word_prefix=" ", encode_flat=flat, spans=spans, max_chars=None,
-                   token_lengths=np.concatenate([np.zeros(offset, dtype=np.int64), lengths]))
+    return tokenizer_adapter(tok, label or name, dict(peers.meta(name), engine=f"qtok {tok.engine_name}"), offset)
 
 
 # qtok's named encodings: Qwen-1, the Qwen2+ family (qwen2, qwen2.5, qwen3, qwen3.5), cl100k_base.
