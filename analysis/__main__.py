@@ -1,9 +1,8 @@
 """``python -m analysis``: the compression study (default: the embedded corpus). See --help."""
 
-import os
 import sys
 
-from qtok.progress import missing_extra
+from qtok.progress import missing_extra, reader_gone
 
 try:
     from .cli import main
@@ -19,8 +18,6 @@ except KeyboardInterrupt:
     # run's files are still whole.
     print("analysis: interrupted; the previous results (if any) are unchanged", file=sys.stderr)
     code = 130
-except BrokenPipeError:
-    # The reader went away (python -m analysis | head): a normal end, not an error.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    code = 0
+except BrokenPipeError:  # python -m analysis | head
+    code = reader_gone()
 sys.exit(code)

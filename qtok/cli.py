@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from functools import partial
 from importlib.metadata import entry_points
@@ -27,7 +26,7 @@ from .encodings import get_spec, is_multi_digit
 from .engine import names as engine_names
 from .engine.check import check_pattern
 from .export import export_hf
-from .progress import OneLineParser, Status
+from .progress import OneLineParser, Status, reader_gone
 from .parity import learn_parity, parse_objective
 from .train import (
     corpus_files,
@@ -407,11 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             compat = parse_compat(args.compat or ("hf" if args.command == "export" else "safe"))
             args.func(get_tokenizer(args.encoding, engine=args.engine, compat=compat), args)
         sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (qtok encode ... | head): a normal end for a command-line tool.
-        # Point stdout at devnull so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except BrokenPipeError:  # qtok encode ... | head
+        return reader_gone()
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so the previous ones are intact.
         print("qtok: interrupted; no output was changed", file=sys.stderr)

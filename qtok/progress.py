@@ -68,6 +68,14 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
+def reader_gone() -> int:
+    """A command's exit status when its reader closed the pipe (``... | head``): a normal end for
+    a command-line tool. stdout is pointed at devnull so the interpreter's last flush does not
+    fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def missing_extra(prog: str, error: ImportError, extra: str) -> str:
     """The one line a command says when a package of one of qtok's extras is not installed:
     which module is missing and what to install (``pip install 'qtok[analysis]'``)."""

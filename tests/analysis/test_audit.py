@@ -70,3 +70,12 @@ def test_qwen_splits_every_digit_and_the_command_writes_its_lists(tmp_path):
     assert data["unreachable"] == [] and data["digits"]["7"]["cut"] == "1+1+1+1+1+1+1"
     r = run_main(main, "no-such-tokenizer", "--corpus", "none", "--out", tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("analysis.audit: error: unknown tokenizer")
+
+
+def test_a_closed_pipe_is_a_quiet_end(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run(f"{sys.executable} -m analysis.audit qwen --corpus none --out {tmp_path} | head -1",
+                       shell=True, capture_output=True, text=True, timeout=120)
+    assert r.stdout.startswith("qwen: 151,851 ids") and r.stderr == "", r.stderr
