@@ -196,8 +196,10 @@ def quality(device: str) -> None:
     from model.quantize import quantize
 
     ids = prompt_ids(512, 1, device)
+    reference = random_model(torch.bfloat16, device)  # built outside inference mode (see speed())
     with torch.inference_mode():
-        ref = random_model(torch.bfloat16, device)(ids)[0].float().log_softmax(-1)
+        ref = reference(ids)[0].float().log_softmax(-1)
+    del reference
     for mode in ("int8", "int4"):
         model = quantize(random_model(torch.bfloat16, device), mode)
         with torch.inference_mode():

@@ -23,7 +23,7 @@ from qtok.files import atomic_write, make_dir
 
 from .layout import HFView, to_hf
 from .materialize import build, from_tensors
-from .qwen import REFUSED_TYPES, Qwen, QwenConfig
+from .qwen import DENSE_TYPES, REFUSED_TYPES, Qwen, QwenConfig
 
 # Buffers some exports include that this model derives instead of storing.
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
@@ -203,17 +203,18 @@ def config_of(raw, config_path: Path) -> tuple[QwenConfig, str]:
     """The model's configuration and its layout (``qwen``, ``qwen2`` or ``qwen3``) from the
     contents of ``config.json``, or one line saying why it cannot run here."""
     kind = raw.get("model_type", "qwen") if isinstance(raw, dict) else None
+    dense = ", ".join(DENSE_TYPES)
     if kind in REFUSED_TYPES:
         raise CheckpointError(f"{config_path}: model_type {kind!r} is {REFUSED_TYPES[kind]}; only the "
-                              "dense layouts run here (qwen, qwen2, qwen3)")
-    if kind in ("qwen2", "qwen3"):
-        try:
-            return QwenConfig.from_hf_config(raw), kind
-        except ValueError as e:
-            raise CheckpointError(f"{config_path}: {e}") from None
-    if kind != "qwen" and isinstance(raw, dict):
-        raise CheckpointError(f"{config_path}: model_type {kind!r} is not a Qwen layout (qwen, qwen2, qwen3)")
-    return QwenConfig.from_qwen_config(raw), "qwen"
+                              f"dense layouts run here ({dense})")
+    if isinstance(raw, dict) and kind not in DENSE_TYPES:
+        raise CheckpointError(f"{config_path}: model_type {kind!r} is not a Qwen layout ({dense})")
+    if kind == "qwen" or kind is None:  # Qwen-1's own (from_qwen_config says what a non-dict lacks)
+        return QwenConfig.from_qwen_config(raw), "qwen"
+    try:
+        return QwenConfig.from_hf_config(raw), kind
+    except ValueError as e:
+        raise CheckpointError(f"{config_path}: {e}") from None
 
 
 def save_checkpoint(model: Qwen, directory: str | Path, fmt: str = "safetensors", shards: int = 1,
