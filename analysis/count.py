@@ -146,12 +146,9 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     continued = {}
     unique = list(words)
     counts = np.fromiter(words.values(), dtype=np.int64, count=len(words))
-    prefixed: dict[str, list[str]] = {}  # tokenizers with the same word prefix share the list
     for a in adapters:
         if unique:
-            if a.word_prefix not in prefixed:
-                prefixed[a.word_prefix] = [a.word_prefix + w for w in unique] if a.word_prefix else unique
-            n = a.counts(prefixed[a.word_prefix])
+            n = a.word_counts(unique)
             continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
         else:
             continued[a.name] = (0, 0)

@@ -41,3 +41,43 @@ def test_the_nfd_sample_and_the_split_rate_of_one_block():
     starts = np.cumsum([0] + [len(c.encode()) for c in text])
     split = sum(1 for a, b in zip(starts, starts[1:]) if any(e in ends for e in range(a + 1, b)))
     assert part["split"]["qwen"] == split == 40_000
+
+
+def test_words_counted_in_lines_are_counted_as_alone():
+    """Adapter.word_counts encodes a line of words for the joinable patterns; each word's count
+    must be its count alone (" " + word), on words made to probe the patterns' edges: contractions,
+    digits, marks, punctuation runs, letters after punctuation, every script."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from analysis.tokenizers import get_adapter
+
+    adapters = [get_adapter(n) for n in ("qwen", "cl100k_base", "qwen3.5")]
+    assert all(a.words_joinable for a in adapters)
+    pieces = st.sampled_from(["'s", "'LL", "'", "don't", "12345", "٣٤", "x", "é", "e\u0301", "क्षि", "ไทย",
+                              "漢字", "!?", "...", "(", "\u200b", "\u00ad", "\U0001f600", "\r", "\n", "a\nb",
+                              "—", "-", "A1b", "\ufeff", "\x1c"])
+    word = st.lists(st.one_of(pieces, st.text(min_size=1, max_size=3)), min_size=1, max_size=4).map("".join)
+    words = st.lists(word.map(lambda w: "".join(w.split())).filter(bool), min_size=1, max_size=60)
+
+    @settings(max_examples=150, deadline=None)
+    @given(words)
+    def agree(ws):
+        for a in adapters:
+            alone = a.counts([" " + w for w in ws]).tolist()
+            a.counts = None  # the lines' path must answer, not the word-by-word fallback
+            try:
+                assert a.word_counts(ws).tolist() == alone, (a.name, ws)
+            finally:
+                del a.counts
+
+    agree()
+    # Words past one line (LONG_DOC characters) are spread over several lines.
+    from analysis import tokenizers
+
+    many = [f"w{i}ord" for i in range(3000)]
+    old, tokenizers.LONG_DOC = tokenizers.LONG_DOC, 1000
+    try:
+        assert adapters[0].word_counts(many).tolist() == adapters[0].counts([" " + w for w in many]).tolist()
+    finally:
+        tokenizers.LONG_DOC = old
