@@ -1,6 +1,6 @@
 """The compression study: how many tokens each tokenizer spends on each language.
 
->>> from analysis import load_corpus, get_adapter, run_study
+>>> from qtok.analysis import load_corpus, get_adapter, run_study
 >>> study = run_study(load_corpus(langs=["en", "zh"]), [get_adapter("qwen"), get_adapter("xlm-r")])
 >>> [round(r["compression"], 2) for r in study.rows if r["tokenizer"] == "xlm-r"]
 [1.0, 1.0]

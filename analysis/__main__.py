@@ -1,4 +1,4 @@
-"""``python -m analysis``: the compression study (default: the embedded corpus). See --help."""
+"""``python -m qtok.analysis``: the compression study (default: the embedded corpus). See --help."""
 
 import sys
 
@@ -7,7 +7,7 @@ from qtok.progress import missing_extra, reader_gone
 try:
     from .cli import main
 except ImportError as e:  # numpy, matplotlib, tokenizers...: the [analysis] extra
-    print(missing_extra("python -m analysis", e, "analysis"), file=sys.stderr)
+    print(missing_extra("python -m qtok.analysis", e, "analysis"), file=sys.stderr)
     sys.exit(2)
 
 try:
@@ -18,6 +18,6 @@ except KeyboardInterrupt:
     # run's files are still whole.
     print("analysis: interrupted; the previous results (if any) are unchanged", file=sys.stderr)
     code = 130
-except BrokenPipeError:  # python -m analysis | head
+except BrokenPipeError:  # python -m qtok.analysis | head
     code = reader_gone()
 sys.exit(code)

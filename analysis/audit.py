@@ -1,8 +1,8 @@
 """An audit of a vocabulary's own tokens: what no text can produce, what is not a character,
 what a corpus never uses, and how numbers are cut.
 
-    python -m analysis.audit qwen                     # any tokenizer the study loads by name or file
-    python -m analysis.audit qwen3.5 --corpus ntrex:DIR --out audit/
+    python -m qtok.analysis.audit qwen                     # any tokenizer the study loads by name or file
+    python -m qtok.analysis.audit qwen3.5 --corpus ntrex:DIR --out audit/
 
 Each finding is a count and a line here, and its list goes to ``audit-NAME.json`` in ``--out``:
 
@@ -214,7 +214,7 @@ def summary(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.audit", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m qtok.analysis.audit", description=__doc__.splitlines()[0])
     p.add_argument("tokenizer", help="a name the study knows (qwen, qwen3.5, cl100k_base, o200k_base...) or a file")
     p.add_argument("--corpus", default="embedded", help="the corpus whose unused tokens are counted "
                                                         "(default: embedded; ntrex:DIR for NTREX-128; none to skip)")
@@ -242,6 +242,6 @@ if __name__ == "__main__":
     try:
         code = main()
         sys.stdout.flush()
-    except BrokenPipeError:  # python -m analysis.audit qwen | head
+    except BrokenPipeError:  # python -m qtok.analysis.audit qwen | head
         code = reader_gone()
     sys.exit(code)

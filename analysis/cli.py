@@ -1,4 +1,4 @@
-"""The study's command line: python -m analysis [--corpus ...] [--tokenizers ...] [--langs ...]."""
+"""The study's command line: python -m qtok.analysis [--corpus ...] [--tokenizers ...] [--langs ...]."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
-        prog="python -m analysis",
+        prog="python -m qtok.analysis",
         description="Per-language token counts relative to XLM-R (XLM-R = 1, lower is better).")
     p.add_argument("--corpus", default="embedded",
                    help="embedded (default: NTREX-128 news in the Qwen figure's 18 languages + English, "
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the terminal table and the headline figure show (default: nsl, the "
                         "ratio to the baseline, a.k.a. compression)")
     p.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress on stderr (the table still goes to stdout)")
+                   help="no progress and no warnings on stderr (the table and its notes still go to "
+                        "stdout; the warnings are kept in report.html and compression.json)")
     return p
 
 
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                           backend=args.backend, address=args.address, sample=args.sample,
                           progress=False if args.quiet else None, status=status,
                           compare_paper=args.compare_paper, prices=prices, context=args.context,
-                          warn=lambda line: print(f"analysis: warning: {line}", file=sys.stderr))
+                          warn=(lambda line: None) if args.quiet else
+                          (lambda line: print(f"analysis: warning: {line}", file=sys.stderr)))
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """The extension experiment: Qwen's extension re-derived on held-out text, and a fairer one beside it.
 
-    python -m analysis.experiment [--corpus embedded|ntrex:DIR] [--sizes 2000,8000,32000]
+    python -m qtok.analysis.experiment [--corpus embedded|ntrex:DIR] [--sizes 2000,8000,32000]
         [--objectives frequency,parity,hybrid] [--hybrid-share 0.5] [--seed 0] [--out results/extension]
 
 Qwen-1 extended cl100k_base: it dropped the 1,100 multi-digit tokens, split digits, and appended
@@ -157,10 +157,10 @@ def experiment_figure(summary: list[dict], study):
     """Left: the Gini of premiums against the extension's size, per objective, with Qwen-1 and
     cl100k_base as lines. Middle: mean tokens relative to XLM-R, likewise. Right: each language
     at the largest size, sorted by Qwen-1's cost, with 95% intervals."""
-    import matplotlib.pyplot as plt
+    from .plots import subplots
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained",
-                             gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    fig, axes = subplots(1, 3, figsize=(15, 4.6), layout="constrained",
+                         gridspec_kw={"width_ratios": [1, 1, 1.6]})
     refs = {r["tokenizer"]: r for r in summary if r["objective"] == "reference"}
     objectives = [o for o in OBJECTIVES if any(r["objective"] == o for r in summary)]
     for ax, key, label in ((axes[0], "premium_gini", "Gini of premiums vs English (lower: fairer)"),
@@ -257,7 +257,7 @@ def _share(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m analysis.experiment", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m qtok.analysis.experiment", description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="embedded", help="a parallel corpus: embedded (default, NTREX-128 "
                    "news in 19 languages) or ntrex:DIR (all 128)")
     p.add_argument("--langs", type=lambda text: text.split(","),

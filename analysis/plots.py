@@ -23,6 +23,20 @@ def _figure():
     return plt
 
 
+def subplots(*args, **kwargs):
+    """``pyplot.subplots`` for a figure pyplot does not keep: the caller holds it (``savefig``
+    works on it, a notebook shows the figure a cell returns), so a study or a test that draws
+    many figures leaves none open. pyplot makes it (which loads the backend: in a notebook, the
+    inline one that shows a returned figure), lets go of it, and it keeps an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    plt = _figure()
+    fig, axes = plt.subplots(*args, **kwargs)
+    plt.close(fig)
+    FigureCanvasAgg(fig)
+    return fig, axes
+
+
 def _errors(rows, column, langs, tokenizers):
     lo = pivot(rows, f"{column}_lo", langs, tokenizers)
     hi = pivot(rows, f"{column}_hi", langs, tokenizers)
@@ -44,10 +58,9 @@ def grouped_bars(rows: list[dict], column: str, langs: list[str], tokenizers: li
                  title: str, ylabel: str, reference_line: float | None = 1.0):
     """Groups of bars, one per language, one bar per tokenizer, 95% intervals as error bars (the
     Qwen report's figure), at most ``ROW_LANGS`` languages a row, the legend above the plots."""
-    plt = _figure()
     n_rows = max(1, math.ceil(len(langs) / ROW_LANGS))
     per_row = math.ceil(len(langs) / n_rows) if langs else 1
-    fig, axes = plt.subplots(n_rows, 1, figsize=(10, max(5.0, 0.9 + 3.0 * n_rows)), layout="constrained",
+    fig, axes = subplots(n_rows, 1, figsize=(10, max(5.0, 0.9 + 3.0 * n_rows)), layout="constrained",
                              squeeze=False)
     has_ci = all(f"{column}_lo" in r for r in rows)
     width = 0.8 / max(1, len(tokenizers))
@@ -94,7 +107,7 @@ def atlas(rows: list[dict], column: str, langs: list[str], tokenizers: list[str]
     cmap = plt.get_cmap("tab10")
     colour = {s: cmap(i % 10) for i, s in enumerate(scripts)}
     height = max(4, 0.16 * len(order) + 1.5)
-    fig, ax = plt.subplots(figsize=(9, height), layout="constrained")
+    fig, ax = subplots(figsize=(9, height), layout="constrained")
     markers = "osD^v<>px*"
     for i, t in enumerate(tokenizers):
         ys = [y + (i - (len(tokenizers) - 1) / 2) * 0.25 for y in range(len(order))]
@@ -167,12 +180,11 @@ def overlap_figure(matrix: list[list[float]], langs: list[str], tokenizer: str, 
     distributions: 0 = the same tokens, 1 = none shared), languages grouped by script."""
     import numpy as np
 
-    plt = _figure()
     order = sorted(range(len(langs)), key=lambda i: (scripts.get(langs[i], ""), langs[i]))
     m = np.asarray(matrix)[np.ix_(order, order)]
     names = [langs[i] for i in order]
     side = max(5.0, 0.12 * len(names) + 2.5)
-    fig, ax = plt.subplots(figsize=(side + 1.2, side), layout="constrained")
+    fig, ax = subplots(figsize=(side + 1.2, side), layout="constrained")
     im = ax.imshow(m, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     size = MIN_FONT_PT if len(names) > 30 else 8
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=size)
@@ -185,10 +197,9 @@ def overlap_figure(matrix: list[list[float]], langs: list[str], tokenizer: str, 
 def paper_figure(rows: list[dict], tokenizers: list[str]):
     """Measured against the Qwen report's figure, per language, for each tokenizer the chart
     has: the paper's value with its ±0.02 read-off band, the measured value with its 95% interval."""
-    plt = _figure()
     charted = [t for t in tokenizers
                if any(r["tokenizer"] == t and not math.isnan(r["paper"]) for r in rows)]
-    fig, axes = plt.subplots(len(charted), 1, figsize=(10, 0.6 + 3.2 * len(charted)), layout="constrained",
+    fig, axes = subplots(len(charted), 1, figsize=(10, 0.6 + 3.2 * len(charted)), layout="constrained",
                              squeeze=False)
     for ax, t in zip(axes[:, 0], charted):
         mine = [r for r in rows if r["tokenizer"] == t and not math.isnan(r["paper"])]

@@ -117,7 +117,7 @@ def render_report(study, table, figures: dict[str, bytes], meta: dict) -> str:
         tds = "".join(f'<td class="unk" title="{e(flag)}">{e(cell)}</td>' if flag else f"<td>{e(cell)}</td>"
                       for cell, flag in zip(cells, flags))
         rows.append(f'<tr data-lang="{e(lang)}"><td>{e(lang)}</td>{tds}</tr>')
-    warnings = table.warnings
+    warnings = table.warnings + [w for w in study.meta.get("warnings", []) if w not in table.warnings]
     # Each figure at its size in inches (96 CSS px an inch: 6.5 pt text is 8.7 px); a click on
     # it shows it at full resolution (a checkbox, as the page runs no script).
     figs = []

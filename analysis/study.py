@@ -1,6 +1,6 @@
 """The study: count a corpus with every tokenizer (``count.py``), then the metrics
 (``metrics.py``), the paper's values and 95% bootstrap intervals (``uncertainty.py``), as one
-long table with the run's metadata. The command line (``python -m analysis``) and the notebooks
+long table with the run's metadata. The command line (``python -m qtok.analysis``) and the notebooks
 call ``run_study`` and then ``results.write_results``.
 """
 
@@ -87,6 +87,13 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     ``MIN_DOCS_INTERVAL`` documents, the Qwen report's values only beside a corpus like the one it
     measured (``corpus.comparable``) unless ``compare_paper``. Each refusal is a NaN with a
     ``reason`` and, once, a line to ``warn``."""
+    said: list[str] = []  # every warning, kept in the results too (--quiet prints none)
+
+    def warn_and_keep(line: str, tell=warn) -> None:
+        said.append(line)
+        tell(line)
+
+    warn = warn_and_keep
     names = [a.name for a in adapters]
     if len(set(names)) != len(names):
         raise ValueError(f"tokenizer names must be distinct, got {names}; name files with NAME=PATH")
@@ -160,6 +167,7 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
                   "interval": "the same paired bootstrap as compression, tokens / units"},
         "premium_gini": gini_values,
         "premium_gini_reason": gini_reason,
+        "warnings": said,
         "paper": {"source": "Qwen technical report, Fig. 3 (analysis/data/qwen_report_fig3.tsv)",
                   "read_off_precision": 0.02, "columns": PAPER_COLUMNS, "shown": bool(show_paper),
                   "why": ("the corpus is news/FLORES-style parallel text like the report's"

@@ -8,6 +8,7 @@ the ``<0xNN>`` byte pieces: text the vocabulary has no piece for.
 
 from __future__ import annotations
 
+import difflib
 import json
 import lzma
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import qtok
-from qtok.encodings import CL100K_PATTERN, QWEN3_5_PATTERN, QWEN_PATTERN
+from qtok.encodings import CL100K_PATTERN, QWEN3_5_PATTERN, QWEN_PATTERN, canonical_name
 from qtok.engine import default_engine
 from qtok.files import atomic_write, cache_dir
 from qtok.load import DATA_FILES, sha256_bytes, sha256_file
@@ -362,6 +363,13 @@ def get_adapter(spec: str) -> Adapter:
     """A qtok encoding (``qwen``, ``qwen3``, ``qwen3.5``, ``cl100k_base``...), ``xlm-r``, or a file
     (``*.tiktoken``, ``*.model``, ``tokenizer.json``), optionally named: ``NAME=PATH``."""
     label, path_str = parse_spec(spec)
+    if path_str not in KNOWN and not Path(path_str).is_file():
+        # Every name qtok takes, as qtok takes it: a Qwen model id with or without "Qwen/"
+        # (Qwen3-8B -> qwen3), qwen3.6 (Qwen3.5's vocabulary); the rows say which encoding.
+        canonical = canonical_name(path_str)
+        if canonical is not None:
+            path_str = canonical
+            spec = f"{label}={canonical}" if label else canonical
     adapter = _get_adapter(spec, label, path_str)
     # What a worker process or a Ray actor rebuilds it from: an absolute path (its working
     # directory may differ) and the name this adapter got.
@@ -385,8 +393,11 @@ def _get_adapter(spec: str, label: str | None, path_str: str) -> Adapter:
                              or path.suffix in (".tiktoken", ".model", ".json", ".xz"))
         if looks_like_a_file:
             raise TokenizerError(f"file not found: {path_str} (tokenizer {spec!r}); check the path")
-        raise TokenizerError(f"unknown tokenizer {spec!r}: use one of {', '.join(KNOWN)} or a "
-                             "*.tiktoken, SentencePiece *.model or tokenizer.json file")
+        close = difflib.get_close_matches(path_str.lower(), KNOWN, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TokenizerError(f"unknown tokenizer {spec!r}{hint}: use one of {', '.join(KNOWN)}, a Qwen "
+                             "model id (Qwen/Qwen3-8B), or a *.tiktoken, SentencePiece *.model or "
+                             "tokenizer.json file")
     if path.suffix == ".tiktoken":
         return qtok_adapter(str(path), label or path.stem)
     if path.suffix == ".model":

@@ -1,7 +1,7 @@
 """Vocabulary report: what a vocabulary's added tokens are for, by Unicode script and byte length.
 
-    python -m analysis.vocab                          # Qwen's 52,487 tokens added to cl100k_base
-    python -m analysis.vocab --tokenizer my.tiktoken  # a qtok-trained extension (start read from its sidecar)
+    python -m qtok.analysis.vocab                          # Qwen's 52,487 tokens added to cl100k_base
+    python -m qtok.analysis.vocab --tokenizer my.tiktoken  # a qtok-trained extension (start read from its sidecar)
 
 A token's script is the script of most of its letters; tokens without letters (digits,
 punctuation, spaces) and tokens that are not whole UTF-8 characters are ``other``.
@@ -67,10 +67,10 @@ def script_summary(rows: list[dict]) -> list[dict]:
 
 
 def vocab_figure(rows: list[dict], title: str):
-    import matplotlib.pyplot as plt
+    from .plots import subplots
 
     summary = script_summary(rows)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    fig, (a, b) = subplots(1, 2, figsize=(12, 5), layout="constrained")
     a.bar([s["script"] for s in summary], [s["n_tokens"] for s in summary])
     a.set_ylabel("tokens")
     a.set_title(f"{title}: tokens by script")
@@ -109,7 +109,7 @@ def _load(tokenizer: str, start: int | None) -> tuple[str, dict[bytes, int], int
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.vocab", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m qtok.analysis.vocab", description=__doc__.splitlines()[0])
     p.add_argument("--tokenizer", default="qwen", help="qwen or a .tiktoken file")
     p.add_argument("--start", type=int, help="first rank of the added tokens (default: known or from the sidecar)")
     p.add_argument("--out", default="results")

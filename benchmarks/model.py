@@ -32,8 +32,8 @@ import torch
 # This file is named model.py, like the package it measures: take its folder off the path first.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from model import Qwen, QwenConfig  # noqa: E402
-from model.generate import generate  # noqa: E402
+from qtok.model import Qwen, QwenConfig  # noqa: E402
+from qtok.model.generate import generate  # noqa: E402
 
 UDHR = Path(__file__).resolve().parent.parent / "analysis" / "data" / "udhr"
 
@@ -42,7 +42,7 @@ PRESET = "qwen-1.8b"  # set by --preset
 
 
 def random_model(dtype, device, seed: int = 0) -> Qwen:
-    from model.materialize import build, random_weights
+    from qtok.model.materialize import build, random_weights
 
     # Allocated in dtype a module at a time: no float32 copy on the way.
     return build(QwenConfig.from_name(PRESET), random_weights(seed), dtype=dtype, device=device)
@@ -52,7 +52,7 @@ def hf_twin(model: Qwen, dtype, device):
     """transformers' Qwen2ForCausalLM or Qwen3ForCausalLM with our weights (SDPA attention)."""
     import transformers
 
-    from model.convert import qwen2_config, to_hf
+    from qtok.model.convert import qwen2_config, to_hf
 
     cfg = qwen2_config(model.config, dtype)
     kind = "Qwen3" if cfg.pop("model_type") == "qwen3" else "Qwen2"
@@ -158,8 +158,8 @@ def memory_one(mode: str, device: str) -> dict:
     """In a fresh process: memory after load (and quantization), the peak while loading, and the
     peak while generating 2,048 tokens (on the CPU the kernel's high-water mark is reset between
     the two through /proc/self/clear_refs)."""
-    from model.materialize import build, random_weights
-    from model.quantize import weight_bytes
+    from qtok.model.materialize import build, random_weights
+    from qtok.model.quantize import weight_bytes
 
     def status(field: str) -> float:
         with open("/proc/self/status") as f:
@@ -170,7 +170,7 @@ def memory_one(mode: str, device: str) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     # Built a module at a time and quantized as each arrives (model/materialize.py), as
-    # `python -m model --quantize` and load_checkpoint(..., quantize=) do.
+    # `python -m qtok.model --quantize` and load_checkpoint(..., quantize=) do.
     model = build(QwenConfig.from_name(PRESET), random_weights(0), dtype=torch.bfloat16,
                   device=device, quantize=None if mode == "bf16" else mode)
     import gc
@@ -193,7 +193,7 @@ def memory_one(mode: str, device: str) -> dict:
 
 def quality(device: str) -> None:
     """Top-1 agreement and KL(bf16 || quantized) of the next-token distributions on 512 ids."""
-    from model.quantize import quantize
+    from qtok.model.quantize import quantize
 
     ids = prompt_ids(512, 1, device)
     reference = random_model(torch.bfloat16, device)  # built outside inference mode (see speed())
@@ -228,7 +228,7 @@ def main() -> None:
         print(json.dumps(memory_one(args.memory_one, device)))
         return
     name = torch.cuda.get_device_name() if args.gpu else f"CPU, {torch.get_num_threads()} threads"
-    from model import n_params
+    from qtok.model import n_params
 
     with torch.device("meta"):
         size = n_params(Qwen(QwenConfig.from_name(PRESET)))

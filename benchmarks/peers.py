@@ -88,7 +88,7 @@ print(json.dumps({{"start": start, "fresh": fresh, "warm": warm, "short": short_
 def chart_stories() -> list[str]:
     """The embedded corpus's NTREX stories (18 chart languages and English), one text each."""
     sys.path.insert(0, str(ROOT))
-    from analysis.corpora import load_corpus
+    from qtok.analysis.corpora import load_corpus
 
     corpus = load_corpus("embedded")
     return [d for lang in corpus.langs if not lang.startswith("code") for d in corpus.docs(lang)]

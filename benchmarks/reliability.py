@@ -44,8 +44,8 @@ def child(args) -> None:
     text = make_input(args.kind, args.size)
     t0 = time.perf_counter()
     if args.engine.startswith("study:"):
-        from analysis.count import count_block
-        from analysis.tokenizers import get_adapter
+        from qtok.analysis.count import count_block
+        from qtok.analysis.tokenizers import get_adapter
         from qtok.blocks import Block
 
         adapter = get_adapter(args.engine.split(":", 1)[1])
@@ -116,7 +116,7 @@ def playground_worst_request() -> None:
     import re
     import urllib.request
 
-    proc = subprocess.Popen([sys.executable, "-m", "playground", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "qtok.playground", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline()).group(1)

@@ -65,7 +65,7 @@ def build_corpus(ntrex: Path, lang3: str, gb: float, cache: Path) -> Path:
 def build_paper_corpus(docs: int, cache: Path) -> Path:
     """N one-sentence documents per chart language in ``cache/paper-N/{lang}/corpus.txt``."""
     sys.path.insert(0, str(HERE.parent))
-    from analysis.corpora import load_corpus
+    from qtok.analysis.corpora import load_corpus
 
     root = cache / f"paper-{docs}"
     embedded = load_corpus("embedded")
@@ -90,9 +90,9 @@ def paper_one(args) -> dict:
     """The study over the paper-scale corpus (or its first --ray-docs documents per language)."""
     import itertools
 
-    from analysis.corpora import files_corpus
-    from analysis.study import run_study
-    from analysis.tokenizers import load_adapters
+    from qtok.analysis.corpora import files_corpus
+    from qtok.analysis.study import run_study
+    from qtok.analysis.tokenizers import load_adapters
 
     root = Path(args.corpus)
     langs = sorted(p.name for p in root.iterdir() if (p / "corpus.txt").is_file())
@@ -162,9 +162,9 @@ def one(args) -> None:
         counts, record = count_corpus_pieces([path], backend=backend, jobs=jobs, progress=False)
         extra = {"distinct_pieces": record["distinct_pieces"]}
     else:
-        from analysis.corpora import files_corpus
-        from analysis.study import run_study
-        from analysis.tokenizers import load_adapters
+        from qtok.analysis.corpora import files_corpus
+        from qtok.analysis.study import run_study
+        from qtok.analysis.tokenizers import load_adapters
 
         corpus = files_corpus(str(path.parent.parent / "{lang}" / path.name), [path.parent.name])
         specs = ["qwen", "cl100k_base", "xlm-r"] if args.what == "study" else [args.what]
@@ -187,7 +187,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, default=Path("/tmp/qtok-scale"))
     p.add_argument("--what", default="qwen,cl100k_base,xlm-r,pieces",
                    help="comma-separated: qwen, cl100k_base, xlm-r (the study with one tokenizer), "
-                        "study (all three at once, as python -m analysis), pieces (qtok train's counting)")
+                        "study (all three at once, as python -m qtok.analysis), pieces (qtok train's counting)")
     p.add_argument("--configs", default="local1,local2,ray2")
     p.add_argument("--flat", type=float, default=0.25,
                    help="also run qwen local2 on a corpus this many GB, to show memory does not grow (0: skip)")

@@ -15,7 +15,7 @@ the study's wall time, each next to a peer measured in the same run.
 3. A process that encodes enough (9.6 MB) for the fast engine to replace its stand-in: its wall
    time and peak memory; and calls of 64 kB, the slowest call (a build paid inside a call
    would show here) and the median call before and after the swap (1,024 calls).
-4. ``python -m analysis`` on the embedded corpus, wall time of the whole process, and the time it
+4. ``python -m qtok.analysis`` on the embedded corpus, wall time of the whole process, and the time it
    printed.
 """
 
@@ -149,11 +149,11 @@ def stall() -> None:
 
 
 def study(runs: int) -> None:
-    print(f"\n## python -m analysis (embedded corpus), wall time of the whole process")
+    print(f"\n## python -m qtok.analysis (embedded corpus), wall time of the whole process")
     for _ in range(runs):
         out = tempfile.mkdtemp(prefix="qtok-study-")
         start = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "analysis", "--out", out, "--quiet"], cwd=ROOT,
+        r = subprocess.run([sys.executable, "-m", "qtok.analysis", "--out", out, "--quiet"], cwd=ROOT,
                            capture_output=True, text=True)
         wall = time.perf_counter() - start
         printed = r.stdout.strip().splitlines()[-1].split(" s ")[0] if r.returncode == 0 else r.stderr

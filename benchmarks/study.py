@@ -2,7 +2,7 @@
 
     python benchmarks/study.py [--ntrex PATH/TO/NTREX-128] [--big-mb 100]
 
-1. Wall time of the default study (what ``python -m analysis`` runs), loading included, and
+1. Wall time of the default study (what ``python -m qtok.analysis`` runs), loading included, and
    of the study alone.
 2. MB/s of each tokenizer adapter on the default corpus, with ratios to the qwen adapter, and
    the time of the study's other stages (per-word statistics, token frequencies, bootstrap).
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from common import header
 
-from analysis import load_corpus, run_study
-from analysis.tokenizers import load_adapters
+from qtok.analysis import load_corpus, run_study
+from qtok.analysis.tokenizers import load_adapters
 
 
 def peak_rss_mb() -> float:

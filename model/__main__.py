@@ -1,11 +1,11 @@
 """qtok.encode -> Qwen forward -> generation -> qtok.decode, from the command line.
 
-    python -m model $'蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是'
+    python -m qtok.model $'蒙古国的首都是乌兰巴托（Ulaanbaatar）\\n冰岛的首都是雷克雅未克（Reykjavik）\\n埃塞俄比亚的首都是'
     (bash's $'...' makes \\n a newline; in "..." it would be a backslash and an n)
-    python -m model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
-    python -m model "What is the capital of Iceland?" --chat --weights /path/to/Qwen-1_8B-Chat
-    python -m model "..." --weights ... --dtype bfloat16 --quantize int8 --compile
-    python -m model "Why is the sky blue?" --chat --weights /path/to/Qwen3-1.7B   # any dense member
+    python -m qtok.model "..." --weights /path/to/Qwen-1_8B --max-new-tokens 16
+    python -m qtok.model "What is the capital of Iceland?" --chat --weights /path/to/Qwen-1_8B-Chat
+    python -m qtok.model "..." --weights ... --dtype bfloat16 --quantize int8 --compile
+    python -m qtok.model "Why is the sky blue?" --chat --weights /path/to/Qwen3-1.7B   # any dense member
 
 The tokenizer is the checkpoint's family member (its tokenizer_config.json's added tokens, else
 its model_type) unless --encoding names one; --chat renders that member's chat template
@@ -26,7 +26,7 @@ from qtok.chat import DEFAULT_SYSTEM
 from qtok.progress import Status, import_for
 
 # Before the modules that need it: run as a program without torch, one line says what to install.
-torch = import_for("torch", "python -m model", "model", __name__ == "__main__")  # the [model] extra
+torch = import_for("torch", "python -m qtok.model", "model", __name__ == "__main__")  # the [model] extra
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .generate import generate_stream
@@ -81,7 +81,7 @@ def checkpoint_encoding(directory: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m qtok.model", description=__doc__.splitlines()[0])
     p.add_argument("text", nargs="?", default=EXAMPLE, help="the prompt (default: the capitals example)")
     p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="shape without --weights")
     p.add_argument("--weights", help="a Qwen checkpoint directory (config.json + safetensors/bin)")

@@ -1,7 +1,7 @@
 """Qwen-1 checkpoints <-> the ``transformers`` Qwen2 layout, both ways, tensors unchanged.
 
-    python -m model.convert SRC DST --to hf      # Qwen-1 (QWenLMHeadModel) -> Qwen2ForCausalLM
-    python -m model.convert SRC DST --to qwen    # and back
+    python -m qtok.model.convert SRC DST --to hf      # Qwen-1 (QWenLMHeadModel) -> Qwen2ForCausalLM
+    python -m qtok.model.convert SRC DST --to qwen    # and back
 
 Qwen-1 is Qwen2's architecture with a fused attention projection (model/layout.py has the names
 and why ``w2`` is the gate), so the conversion renames and splits tensors and nothing else; every
@@ -29,7 +29,7 @@ from qtok.files import atomic_write, make_dir
 from qtok.progress import Status, import_for
 
 # Before the modules that need it: run as a program without torch, one line says what to install.
-torch = import_for("torch", "python -m model.convert", "model", __name__ == "__main__")  # the [model] extra
+torch = import_for("torch", "python -m qtok.model.convert", "model", __name__ == "__main__")  # the [model] extra
 
 from .checkpoint import CheckpointError, check_state, read_state_dict
 from .layout import to_hf, to_qwen  # noqa: F401 - the conversions, re-exported
@@ -140,7 +140,7 @@ def convert(src: str | Path, dst: str | Path, to: str, *, tokenizer: bool = True
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.convert", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m qtok.model.convert", description=__doc__.splitlines()[0])
     p.add_argument("src", help="checkpoint directory (config.json + safetensors or bin)")
     p.add_argument("dst", help="output directory (created)")
     p.add_argument("--to", required=True, choices=["hf", "qwen"],

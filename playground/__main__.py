@@ -1,4 +1,4 @@
-"""``python -m playground``: the token playground (also ``qtok serve``)."""
+"""``python -m qtok.playground``: the token playground (also ``qtok serve``)."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""``qtok serve`` and ``python -m playground``: the playground's command line.
+"""``qtok serve`` and ``python -m qtok.playground``: the playground's command line.
 
 ``add_command`` is qtok's command-line plugin (entry point group ``qtok.commands`` in
 pyproject.toml): qtok's CLI calls it with its subparsers, so ``qtok serve`` is listed by
@@ -46,7 +46,7 @@ def run(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m playground", description="A local token playground.")
+    p = argparse.ArgumentParser(prog="python -m qtok.playground", description="A local token playground.")
     _options(p)
     args = p.parse_args(argv)
     try:

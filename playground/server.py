@@ -1,4 +1,4 @@
-"""``qtok serve`` (or ``python -m playground``): a local token playground. Paste text, see it cut into tokens side by side by
+"""``qtok serve`` (or ``python -m qtok.playground``): a local token playground. Paste text, see it cut into tokens side by side by
 Qwen, cl100k_base, XLM-R and any tokenizer file named at start, with ids, counts and bytes per
 token; a toggle for ``compat="hf"``, one for special tokens, and a chat mode (ChatML ids).
 
@@ -26,9 +26,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from analysis.tokenizers import DEFAULT_TOKENIZERS, TokenizerError, get_adapter, parse_spec
+from qtok.analysis.tokenizers import DEFAULT_TOKENIZERS, KNOWN, TokenizerError, get_adapter, parse_spec
 from qtok.chat import DEFAULT_SYSTEM
-from qtok import list_encodings
 from qtok.core import get_tokenizer, parse_compat, replace_surrogates
 from qtok.encodings import canonical_name
 from qtok.offsets import char_spans, shares
@@ -120,12 +119,14 @@ def load_viewers(spec: str) -> dict[str, Viewer]:
             # The vendored, hash-checked tokenizer.json through HF tokenizers, which reports
             # character offsets (the study's xlm-r-hf route).
             viewer = AdapterViewer(label or "xlm-r", "xlm-r-hf")
+        elif source in KNOWN:  # the study's other names: xlm-r-hf, the peers (o200k_base, ...)
+            viewer = AdapterViewer(label or source, source)
         else:
             path = Path(source)
             name = label or path.stem
             if not path.is_file():
-                raise ServeError(f"--tokenizers: {source!r} is neither a qtok encoding "
-                                 f"({', '.join(list_encodings())}, a Qwen model id), xlm-r nor an "
+                raise ServeError(f"--tokenizers: {source!r} is neither a tokenizer the study knows "
+                                 f"({', '.join(KNOWN)}, a Qwen model id such as Qwen/Qwen3-8B) nor an "
                                  "existing file (.tiktoken, tokenizer.json, .model)")
             if path.suffix == ".tiktoken":
                 viewer = QtokViewer(name, str(path))

@@ -7,6 +7,7 @@ table is byte-for-byte the official ``qwen.tiktoken``.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import marshal
@@ -258,6 +259,12 @@ def canonical_name(name) -> str | None:
     return resolve(name)
 
 
+# The names the study (qtok.analysis) and the playground take beyond qtok's encodings: XLM-R and
+# Qwen's peers, whose files come with the [analysis] and [peers] extras. qtok cannot load them;
+# its error says where they are. tests/playground/test_server.py checks this list is the study's.
+STUDY_ONLY = ("xlm-r", "xlm-r-hf", "o200k_base", "deepseek-v4", "tekken")
+
+
 def get_spec(name: str | Path, pat_str: str | None = None) -> EncodingSpec:
     """A named encoding (``qwen``, ``qwen3``, ``cl100k_base``...; a Qwen model id such as
     ``Qwen/Qwen3-8B``) or a path to a ``.tiktoken`` file."""
@@ -265,7 +272,12 @@ def get_spec(name: str | Path, pat_str: str | None = None) -> EncodingSpec:
         return ENCODINGS[canonical]()
     if isinstance(name, (str, Path)) and str(name).endswith(".tiktoken"):
         return from_file(name, pat_str)
+    close = difflib.get_close_matches(str(name).lower(), sorted(ENCODINGS), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if str(name) in STUDY_ONLY:
+        hint = (f" ({name} is one of the tokenizers the study compares Qwen with, not an encoding of "
+                f"qtok's: python -m qtok.analysis --tokenizers qwen,{name} or qtok serve --tokenizers {name})")
     raise ValueError(
-        f"unknown encoding {name!r}: use one of {sorted(ENCODINGS)}, a Qwen model id such as "
+        f"unknown encoding {name!r}{hint}: use one of {sorted(ENCODINGS)}, a Qwen model id such as "
         "'Qwen/Qwen3-8B', or the path of a .tiktoken file"
     )

@@ -6,7 +6,7 @@ import json
 import pytest
 from helpers import run_main
 
-from analysis.audit import audit, digit_cuts, main, partial_kind, summary
+from qtok.analysis.audit import audit, digit_cuts, main, partial_kind, summary
 from qtok.encodings import CL100K_PATTERN
 
 # After the 256 bytes: ab and abc are built by merges; xyz has no two parts at all (no text makes
@@ -28,7 +28,7 @@ def tiny(tmp_path_factory):
 def test_every_section_on_a_vocabulary_with_known_answers(tiny, tmp_path):
     (tmp_path / "corpus" / "en").mkdir(parents=True)
     (tmp_path / "corpus" / "en" / "a.txt").write_text("abc ab 123\nlmn abc\n", encoding="utf-8")
-    from analysis.corpora import load_corpus
+    from qtok.analysis.corpora import load_corpus
 
     corpus = load_corpus(f"{tmp_path}/corpus/{{lang}}/*.txt", langs=["en"])
     result = audit(str(tiny), corpus)

@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from analysis.corpora import CODE_LANGS, CorpusError, flores_to_short, load_corpus, ntrex_short_codes
+from qtok.analysis.corpora import CODE_LANGS, CorpusError, flores_to_short, load_corpus, ntrex_short_codes
 
 
 def test_embedded_corpus_is_ntrex_news_and_a_fixed_code_sample():
@@ -33,7 +33,7 @@ def test_udhr_stays_available():
 
 
 def test_tampered_archive(tmp_path, monkeypatch):
-    import analysis.corpora as corpora
+    import qtok.analysis.corpora as corpora
 
     data = (corpora.DATA / corpora.NTREX_CHART).read_bytes()
     (tmp_path / corpora.NTREX_CHART).write_bytes(data[:-10] + b"0" * 10)
@@ -52,7 +52,7 @@ def test_unknown_language_lists_available():
 
 
 def test_tampered_udhr(tmp_path, monkeypatch):
-    import analysis.corpora as corpora
+    import qtok.analysis.corpora as corpora
 
     (tmp_path / "udhr").mkdir()
     (tmp_path / "udhr" / "en.txt").write_text("changed\n")

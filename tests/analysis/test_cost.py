@@ -9,10 +9,10 @@ import unicodedata
 import pytest
 from helpers import run_main
 
-from analysis import load_corpus, run_study
-from analysis.cli import main as analysis_main
-from analysis.cost import parse_prices
-from analysis.tokenizers import load_adapters
+from qtok.analysis import load_corpus, run_study
+from qtok.analysis.cli import main as analysis_main
+from qtok.analysis.cost import parse_prices
+from qtok.analysis.tokenizers import load_adapters
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from analysis.count import Selection, select_docs, selected
+from qtok.analysis.count import Selection, select_docs, selected
 from qtok.blocks import docs_blocks, number
 
 
@@ -22,8 +22,8 @@ def test_first_documents_and_samples_select_the_same_documents_for_parallel_lang
 def test_the_nfd_sample_and_the_split_rate_of_one_block():
     import unicodedata
 
-    from analysis.count import NFD_SAMPLE_CHARS, count_block
-    from analysis.tokenizers import get_adapter
+    from qtok.analysis.count import NFD_SAMPLE_CHARS, count_block
+    from qtok.analysis.tokenizers import get_adapter
     from qtok import get_tokenizer
 
     qwen = get_tokenizer("qwen")
@@ -50,7 +50,7 @@ def test_words_counted_in_lines_are_counted_as_alone():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from analysis.tokenizers import get_adapter
+    from qtok.analysis.tokenizers import get_adapter
 
     adapters = [get_adapter(n) for n in ("qwen", "cl100k_base", "qwen3.5")]
     assert all(a.words_joinable for a in adapters)
@@ -73,7 +73,7 @@ def test_words_counted_in_lines_are_counted_as_alone():
 
     agree()
     # Words past one line (LONG_DOC characters) are spread over several lines.
-    from analysis import tokenizers
+    from qtok.analysis import tokenizers
 
     many = [f"w{i}ord" for i in range(3000)]
     old, tokenizers.LONG_DOC = tokenizers.LONG_DOC, 1000

@@ -6,8 +6,8 @@ import math
 import pytest
 from helpers import run_main
 
-from analysis.cli import main
-from analysis.results import read_results
+from qtok.analysis.cli import main
+from qtok.analysis.results import read_results
 
 
 def corpus(tmp_path, files: dict[str, list[str]]):

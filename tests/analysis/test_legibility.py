@@ -9,7 +9,7 @@ import matplotlib
 import pytest
 from matplotlib.text import Text
 
-from analysis.plots import (
+from qtok.analysis.plots import (
     compression_figure,
     metric_figure,
     overlap_figure,

@@ -2,7 +2,7 @@
 
 import math
 
-from analysis.metrics import add_metrics, compression, fertility, pivot, premium
+from qtok.analysis.metrics import add_metrics, compression, fertility, pivot, premium
 
 ROWS = [
     dict(tokenizer="q", lang="en", n_docs=1, n_bytes=100, n_chars=100, n_words=20, n_tokens=25),
@@ -58,7 +58,7 @@ def test_unknown_tokens_make_the_ratio_nan_with_a_reason():
 
 
 def test_literature_metrics_known_answers():
-    from analysis.metrics import (
+    from qtok.analysis.metrics import (
         continued_words,
         gini,
         renyi_efficiency,
@@ -76,7 +76,7 @@ def test_literature_metrics_known_answers():
 
 
 def test_new_metrics_known_answers():
-    from analysis.metrics import average_rank, js_divergence, overlap_matrix, strr
+    from qtok.analysis.metrics import average_rank, js_divergence, overlap_matrix, strr
 
     # Tokens used 6, 3 and 1 times: ranks 1, 2, 3 weighted by use.
     assert math.isclose(average_rank([1, 6, 3]), (1 * 6 + 2 * 3 + 3 * 1) / 10)
@@ -98,7 +98,7 @@ def test_renyi_efficiency_equals_zouhar_et_al_tokenization_scorer():
     # settings the values are equal.
     from tokenization_scorer import score
 
-    from analysis.metrics import renyi_efficiency
+    from qtok.analysis.metrics import renyi_efficiency
     from qtok import get_tokenizer
 
     tok = get_tokenizer("qwen")
@@ -115,7 +115,7 @@ def test_overlap_matrix_is_every_pairs_js_divergence():
     # shared vocabulary (with an empty one, NaN beside it).
     import numpy as np
 
-    from analysis.metrics import js_divergence, overlap_matrix
+    from qtok.analysis.metrics import js_divergence, overlap_matrix
 
     rng = np.random.default_rng(0)
     dists = []

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import peers
-from analysis.corpora import load_corpus
-from analysis.tokenizers import get_adapter
+from qtok.analysis import peers
+from qtok.analysis.corpora import load_corpus
+from qtok.analysis.tokenizers import get_adapter
 
 
 @pytest.fixture(scope="module")

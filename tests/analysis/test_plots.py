@@ -3,7 +3,7 @@ the atlas beyond."""
 
 import matplotlib
 
-from analysis.plots import MAX_BARS, compression_figure, premium_figure
+from qtok.analysis.plots import MAX_BARS, compression_figure, premium_figure
 
 matplotlib.use("Agg")
 NAN = float("nan")
@@ -28,7 +28,7 @@ def test_figures_for_few_and_many_languages():
 def test_a_metric_that_does_not_apply_gets_no_legend_entry():
     import matplotlib.pyplot as plt
 
-    from analysis.plots import metric_figure
+    from qtok.analysis.plots import metric_figure
 
     langs = [f"l{i}" for i in range(20)]  # two rows of panels
     rows = [dict(tokenizer=t, lang=lang, split_rate=v, script="Latin")

@@ -1,9 +1,9 @@
 """analysis.report: report.html holds the headline table as the terminal prints it, escapes what
 it shows, and asks for nothing from outside."""
 
-from analysis.report import render_report, sample_sentence
-from analysis.results import headline
-from analysis.study import Study
+from qtok.analysis.report import render_report, sample_sentence
+from qtok.analysis.results import headline
+from qtok.analysis.study import Study
 
 NAN = float("nan")
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from analysis.results import fmt, format_table, headline, verify_results, write_results
-from analysis.study import Study
+from qtok.analysis.results import fmt, format_table, headline, verify_results, write_results
+from qtok.analysis.study import Study
 
 NAN = float("nan")
 
@@ -41,7 +41,7 @@ def test_one_table_for_the_terminal_and_the_report():
 
 
 def test_written_results_verify_and_a_changed_file_is_refused(tmp_path, multilingual):
-    from analysis import get_adapter, load_corpus, run_study
+    from qtok.analysis import get_adapter, load_corpus, run_study
 
     study = run_study(load_corpus("udhr", langs=["en", "de"]), [get_adapter("qwen"), get_adapter("xlm-r")],
                       n_boot=20, progress=False)
@@ -54,7 +54,7 @@ def test_written_results_verify_and_a_changed_file_is_refused(tmp_path, multilin
 
 
 def test_a_later_run_leaves_no_file_of_an_earlier_one(tmp_path):
-    from analysis import get_adapter, load_corpus, run_study
+    from qtok.analysis import get_adapter, load_corpus, run_study
 
     adapters = [get_adapter("qwen"), get_adapter("xlm-r")]
     two = run_study(load_corpus("embedded", langs=["en", "de"]), adapters, n_boot=0, progress=False)

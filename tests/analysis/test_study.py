@@ -8,14 +8,14 @@ import sys
 import pytest
 from helpers import run_main
 
-from analysis.cli import main
-from analysis.results import read_results
+from qtok.analysis.cli import main
+from qtok.analysis.results import read_results
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    r = subprocess.run([sys.executable, "-m", "analysis", "--out", str(out)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return out, r.stdout, r.stderr
 
@@ -93,7 +93,8 @@ def test_caps_and_bad_arguments(tmp_path):
     r = run("--corpus", str(tmp_path / "missing"))
     assert r.returncode == 2 and "unknown corpus" in r.stderr
     r = run("--langs", "en,de", "--tokenizers", "qwen,xlm-r", "--reference-lang", "fr", "--out", tmp_path / "fr")
-    assert r.returncode == 0 and "warning: no premium: the reference language 'fr' is not in the corpus" in r.stderr
+    said = json.loads((tmp_path / "fr" / "compression.json").read_text())["warnings"]
+    assert r.returncode == 0 and "no premium: the reference language 'fr' is not in the corpus" in said[0]
     assert all(math.isnan(row["premium"]) for row in read_results(tmp_path / "fr" / "compression.csv"))
     r = run("--langs", "en,de", "--tokenizers", f"qwen,xlm-r,{tmp_path / 'missing.model'}")
     assert r.returncode == 2 and "file not found:" in r.stderr and r.stderr.count("\n") == 1
@@ -108,7 +109,7 @@ def test_caps_and_bad_arguments(tmp_path):
 
 def test_other_chart_rows_line_up_by_name():
     # A tokenizer passed as llama=PATH (or baichuan, chatglm2, internlm) gets the chart's row.
-    from analysis.study import add_paper
+    from qtok.analysis.study import add_paper
 
     rows = [dict(tokenizer=t, lang=lang, compression=1.10)
             for t in ("llama", "chatglm2", "mine") for lang in ("en", "zh", "xx")]
@@ -139,3 +140,17 @@ def test_more_bad_arguments_are_one_line_before_any_counting(tmp_path):
         errors = [line for line in r.stderr.splitlines() if "error" in line]
         assert r.returncode == 2 and len(errors) == 1 and message in errors[0], r.stderr
         assert "analysis: counting" not in r.stderr  # refused before the study ran
+
+
+def test_quiet_prints_no_warning_but_the_results_keep_them(tmp_path):
+    """UDHR's languages have 89-92 articles: premiums are refused as not parallel, a warning.
+    --quiet leaves stderr empty; compression.json and report.html still say it."""
+    args = ["--corpus", "udhr", "--langs", "en,de,th", "--tokenizers", "qwen,xlm-r", "--bootstrap", "0"]
+    loud = run_main(main, *args, "--out", tmp_path / "loud")
+    assert loud.returncode == 0 and "analysis: warning: premium left NaN: not parallel" in loud.stderr
+    quiet = run_main(main, *args, "--quiet", "--out", tmp_path / "quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert quiet.stdout.split("\n\n")[0] == loud.stdout.split("\n\n")[0]  # the same table and notes
+    kept = json.loads((tmp_path / "quiet" / "compression.json").read_text())["warnings"]
+    assert any(w.startswith("premium left NaN: not parallel") for w in kept)
+    assert "premium left NaN: not parallel" in (tmp_path / "quiet" / "report.html").read_text()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis.tokenizers import TokenizerError, get_adapter
+from qtok.analysis.tokenizers import TokenizerError, get_adapter
 from qtok.load import dump_ranks
 
 
@@ -73,7 +73,7 @@ def test_bad_tokenizers(tmp_path):
 def test_tampered_xlmr_file(tmp_path, monkeypatch):
     import lzma
 
-    import analysis.tokenizers as tk
+    import qtok.analysis.tokenizers as tk
 
     fake = tmp_path / "xlmr-tokenizer.json.xz"
     fake.write_bytes(lzma.compress(b'{"version": "1.0"}'))
@@ -91,7 +91,7 @@ def test_xlmr_sentencepiece_route_equals_the_tokenizer_json(tmp_path, monkeypatc
     # where HF keeps a "▁" token, and that ties between equal-score segmentations may differ.
     import unicodedata
 
-    from analysis.corpora import load_corpus
+    from qtok.analysis.corpora import load_corpus
 
     monkeypatch.setenv("QTOK_CACHE_DIR", str(tmp_path))  # a cold cache: the model is built here
     sp, hf = get_adapter("xlm-r"), get_adapter("xlm-r-hf")
@@ -122,10 +122,10 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
     and the token frequencies of the document counted whole."""
     import numpy as np
 
-    import analysis.count
-    import analysis.tokenizers as t
-    from analysis.corpora import load_corpus
-    from analysis.count import _flat_cut
+    import qtok.analysis.count as count
+    import qtok.analysis.tokenizers as t
+    from qtok.analysis.corpora import load_corpus
+    from qtok.analysis.count import _flat_cut
 
     adapter = t.get_adapter(spec)
     assert adapter.cut_safe
@@ -134,7 +134,7 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
     pieces = t.split_long(doc, 1000)
     assert len(pieces) > 100 and "".join(pieces) == doc
     assert sum(adapter.count(pieces)) == adapter.count([doc])[0]
-    monkeypatch.setattr(analysis.count, "LONG_DOC", 1000)  # where the study reads it
+    monkeypatch.setattr(count, "LONG_DOC", 1000)  # where the study reads it
     flat, counts = _flat_cut(adapter, [doc, "short one"], "mixed")
     whole, whole_counts = adapter.flat([doc, "short one"])
     assert counts.tolist() == whole_counts.tolist()
@@ -142,12 +142,12 @@ def test_long_documents_counted_in_pieces_equal_counted_whole(spec, monkeypatch)
 
 
 def test_uncuttable_long_document_is_refused_in_one_line(monkeypatch):
-    import analysis.count
-    import analysis.tokenizers as t
-    from analysis.count import _flat_cut
+    import qtok.analysis.count as count
+    import qtok.analysis.tokenizers as t
+    from qtok.analysis.count import _flat_cut
 
     adapter = t.get_adapter("xlm-r")
-    monkeypatch.setattr(analysis.count, "LONG_DOC", 100)
+    monkeypatch.setattr(count, "LONG_DOC", 100)
     monkeypatch.setattr(adapter, "max_chars", 500)
     with pytest.raises(ValueError, match=r"a document of 'th' has 1,000 characters xlm-r must take at once.*split the document"):
         _flat_cut(adapter, ["ก" * 1000], "th")
@@ -158,7 +158,7 @@ def test_the_unknown_token_is_the_tokenizers_own(tmp_path):
     unknown tokens, counted as such, and the ratio is blanked with the reason."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from analysis.count import count_block
+    from qtok.analysis.count import count_block
     from qtok.blocks import Block
 
     tok = Tokenizer(models.WordPiece({"[UNK]": 0, "hello": 1, "world": 2}, unk_token="[UNK]"))

@@ -6,7 +6,7 @@ import pytest
 
 
 def test_bootstrap_interval_is_seeded_and_paired():
-    from analysis.uncertainty import paired_interval
+    from qtok.analysis.uncertainty import paired_interval
 
     num, den = [3, 5, 2, 8, 4, 6] * 5, [2, 4, 2, 6, 3, 5] * 5
     a, b = paired_interval(num, den, seed=1), paired_interval(num, den, seed=1)
@@ -17,7 +17,7 @@ def test_bootstrap_interval_is_seeded_and_paired():
 
 
 def test_shared_draws_equal_the_plain_interval():
-    from analysis.uncertainty import Resampler, paired_interval
+    from qtok.analysis.uncertainty import Resampler, paired_interval
 
     num, den = [3, 5, 2, 8, 4, 6, 1, 9] * 4, [2, 4, 2, 6, 3, 5, 2, 6] * 4
     boot = Resampler(n_boot=300, seed=4)

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from analysis.vocab import script_summary, token_script, vocab_table
+from qtok.analysis.vocab import script_summary, token_script, vocab_table
 from qtok.encodings import qwen
 from qtok.train import extend, write_extension
 
@@ -32,15 +32,15 @@ def test_qwen_extension_report():
 
 
 def test_vocab_cli(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--out", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis.vocab", "--out", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "vocab-qwen.json").read_text())
     assert meta["n_tokens"] == 52_487 and (tmp_path / "vocab-qwen.png").exists()
 
 
 def test_split_is_by_document_seeded_and_parallel():
-    from analysis.corpora import load_corpus, normalize
-    from analysis.experiment import split_documents
+    from qtok.analysis.corpora import load_corpus, normalize
+    from qtok.analysis.experiment import split_documents
 
     corpus = load_corpus("embedded")
     train, test, meta = split_documents(corpus, seed=0)
@@ -56,7 +56,7 @@ def test_split_is_by_document_seeded_and_parallel():
 
 
 def test_experiment_small(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "analysis.experiment", "--langs", "en,de,zh,th,ar,ru", "--sizes",
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis.experiment", "--langs", "en,de,zh,th,ar,ru", "--sizes",
                         "100,300", "--objectives", "frequency,hybrid", "--bootstrap", "0", "--quiet",
                         "--out", str(tmp_path)],
                        capture_output=True, text=True)
@@ -84,7 +84,7 @@ def test_experiment_arguments_are_checked(tmp_path):
                           (["--objectives", "fastest"], "--objectives takes some of frequency, parity, hybrid"),
                           (["--hybrid-share", "1.5"], "--hybrid-share is the part of the merges"),
                           (["--corpus", "udhr"], "the same number (at least 2) of documents")):
-        r = subprocess.run([sys.executable, "-m", "analysis.experiment", *args, "--out", str(tmp_path)],
+        r = subprocess.run([sys.executable, "-m", "qtok.analysis.experiment", *args, "--out", str(tmp_path)],
                            capture_output=True, text=True)
         assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
 
@@ -93,11 +93,11 @@ def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):
     path = tmp_path / "exp.tiktoken"
     write_extension(path, extend("cl100k_base", [multilingual["th"]], 20), base="cl100k_base",
                     n_new_requested=20, corpus="test")
-    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--tokenizer", str(path),
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis.vocab", "--tokenizer", str(path),
                         "--out", str(tmp_path / "v")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "20 tokens from rank 100256" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "analysis.vocab", "--start", "999999999",
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis.vocab", "--start", "999999999",
                         "--out", str(tmp_path / "v")], capture_output=True, text=True)
     assert r.returncode == 2 and "outside" in r.stderr
 
@@ -105,7 +105,7 @@ def test_vocab_reads_the_experiments_sidecar(tmp_path, multilingual):
 def test_train_parity_on_the_studys_corpus(tmp_path):
     # --dev-corpus embedded: the study's corpus (through the qtok.corpora entry point), languages
     # named by its codes; the training text is LANG.txt files named alike.
-    from analysis.corpora import parallel_texts
+    from qtok.analysis.corpora import parallel_texts
 
     texts = parallel_texts("embedded")
     assert "code" not in texts and {"de", "zh", "th"} <= set(texts)

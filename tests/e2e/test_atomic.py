@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import qtok
-from analysis import verify_results
+from qtok.analysis import verify_results
 from qtok.load import DataFileError
 
 RNG = random.Random(13)
@@ -72,7 +72,7 @@ def test_train_killed_at_random_moments(corpus, tmp_path):
 
 
 def study_cmd(out, langs):
-    return [sys.executable, "-m", "analysis", "--langs", langs, "--tokenizers", "qwen,xlm-r",
+    return [sys.executable, "-m", "qtok.analysis", "--langs", langs, "--tokenizers", "qwen,xlm-r",
             "--bootstrap", "50", "--out", str(out)]
 
 
@@ -132,7 +132,7 @@ def _ctrl_c_as_in_a_terminal() -> None:
 def _start_study(corpus, out):
     """The study of ``corpus``, once it says it is counting (so the tokenizers are loaded and
     blocks are being counted, however loaded the machine is)."""
-    proc = subprocess.Popen([sys.executable, "-m", "analysis", "--corpus", str(corpus), "--tokenizers",
+    proc = subprocess.Popen([sys.executable, "-m", "qtok.analysis", "--corpus", str(corpus), "--tokenizers",
                              "qwen,xlm-r", "--reference-lang", "en", "--out", str(out), "--jobs", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
@@ -214,7 +214,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path, big_corpus, what):
 
 
 @pytest.mark.parametrize("cmd,expected", [
-    (["-m", "analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r", "--bootstrap", "0", "--out",
+    (["-m", "qtok.analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r", "--bootstrap", "0", "--out",
       "/proc/qtok-results", "--quiet"], "analysis: error: cannot create --out /proc/qtok-results"),
     (["-m", "qtok", "train", "--base", "cl100k_base", "--corpus", "analysis/data/udhr/en.txt",
       "--new-tokens", "5", "--out", "/proc/self/x.tiktoken", "--quiet"], "qtok: error: cannot write /proc/self/x.tiktoken"),
@@ -232,7 +232,7 @@ def test_unwritable_outputs_are_one_line(cmd, expected):
 
 def test_results_directory_where_a_figure_should_be(tmp_path):
     (tmp_path / "compression.png").mkdir()
-    r = subprocess.run([sys.executable, "-m", "analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r",
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis", "--langs", "en,zh", "--tokenizers", "qwen,xlm-r",
                         "--bootstrap", "0", "--out", str(tmp_path), "--quiet"], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
@@ -270,13 +270,13 @@ def test_export_killed_at_random_moments(tmp_path):
 
 
 def test_convert_killed_at_random_moments(tmp_path):
-    from model import Qwen, QwenConfig, save_checkpoint
+    from qtok.model import Qwen, QwenConfig, save_checkpoint
 
     save_checkpoint(Qwen(QwenConfig.from_name("tiny")).init_weights(0), tmp_path / "a")
     save_checkpoint(Qwen(QwenConfig.from_name("tiny")).init_weights(1), tmp_path / "b")
 
     def cmd(src, dst):
-        return [sys.executable, "-m", "model.convert", str(tmp_path / src), str(tmp_path / dst), "--to", "hf",
+        return [sys.executable, "-m", "qtok.model.convert", str(tmp_path / src), str(tmp_path / dst), "--to", "hf",
                 "--no-tokenizer"]
 
     subprocess.run(cmd("a", "out"), check=True, capture_output=True)

@@ -63,7 +63,7 @@ def counts_of(page) -> dict[str, int]:
 
 
 def test_playground_counts_equal_the_tokenizers(server, browser, tmp_path):
-    from analysis.tokenizers import xlmr_hf
+    from qtok.analysis.tokenizers import xlmr_hf
 
     xlm = xlmr_hf()
     page = browser.new_page(bypass_csp=True)  # Playwright evaluates its waits as script text
@@ -143,7 +143,7 @@ def test_serve_cli_errors_are_one_line(server, tmp_path):
     port = server.rsplit(":", 1)[1].rstrip("/")
     for args, expected in (
         (["--port", port], f"port {port} on 127.0.0.1 is in use"),
-        (["--port", "0", "--tokenizers", f"mine={tmp_path / 'missing.tiktoken'}"], "is neither a qtok encoding"),
+        (["--port", "0", "--tokenizers", f"mine={tmp_path / 'missing.tiktoken'}"], "is neither a tokenizer the study knows"),
         (["--port", "70000"], "--port must be 0..65535"),
     ):
         r = run_main(qtok_main, "serve", "--quiet", *args)
@@ -153,7 +153,7 @@ def test_serve_cli_errors_are_one_line(server, tmp_path):
 
 
 def test_report_opens_from_disk_offline(browser, tmp_path):
-    from analysis import get_adapter, load_corpus, run_study, write_results
+    from qtok.analysis import get_adapter, load_corpus, run_study, write_results
 
     study = run_study(load_corpus(langs=["en", "zh", "th"]), [get_adapter(t) for t in ("qwen", "xlm-r")],
                       n_boot=50, progress=False)
@@ -189,7 +189,7 @@ def test_a_page_elsewhere_cannot_make_the_playground_work(browser, tmp_path, mon
     import http.server
     import threading
 
-    import playground.server as ps
+    import qtok.playground.server as ps
 
     calls = []
     real = ps.encode_request

@@ -23,16 +23,16 @@ def without(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command, missing, says", [
-    (["-m", "analysis", "--quiet"], "numpy", "python -m analysis: error: numpy is not installed; "
-                                            "python -m analysis needs pip install 'qtok[analysis]'"),
+    (["-m", "qtok.analysis", "--quiet"], "numpy", "python -m qtok.analysis: error: numpy is not installed; "
+                                            "python -m qtok.analysis needs pip install 'qtok[analysis]'"),
     (["-m", "qtok", "serve"], "numpy", "qtok: error: numpy is not installed; qtok serve needs pip "
                                        "install 'qtok[analysis]'"),
-    (["-m", "playground"], "numpy", "playground: error: numpy is not installed; qtok serve needs pip "
+    (["-m", "qtok.playground"], "numpy", "playground: error: numpy is not installed; qtok serve needs pip "
                                     "install 'qtok[analysis]'"),
-    (["-m", "model"], "torch", "python -m model: error: torch is not installed; python -m model needs "
+    (["-m", "qtok.model"], "torch", "python -m qtok.model: error: torch is not installed; python -m qtok.model needs "
                                "pip install 'qtok[model]'"),
-    (["-m", "model.convert", "--help"], "torch", "python -m model.convert: error: torch is not installed; "
-                                                 "python -m model.convert needs pip install 'qtok[model]'"),
+    (["-m", "qtok.model.convert", "--help"], "torch", "python -m qtok.model.convert: error: torch is not installed; "
+                                                 "python -m qtok.model.convert needs pip install 'qtok[model]'"),
 ])
 def test_a_missing_extra_is_one_line(without, tmp_path, command, missing, says):
     r = subprocess.run([sys.executable, *command], capture_output=True, text=True, cwd=tmp_path,
@@ -41,13 +41,13 @@ def test_a_missing_extra_is_one_line(without, tmp_path, command, missing, says):
 
 
 def test_the_tokenizer_needs_no_extra(without, tmp_path):
-    r = subprocess.run([sys.executable, "-c", "import qtok, analysis, model; print(qtok.encode('hello world'))"],
+    r = subprocess.run([sys.executable, "-c", "import qtok, qtok.analysis, qtok.model; print(qtok.encode('hello world'))"],
                        capture_output=True, text=True, cwd=tmp_path, env=without("numpy", "torch"), timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[14990, 1879]", r.stderr
     # The packages' names say what to install.
-    for code, missing, says in (("from model import Qwen", "torch", "torch is not installed; the model needs "
+    for code, missing, says in (("from qtok.model import Qwen", "torch", "torch is not installed; the model needs "
                                                                     "pip install 'qtok[model]'"),
-                                ("from analysis import run_study", "numpy", "numpy is not installed; the study "
+                                ("from qtok.analysis import run_study", "numpy", "numpy is not installed; the study "
                                                                             "needs pip install 'qtok[analysis]'")):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                            env=without(missing), timeout=120)

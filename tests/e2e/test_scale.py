@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis import load_corpus, run_study, write_results
-from analysis.corpora import CorpusError
-from analysis.tokenizers import load_adapters
+from qtok.analysis import load_corpus, run_study, write_results
+from qtok.analysis.corpora import CorpusError
+from qtok.analysis.tokenizers import load_adapters
 from qtok.blocks import number, plan_file, read_docs, read_text
 from qtok.encodings import QWEN_PATTERN
 from qtok.load import dump_ranks
@@ -244,7 +244,7 @@ def test_block_cuts_split_no_piece(tmp_path_factory, text, block_bytes):
 
 def test_ray_backend_without_ray_says_how_to_install(tmp_path):
     code = ("import sys; sys.modules['ray'] = None\n"
-            "from analysis.cli import main\n"
+            "from qtok.analysis.cli import main\n"
             f"sys.exit(main(['--backend', 'ray', '--langs', 'en,zh', '--out', {str(tmp_path)!r}, '--quiet']))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 2

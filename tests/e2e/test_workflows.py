@@ -16,7 +16,7 @@ def test_cli_train_then_study(tmp_path, multilingual):
     meta = json.loads((tmp_path / "thai.tiktoken.json").read_text())
     assert meta["base"] == "cl100k_base" and meta["n_new"] == 20 and meta["corpus"][0]["bytes"] > 0
     assert meta["base_sha256"] == "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
-    r = subprocess.run([sys.executable, "-m", "analysis", "--langs", "th,en", "--out", str(tmp_path / "res"),
+    r = subprocess.run([sys.executable, "-m", "qtok.analysis", "--langs", "th,en", "--out", str(tmp_path / "res"),
                         "--tokenizers", f"cl100k_base,xlm-r,{out}"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "thai" in r.stdout

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from model import Qwen, QwenConfig
+from qtok.model import Qwen, QwenConfig
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import qtok
-from model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
+from qtok.model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
 
 
 def ids_of(text):

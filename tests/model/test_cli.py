@@ -1,4 +1,4 @@
-"""python -m model, end to end in this process (and one real process for --compile)."""
+"""python -m qtok.model, end to end in this process (and one real process for --compile)."""
 
 import subprocess
 import sys
@@ -7,12 +7,12 @@ import pytest
 from helpers import run_main
 
 import qtok
-from model import save_checkpoint
-from model.__main__ import main as model_main
+from qtok.model import save_checkpoint
+from qtok.model.__main__ import main as model_main
 
 
 def test_cli_end_to_end(tiny, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "model", "--max-new-tokens", "4"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "qtok.model", "--max-new-tokens", "4"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "seeded random weights" in r.stdout and "top-5" in r.stdout and "continuation:" in r.stdout
     save_checkpoint(tiny, tmp_path)
@@ -40,7 +40,7 @@ def test_cli_bad_arguments_are_one_line(args, message):
 def test_cli_chat_streams_and_compiles():
     """--chat wraps the text in ChatML (as encode_chat) and stops at <|im_end|>; --compile runs
     the compiled decode step end to end."""
-    r = subprocess.run([sys.executable, "-m", "model", "What is 2+2?", "--chat", "--compile",
+    r = subprocess.run([sys.executable, "-m", "qtok.model", "What is 2+2?", "--chat", "--compile",
                         "--max-new-tokens", "4"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     tok = qtok.get_tokenizer("qwen")

@@ -10,11 +10,11 @@ import transformers  # the test-only oracle (test extra)
 from helpers import run_main
 
 import qtok
-from model import CheckpointError, generate, load_checkpoint, save_checkpoint
-from model.__main__ import main as model_main
-from model.convert import convert, to_hf
-from model.convert import main as convert_main
-from model.qwen import Qwen, QwenConfig
+from qtok.model import CheckpointError, generate, load_checkpoint, save_checkpoint
+from qtok.model.__main__ import main as model_main
+from qtok.model.convert import convert, to_hf
+from qtok.model.convert import main as convert_main
+from qtok.model.qwen import Qwen, QwenConfig
 
 PROMPT = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
 
@@ -132,7 +132,7 @@ def test_converted_directory_tokenizes_like_qtok(qwen_dir, tmp_path, multilingua
     convert(qwen_dir, out, "hf")
     tok = transformers.AutoTokenizer.from_pretrained(out)
     hf_qtok = qtok.get_tokenizer("qwen", compat="hf")
-    from analysis.corpora import load_corpus
+    from qtok.analysis.corpora import load_corpus
 
     news = load_corpus("embedded")
     samples = [(lang, text[:2000]) for lang, text in multilingual.items()]

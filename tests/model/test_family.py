@@ -12,11 +12,11 @@ import transformers  # the test-only oracle (test extra)
 from helpers import assert_same, run_main
 
 import qtok
-from model import CheckpointError, load_checkpoint, save_checkpoint
-from model.__main__ import main as model_main
-from model.generate import generate
-from model.quantize import quantize
-from model.qwen import Qwen, QwenConfig
+from qtok.model import CheckpointError, load_checkpoint, save_checkpoint
+from qtok.model.__main__ import main as model_main
+from qtok.model.generate import generate
+from qtok.model.quantize import quantize
+from qtok.model.qwen import Qwen, QwenConfig
 
 PROMPT = "蒙古国的首都是乌兰巴托（Ulaanbaatar）\n冰岛的首都是雷克雅未克（Reykjavik）\n埃塞俄比亚的首都是"
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import qtok
-from model import Qwen, generate, generate_stream
-from model.generate import sample_next
+from qtok.model import Qwen, generate, generate_stream
+from qtok.model.generate import sample_next
 
 
 def ids_of(text):
@@ -34,7 +34,7 @@ def test_static_decode_equals_full_forward_batch_2(tiny, compile):
     """Prefill, then 20 decode steps through the (compiled) static path, for 2 sequences: every
     step's logits equal the full forward over the sequence so far. fullgraph=True compiles only
     if forward reads nothing back to the host."""
-    from model.generate import decode_step
+    from qtok.model.generate import decode_step
 
     torch._dynamo.reset()
     a, b = ids_of("first sequence here, in English"), ids_of("第二个序列，中文的，长度一样吗")

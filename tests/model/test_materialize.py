@@ -7,9 +7,9 @@ import pytest
 import torch
 from helpers import assert_same
 
-from model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
-from model.materialize import build, random_weights
-from model.quantize import Int8Embedding, quantize
+from qtok.model import CheckpointError, QwenConfig, load_checkpoint, save_checkpoint
+from qtok.model.materialize import build, random_weights
+from qtok.model.quantize import Int8Embedding, quantize
 
 
 @pytest.mark.parametrize("mode", ["int8", "int4"])

@@ -6,9 +6,9 @@ import torch
 from helpers import run_main
 
 import qtok
-from model import Qwen, QwenConfig, generate
-from model.__main__ import main as model_main
-from model.quantize import Int8Embedding, quantize, weight_bytes
+from qtok.model import Qwen, QwenConfig, generate
+from qtok.model.__main__ import main as model_main
+from qtok.model.quantize import Int8Embedding, quantize, weight_bytes
 
 
 def bf16_tiny():

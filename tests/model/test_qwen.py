@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import qtok
-from model import Qwen, QwenConfig, generate, n_params
+from qtok.model import Qwen, QwenConfig, generate, n_params
 
 
 def ids_of(text):

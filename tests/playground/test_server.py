@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from playground.server import ServeError, encode_request, load_viewers
+from qtok.playground.server import ServeError, encode_request, load_viewers
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_bad_requests_and_bad_tokenizers_are_one_line(viewers, tmp_path):
         encode_request(viewers, {"text": 5})
     with pytest.raises(ValueError, match='compat must be "safe" or "hf"'):
         encode_request(viewers, {"text": "x", "compat": "nope"})
-    with pytest.raises(ServeError, match="is neither a qtok encoding"):
+    with pytest.raises(ServeError, match="is neither a tokenizer the study knows"):
         load_viewers(f"mine={tmp_path / 'missing.tiktoken'}")
     with pytest.raises(ServeError, match="given twice"):
         load_viewers("qwen,qwen")
@@ -48,7 +48,7 @@ def test_the_hf_toggle_matches_special_tokens_as_transformers_does(viewers):
 def _serve(viewers):
     import threading
 
-    from playground.server import make_server
+    from qtok.playground.server import make_server
 
     server = make_server("127.0.0.1", 0, viewers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -115,7 +115,7 @@ def test_loose_and_hostile_bodies_get_one_clear_answer(live):
 
 
 def test_the_work_of_one_request_is_bounded(live, monkeypatch):
-    from playground.server import MAX_TOKENS_SHOWN
+    from qtok.playground.server import MAX_TOKENS_SHOWN
 
     text = "a " * (MAX_TOKENS_SHOWN + 5000)
     status, answer = request(live, body=json.dumps({"text": text}).encode())
@@ -162,7 +162,7 @@ def test_a_stalled_body_is_dropped_and_the_log_is_escaped(live, monkeypatch, cap
 
 
 def test_every_viewer_takes_lone_surrogates_and_an_empty_host_is_refused():
-    from playground.server import make_server
+    from qtok.playground.server import make_server
 
     out = encode_request(load_viewers("xlm-r"), {"text": "a\ud800b"})
     assert out["results"][0]["count"] > 0
@@ -223,7 +223,7 @@ def test_a_slow_client_is_bounded_by_the_whole_request_and_connections_are_cappe
     import socket
     import time
 
-    from playground.server import MAX_CONNECTIONS
+    from qtok.playground.server import MAX_CONNECTIONS
 
     live = own_live
     port = live.server_address[1]
@@ -267,7 +267,7 @@ def test_a_server_on_every_interface_answers_its_own_addresses(viewers):
     import socket
     import threading
 
-    from playground.server import make_server
+    from qtok.playground.server import make_server
 
     # 12: under --host 0.0.0.0, a request that names the address it arrived on is this server's.
     server = make_server("0.0.0.0", 0, viewers)
@@ -309,3 +309,35 @@ def test_every_family_member_is_served_with_encodes_ids():
             assert [t["id"] for t in r["tokens"]] == tok.encode(text), (r["name"], compat)
     chat = encode_request(viewers, {"text": "hi", "chat": True, "tokenizers": ["qwen3.5"]})
     assert chat["results"][0]["count"] > 3
+
+
+def test_one_list_of_names_for_the_study_the_playground_and_qtok():
+    """A name the study takes, the playground takes, and a name qtok takes (a model id with or
+    without "Qwen/", qwen3.6), the study and the playground take as qtok does."""
+    import qtok
+    from qtok.analysis.tokenizers import KNOWN, TokenizerError, get_adapter
+
+    viewers = load_viewers(",".join(KNOWN))
+    assert list(viewers) == KNOWN
+    for alias, member in (("qwen3.6", "qwen3.5"), ("Qwen3-8B", "qwen3"), ("Qwen/Qwen2.5-7B-Instruct", "qwen2.5")):
+        assert qtok.get_tokenizer(alias).name == member
+        assert get_adapter(alias).name == member and get_adapter(alias).spec == member
+        assert get_adapter(f"mine={alias}").name == "mine"
+        assert alias in load_viewers(alias)
+    with pytest.raises(TokenizerError, match=r"unknown tokenizer 'o200k' \(did you mean 'o200k_base'\?\)"):
+        get_adapter("o200k")
+
+
+def test_qtok_sends_the_studys_names_to_the_study():
+    """qtok's encodings are the study's names less the ones only the study can load; qtok's error
+    for one of those says which command takes it."""
+    import qtok
+    from qtok.analysis.tokenizers import KNOWN, QTOK_NAMES
+    from qtok.encodings import STUDY_ONLY
+
+    assert set(KNOWN) - set(QTOK_NAMES) == set(STUDY_ONLY)
+    with pytest.raises(ValueError, match=r"o200k_base is one of the tokenizers the study compares .*"
+                                         r"python -m qtok.analysis --tokenizers qwen,o200k_base"):
+        qtok.get_tokenizer("o200k_base")
+    with pytest.raises(ValueError, match=r"unknown encoding 'qwen4' \(did you mean 'qwen'\?\)"):
+        qtok.get_tokenizer("qwen4")
