@@ -252,7 +252,7 @@ def overlap_matrix(dists: list[tuple]) -> np.ndarray:
     ids = [np.asarray(d[0], dtype=np.int64) for d in dists]
     counts = [np.asarray(d[1], dtype=np.float64) for d in dists]
     probs = [c / c.sum() if c.sum() else c for c in counts]
-    empty = [not c.sum() for c in counts]
+    empty = np.array([not c.sum() for c in counts], dtype=bool)
     # Every distribution end to end, with the language each entry belongs to.
     all_ids = np.concatenate(ids) if n else np.zeros(0, dtype=np.int64)
     all_q = np.concatenate(probs) if n else np.zeros(0)
@@ -272,12 +272,11 @@ def overlap_matrix(dists: list[tuple]) -> np.ndarray:
         ps, qs, who = p[shared], all_q[tail][shared], owner[tail][shared]
         m = (ps + qs) / 2
         terms = ps * np.log2(ps / m) + qs * np.log2(qs / m)
-        sums = [np.bincount(who, weights=x, minlength=n) for x in (terms, ps, qs)]
-        for j in range(i + 1, n):
-            if empty[j]:
-                continue
-            js = 0.5 * float(sums[0][j]) + 0.5 * float(totals[i] - sums[1][j] + totals[j] - sums[2][j])
-            out[i, j] = out[j, i] = max(0.0, min(1.0, js))
+        t, sp, sq = (np.bincount(who, weights=x, minlength=n)[i + 1:] for x in (terms, ps, qs))
+        # Every later language at once, each the same float operations in the same order.
+        js = np.clip(0.5 * t + 0.5 * (totals[i] - sp + totals[i + 1:] - sq), 0.0, 1.0)
+        later = np.flatnonzero(~empty[i + 1:]) + i + 1
+        out[i, later] = out[later, i] = js[later - i - 1]
         dense[ids[i]] = 0.0
     return out
 

@@ -194,7 +194,7 @@ def cl100k_base() -> EncodingSpec:
 ENCODINGS = {"qwen": qwen, "cl100k_base": cl100k_base,
              **{name: functools.partial(_member, name) for name in MEMBERS}}
 
-# What each named encoding is, for list_encodings() and the README's family table.
+# What each named encoding is, for list_encodings() and the family table of docs/family.md.
 DESCRIPTIONS = {
     "qwen": "Qwen-1 (Qwen-1.8B/7B/14B/72B and -Chat): 151,643 ranks + 208 specials",
     "cl100k_base": "OpenAI's cl100k_base (GPT-3.5/4), Qwen-1's starting point",

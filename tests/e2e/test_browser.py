@@ -1,6 +1,6 @@
 """The playground (``qtok serve``) and the study's report.html in a real browser: Debian's headless
 Chromium driven by Playwright (installed by .ci/run). ``QTOK_SCREENSHOTS=docs`` also writes the
-screenshots the README shows."""
+screenshots the docs show."""
 
 import json
 import os
