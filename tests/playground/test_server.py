@@ -311,14 +311,21 @@ def test_every_family_member_is_served_with_encodes_ids():
     assert chat["results"][0]["count"] > 3
 
 
-def test_one_list_of_names_for_the_study_the_playground_and_qtok():
+def test_one_list_of_names_for_the_study_the_playground_and_qtok(monkeypatch):
     """A name the study takes, the playground takes, and a name qtok takes (a model id with or
     without "Qwen/", qwen3.6), the study and the playground take as qtok does."""
     import qtok
+    import qtok.playground.server as server
     from qtok.analysis.tokenizers import KNOWN, TokenizerError, get_adapter
 
+    # The playground's route for each name; the study's adapters themselves are tested with the
+    # study (tests/analysis/test_peers.py, test_tokenizers.py), so they are not built again here.
+    asked = []
+    monkeypatch.setattr(server, "get_adapter", lambda spec: asked.append(spec))
     viewers = load_viewers(",".join(KNOWN))
     assert list(viewers) == KNOWN
+    assert asked == ["xlm-r-hf" if n == "xlm-r" else n for n in KNOWN if n not in qtok.list_encodings()]
+    monkeypatch.undo()
     for alias, member in (("qwen3.6", "qwen3.5"), ("Qwen3-8B", "qwen3"), ("Qwen/Qwen2.5-7B-Instruct", "qwen2.5")):
         assert qtok.get_tokenizer(alias).name == member
         assert get_adapter(alias).name == member and get_adapter(alias).spec == member
