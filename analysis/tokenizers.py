@@ -247,7 +247,7 @@ def xlmr() -> Adapter:
     packed = XLMR_JSON.read_bytes()
     if sha256_bytes(packed) != XLMR_JSON_XZ_SHA256:
         raise TokenizerError(f"{XLMR_JSON} failed its hash check: expected sha256 {XLMR_JSON_XZ_SHA256}, "
-                             f"got {sha256_bytes(packed)}; restore it (git checkout analysis/data)")
+                             f"got {sha256_bytes(packed)}; restore it (git checkout analysis/data) or reinstall qtok")
 
 
     path = cache_dir() / f"xlmr-{XLMR_SPM_BUILT_SHA256}.model"
@@ -261,7 +261,7 @@ def xlmr() -> Adapter:
         data = lzma.decompress(packed)
         if sha256_bytes(data) != XLMR_JSON_SHA256:
             raise TokenizerError(f"{XLMR_JSON} failed its hash check after decompression; restore it "
-                                 "(git checkout analysis/data)")
+                                 "(git checkout analysis/data) or reinstall qtok")
         model = model_from_tokenizer_json(data)
         if sha256_bytes(model) != XLMR_SPM_BUILT_SHA256:
             raise TokenizerError("the SentencePiece model built from the XLM-R tokenizer.json does not "
@@ -282,7 +282,7 @@ def xlmr_hf() -> Adapter:
     """XLM-R through HF tokenizers on the vendored tokenizer.json itself (``xlm-r-hf``)."""
     data = lzma.decompress(XLMR_JSON.read_bytes())
     if sha256_bytes(data) != XLMR_JSON_SHA256:
-        raise TokenizerError(f"{XLMR_JSON} failed its hash check; restore it (git checkout analysis/data)")
+        raise TokenizerError(f"{XLMR_JSON} failed its hash check; restore it (git checkout analysis/data) or reinstall qtok")
     return hf_json_adapter(data, "xlm-r-hf", "analysis/data/xlmr-tokenizer.json.xz")
 
 

@@ -14,8 +14,10 @@ import sys
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
-    p.add_argument("--tokenizers", help="comma-separated: qwen, cl100k_base, xlm-r, NAME=PATH (.tiktoken, "
-                   "tokenizer.json, .model); default: the study's (qwen,cl100k_base,xlm-r)")
+    p.add_argument("--tokenizers", help="comma-separated, any name the study takes: the Qwen family (qwen ... "
+                   "qwen3.5, or a model id such as Qwen/Qwen3-8B), cl100k_base, xlm-r, o200k_base, deepseek-v4, "
+                   "tekken, NAME=PATH (.tiktoken, tokenizer.json, .model); default: the study's "
+                   "(qwen,cl100k_base,xlm-r)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
 
