@@ -19,6 +19,26 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+def _beside_a_checkout() -> None:
+    """The study, the model and the playground are the folders analysis/, model/ and playground/
+    beside qtok/ in the repository, installed as qtok.analysis, qtok.model, qtok.playground
+    (package-dir in pyproject.toml). qtok imported from a checkout (a Python run in its root,
+    whatever is installed) finds them there too: the checkout's root joins the package's path."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as f:
+            ours = 'name = "qtok"' in f.read()
+    except OSError:  # installed: site-packages holds no pyproject.toml
+        return
+    if ours:  # not someone else's project that happens to hold a copy of qtok/
+        __path__.append(root)
+
+
+_beside_a_checkout()
+
+
 # The default tokenizer, held here once built: the module-level functions cost one global lookup
 # more than a call on a tokenizer the user holds.
 _default: Tokenizer | None = None

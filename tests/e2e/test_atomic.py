@@ -21,10 +21,11 @@ RNG = random.Random(13)
 
 def run_killed(cmd, delay):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    if proc.poll() is None:
+    try:
+        proc.wait(timeout=delay)  # a run that ends before its moment is not waited for further
+    except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        proc.wait()
     return proc.returncode
 
 

@@ -105,3 +105,19 @@ def test_the_main_commands_run_from_the_users_directory(installed, user_dir):
     assert "--port" in run([python, "-m", "qtok.playground", "--help"], cwd=user_dir).stdout
     assert "--weights" in run([python, "-m", "qtok.model", "--help"], cwd=user_dir).stdout
     assert run([Path(python).parent / "qtok", "encode", "hello world"], cwd=user_dir).stdout.split() == ["14990", "1879"]
+
+
+def test_a_checkout_finds_its_own_packages_without_an_install(tmp_path):
+    """From a checkout, without the editable install's finder (site-packages on PYTHONPATH, so no
+    .pth file runs): qtok.analysis, qtok.model and qtok.playground are the checkout's folders."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
+    r = subprocess.run([sys.executable, "-S", "-c", "import sys, qtok.analysis, qtok.model, qtok.playground; "
+                        "print(any('editable' in type(f).__name__.lower() for f in sys.meta_path)); "
+                        "print(qtok.analysis.__file__, qtok.model.__file__, qtok.playground.__file__)"],
+                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    editable, files = r.stdout.splitlines()
+    assert editable == "False"
+    assert files.split() == [str(ROOT / p / "__init__.py") for p in ("analysis", "model", "playground")]
