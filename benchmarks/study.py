@@ -36,6 +36,33 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
+def outside_the_tokenizers(corpus, adapters, label: str) -> str:
+    """Every block counted serially under cProfile: the tokenizers' own calls (their encoding of
+    the documents, of each block's distinct words and of the NFD sample) against everything else
+    a block costs (normalization, words, the split rate, frequencies...). cProfile slows the
+    Python side more than the native calls, so the ratio is an upper bound."""
+    import cProfile
+    import pstats
+
+    from qtok.analysis.count import count_block, plan_blocks
+
+    blocks, _ = plan_blocks(corpus, "NFC", sample=None, seed=0, max_docs=None, max_bytes=None, backend="local",
+                            jobs=None, address=None, block_bytes=8 << 20)
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.enable()
+    for block in blocks:
+        count_block(block, adapters, "NFC")
+    profile.disable()
+    total = time.perf_counter() - t0
+    # Own time (tottime, no callee counted twice) of sentencepiece's Encode and of the engines'
+    # built-in batch calls ("<method 'encode_batch_flat' of 'builtins.Tokenizer' objects>").
+    native = sum(row[2] for (_, _, fn), row in pstats.Stats(profile).stats.items()
+                 if fn == "Encode" or "EncodeAs" in fn or (fn.startswith("<method") and "encode_batch" in fn))
+    return (f"{label}, every block counted serially: {total:.2f} s, of which the tokenizers' own calls "
+            f"{native:.2f} s and the rest {total - native:.2f} s ({(total - native) / native:.2f}x the tokenizers)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ntrex", help="an unpacked NTREX-128 folder, for the 128-language run")
@@ -62,8 +89,11 @@ def main() -> None:
     for name, t in times.items():
         print(f"{name:<14}{mb / t:8.2f}{times['qwen'] / t:10.2f}")
 
+    print(f"\n{outside_the_tokenizers(corpus, adapters, 'the default corpus')}")
+
     if args.ntrex:
         ntrex = load_corpus(f"ntrex:{args.ntrex}")
+        print(outside_the_tokenizers(ntrex, adapters, "NTREX-128"))
         _, t_all = timed(lambda: run_study(ntrex, adapters))
         print(f"\nNTREX-128 ({len(ntrex.langs)} languages), 3 tokenizers: {t_all:.1f} s")
         for a in adapters:
