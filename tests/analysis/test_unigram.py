@@ -1,0 +1,138 @@
+"""qtok.analysis._unigram, SentencePiece's Unigram encoder in C: sentencepiece's ids and spans, on
+XLM-R (the embedded corpus, each language's words, and generated text built to hit the normalizer,
+unknown characters, user-defined symbols and ties) and on models trained here with each
+normalizer setting; models it does not reproduce stay on sentencepiece.
+(benchmarks/study.py checks the same on all of NTREX-128 before it times anything.)"""
+
+import unicodedata
+
+import numpy as np
+import pytest
+import sentencepiece as spm
+from hypothesis import given
+from hypothesis import strategies as st
+from sentencepiece import sentencepiece_model_pb2
+
+from qtok.analysis import tokenizers, unigram
+from qtok.analysis.corpora import load_corpus
+from qtok.offsets import byte_to_char
+
+
+@pytest.fixture(scope="module")
+def xlmr():
+    """(the study's XLM-R adapter, sentencepiece on the same model)."""
+    adapter = tokenizers.get_adapter("xlm-r")
+    model = next(tokenizers.cache_dir().glob(f"xlmr-{tokenizers.XLMR_SPM_BUILT_SHA256}.model")).read_bytes()
+    return adapter, spm.SentencePieceProcessor(model_proto=model)
+
+
+def reference_spans(sp, text):
+    pieces = sp.encode(text, return_type="proto").pieces
+    char_at = byte_to_char(text.encode("utf-8"))
+    return [p.id for p in pieces], [(char_at[p.begin], char_at[p.end]) for p in pieces]
+
+
+def test_the_extension_is_built_and_counts_xlmr(xlmr):
+    assert unigram._unigram is not None, "qtok.analysis._unigram was not built: pip install needs a C compiler"
+    adapter, _ = xlmr
+    assert adapter.meta["engine"].startswith("qtok.analysis._unigram")
+    assert adapter.encode_flat is not None
+
+
+def test_xlmr_ids_on_every_language_and_its_words(xlmr):
+    adapter, sp = xlmr
+    corpus = load_corpus()
+    for lang in corpus.langs:
+        docs = [unicodedata.normalize("NFC", d) for d in corpus.docs(lang)]
+        words = sorted({w for d in docs for w in d.split()})
+        for texts in (docs, words):
+            ids, offsets = adapter.encode_flat(texts)
+            assert ids.dtype == np.int64 and offsets.tolist()[-1] == len(ids)
+            assert adapter.encode(texts) == sp.encode(texts), lang
+        assert adapter.spans(docs[0]) == reference_spans(sp, docs[0]), lang
+
+
+# Characters that exercise every branch: whitespace the normalizer folds or keeps, the escape
+# symbol itself, NFKC rewrites (one character to several, several to one), combining marks,
+# characters with no piece (unknowns, merged when adjacent), the user-defined "<mask>", control
+# pieces' text ("<s>"), and runs of hyphens (pieces whose scores tie).
+ALPHABET = st.sampled_from(
+    list("ab eé-.\t\n") + ["  ", "\u00a0", "\u3000", "\u2581", "ﬁ", "①", "ｈ", "Ǆ", "\u0301", "\u0e01",
+                          "中", "\U0001f642", "\U0001d11e", "\ue000", "\x00", "\x7f", "\ufffd",
+                          "<mask>", "<s>", "-----", "\u200b", "\u0640"])
+
+
+@given(st.lists(ALPHABET, max_size=24).map("".join))
+def test_xlmr_on_generated_text(xlmr, text):
+    adapter, sp = xlmr
+    assert adapter.encode([text, text + " x"]) == sp.encode([text, text + " x"])
+    assert adapter.spans(text) == reference_spans(sp, text)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Small Unigram models trained here, one per normalizer setting (and with user-defined
+    symbols), so every flag the C side reads is checked against sentencepiece."""
+    corpus = load_corpus(langs=["en", "de", "zh", "th"])
+    path = tmp_path_factory.mktemp("spm") / "train.txt"
+    path.write_text("\n".join(d for lang in corpus.langs for d in list(corpus.docs(lang))[:20]), encoding="utf-8")
+    models = {}
+    for name, options in {
+        "default": {},
+        "no-dummy-prefix": {"add_dummy_prefix": False},
+        "keep-whitespace": {"remove_extra_whitespaces": False},
+        "no-escape": {"normalization_rule_name": "identity"},
+        "nfkc_cf": {"normalization_rule_name": "nmt_nfkc_cf", "user_defined_symbols": ["<mask>", "@@"]},
+    }.items():
+        prefix = path.parent / name
+        spm.SentencePieceTrainer.train(input=str(path), model_prefix=str(prefix), vocab_size=800, character_coverage=0.98,
+                                       model_type="unigram", minloglevel=2, **options)
+        data = prefix.with_suffix(".model").read_bytes()
+        if name == "no-escape":  # the trainer has no option for it: set it in the model
+            proto = sentencepiece_model_pb2.ModelProto()
+            proto.ParseFromString(data)
+            proto.normalizer_spec.escape_whitespaces = False
+            data = proto.SerializeToString()
+        models[name] = (tokenizers.sentencepiece_adapter(data, name), spm.SentencePieceProcessor(model_proto=data))
+    return models
+
+
+@given(st.lists(ALPHABET | st.sampled_from(["@@", "The ", "schön", "的"]), max_size=24).map("".join))
+def test_trained_models_on_generated_text(trained, text):
+    for name, (adapter, sp) in trained.items():
+        assert adapter.meta["engine"].startswith("qtok.analysis._unigram"), name
+        assert adapter.encode([text]) == [sp.encode(text)], name
+        assert adapter.spans(text) == reference_spans(sp, text), name
+
+
+def test_models_it_does_not_reproduce_stay_on_sentencepiece(trained, monkeypatch):
+    _, sp = trained["default"]
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(sp.serialized_model_proto())
+    for change in ("bpe", "byte_fallback", "suffix", "charsmap", "two unknowns"):
+        p = sentencepiece_model_pb2.ModelProto()
+        p.CopyFrom(proto)
+        if change == "bpe":
+            p.trainer_spec.model_type = 2
+        elif change == "byte_fallback":
+            p.trainer_spec.byte_fallback = True
+        elif change == "suffix":
+            p.trainer_spec.treat_whitespace_as_suffix = True
+        elif change == "charsmap":
+            p.normalizer_spec.precompiled_charsmap = p.normalizer_spec.precompiled_charsmap[:-7]
+        else:
+            p.pieces[5].type = 2
+        assert unigram.fast_encoder(p.SerializeToString(), p, lambda: None) is None, change
+    # Without the extension (no C compiler), sentencepiece counts, with the same ids.
+    monkeypatch.setattr(unigram, "_unigram", None)
+    adapter = tokenizers.sentencepiece_adapter(sp.serialized_model_proto(), "plain")
+    assert adapter.meta["engine"] == "sentencepiece" and adapter.encode_flat is None
+    assert adapter.encode(["Hello  world"]) == [sp.encode("Hello  world")]
+
+
+def test_text_without_utf8_gets_sentencepiece_s_answer(xlmr):
+    adapter, sp = xlmr
+    with pytest.raises(Exception) as theirs:
+        sp.encode(["ok", "a\ud800"])
+    with pytest.raises(type(theirs.value)):  # the C side cannot read it, and hands it over
+        adapter.flat(["ok", "a\ud800"])
