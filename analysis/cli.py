@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import ExitStack
 from threading import Thread
 
 from qtok.files import make_dir
 from qtok.progress import OneLineParser, Status, process_seconds
+from qtok.runner import Workers
 
 from .corpora import CorpusError, load_corpus
 from .cost import parse_prices
-from .results import TABLE_METRICS, format_table, write_results
+from .plots import MAX_BARS
+from .results import TABLE_METRICS, FigureDrawer, format_table, write_results
 from .study import run_study
 from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
@@ -80,6 +84,12 @@ def _import_plots() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with ExitStack() as stack:  # the figure worker, if one starts, stops on the way out
+        return _main(args, stack)
+
+
+def _main(args, stack: ExitStack) -> int:
+    workers = None
     langs = args.langs.split(",") if args.langs else None
     status = Status("analysis", quiet=args.quiet)
     try:
@@ -88,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
         names = [s.strip() for s in args.tokenizers.split(",") if s.strip()]
+        if len(corpus.langs) > MAX_BARS and args.jobs != 1 and (os.cpu_count() or 1) > 1:
+            # A second process will draw the overlap figure (it grows with the square of the
+            # languages) while this one draws the rest; it starts now, so its imports overlap
+            # the tokenizers' builds and the counting. Not for a few languages, nor --jobs 1.
+            workers = stack.enter_context(Workers(FigureDrawer()))
+            workers.submit(None)
         if args.metric == "cost" and not args.price:
             raise ValueError("--metric cost needs --price (per million tokens, e.g. --price 0.30)")
         if args.metric == "context" and args.context is None:
@@ -120,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     status(f"writing the CSV, figures and report to {args.out}/")
     try:
-        paths = write_results(study, args.out, metric=args.metric)
+        paths = write_results(study, args.out, metric=args.metric, workers=workers)
     except (ValueError, OSError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2

@@ -143,11 +143,41 @@ def _run_threads(factory, blocks, jobs, bar):
     pool.shutdown()
 
 
-def _run_processes(factory, blocks, jobs, bar):
+def _spawn_pool(factory, jobs: int) -> ProcessPoolExecutor:
     # spawn, not fork: the tokenizers' native thread pools do not survive a fork.
     main_thread = threading.current_thread() is threading.main_thread()
-    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init,
+    return ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init,
                                initargs=(factory, os.getpid(), main_thread))
+
+
+def _apply(item):
+    return _WORKER(item)
+
+
+class Workers:
+    """``jobs`` worker processes beside this one, each holding ``factory()``, under the rules of
+    ``run``'s pool (spawned with the main script hidden, Ctrl-C left to this process, gone within
+    a second of its death); ``submit(item)`` gives a Future of ``factory()(item)``. A context
+    manager: leaving it stops the workers at once (what was not collected by then is not
+    wanted: a command that fails early does not wait for a worker still starting)."""
+
+    def __init__(self, factory, jobs: int = 1):
+        self.pool = _spawn_pool(factory, jobs)
+
+    def submit(self, item):
+        with _main_hidden():  # the workers start at the first submit
+            return self.pool.submit(_apply, item)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        _kill(self.pool)
+
+
+def _run_processes(factory, blocks, jobs, bar):
+    pool = _spawn_pool(factory, jobs)
     todo = iter(blocks)
     pending = set()
     try:
