@@ -144,8 +144,9 @@ class Adapter:
         # A word cannot contain the byte of " " (str.split cut there; UTF-8 never uses 0x20
         # inside a character): the spaces are exactly the words' first bytes.
         word_starts = np.flatnonzero(data == 0x20)
-        ends = np.cumsum(self.token_lengths[ids])
-        starts = ends - self.token_lengths[ids]
+        lengths = self.token_lengths[ids]
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
         first = np.searchsorted(starts, word_starts)
         if (len(word_starts) != len(words) or not len(ends) or ends[-1] != len(data)
                 or first[-1] >= len(starts) or not np.array_equal(starts[first], word_starts)):
