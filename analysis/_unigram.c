@@ -4,17 +4,20 @@
  * Why: sentencepiece spends most of its time around the algorithm (a protobuf message per token,
  * a Python list per text): 10 MB/s and ~1.6 us a word on one core, more than half of the
  * NTREX-128 study. This file runs the same two steps on a list of texts with the GIL released
- * and returns the ids as two buffers. It reproduces sentencepiece 0.2's code path step by step
- * (src/normalizer.cc Normalizer::Normalize, src/unigram_model.cc Model::EncodeOptimized,
- * src/sentencepiece_processor.cc PopulateSentencePieceText), down to the float arithmetic of the
- * Viterbi scores, and tests/analysis/test_unigram.py proves it gives sentencepiece's ids on every
- * NTREX-128 language and on generated text. analysis/unigram.py decides which models it takes
- * (the others, and machines without a C compiler, stay on sentencepiece).
+ * and returns the ids as two buffers. It reproduces sentencepiece 0.2.3's code path step by step
+ * (src/normalizer.cc Normalizer::Normalize and NormalizePrefix, src/unigram_model.cc
+ * Model::EncodeOptimized, src/sentencepiece_processor.cc EncodeOptimized and
+ * PopulateSentencePieceText), down to the float arithmetic of the Viterbi scores and their reset.
+ * tests/analysis/test_unigram.py proves it gives sentencepiece's ids and spans on the embedded
+ * corpus, its words, generated text and models trained in the test; benchmarks/study.py checks
+ * every NTREX-128 language. analysis/unigram.py decides which models it takes (the others, and
+ * machines without a C compiler, stay on sentencepiece).
  *
  * model(proto, charsmap, flags) -> a capsule
  *     proto: a ModelProto's bytes (the .model file), whose pieces this reads (their types are
  *     sentencepiece_model.proto's: 1 NORMAL, 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED, 5 UNUSED;
- *     ValueError for any other, for no or two unknown pieces, or an empty or repeated piece);
+ *     ValueError for any other, for no or two unknown pieces, an empty, repeated or NUL-holding
+ *     piece, or a NaN score);
  *     charsmap: NormalizerSpec.precompiled_charsmap (b"" for none); flags: bit 0
  *     add_dummy_prefix, bit 1 remove_extra_whitespaces, bit 2 escape_whitespaces.
  * encode(model, texts) -> (ids: int32 bytes, counts: int64 bytes, one per text)
