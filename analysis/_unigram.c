@@ -129,16 +129,18 @@ static Edge *edge_put(HashTrie *t, uint32_t key, int32_t child) {
     return &t->edges[j];
 }
 
-/* The trie of the pieces of type `only`, or (only = 0) of the pieces the encoder scores: NORMAL
- * and USER_DEFINED (model_interface.cc InitializePieces also puts UNUSED pieces in its trie, but
- * EncodeOptimized skips them as if they were not there, so they need no node of their own). */
-static int hash_build(HashTrie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int only) {
+/* The trie of the pieces whose type is in `types` (a mask of 1 << type), with sentencepiece's
+ * checks (model_interface.cc InitializePieces): a piece "\0" of type UNUSED is left out, and a
+ * repeated piece is an error (-3). UNUSED pieces get id -2: EncodeOptimized walks through them
+ * and skips them, as a node with no piece. */
+static int hash_build(HashTrie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int types) {
     t->bits = 10;
     t->edges = calloc((size_t)1 << t->bits, sizeof *t->edges);
     if (!t->edges) return -1;
     t->n_nodes = 1;  /* the root */
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (only ? type[i] != only : (type[i] != NORMAL && type[i] != USER_DEFINED)) continue;
+        if (!(types & (1 << type[i]))) continue;
+        if (type[i] == UNUSED && pieces[i].len == 1 && pieces[i].data[0] == 0) continue;
         const unsigned char *s = pieces[i].data;
         size_t len = pieces[i].len;
         int32_t cur = 0;
@@ -152,8 +154,8 @@ static int hash_build(HashTrie *t, const Piece *pieces, const uint8_t *type, con
             }
             cur = e->child;
         }
-        if (!e || e->id >= 0) return -3;  /* an empty or a repeated piece: sentencepiece refuses both */
-        e->id = (int32_t)i | (type[i] == USER_DEFINED ? USER_DEFINED_BIT : 0);
+        if (!e || e->id != -1) return -3;  /* an empty or a repeated piece: sentencepiece refuses both */
+        e->id = type[i] == UNUSED ? -2 : (int32_t)i | (type[i] == USER_DEFINED ? USER_DEFINED_BIT : 0);
         e->score = score[i];
     }
     return 0;
@@ -253,9 +255,9 @@ out:
 
 /* The double-array trie of the pieces hash_build takes: 0, -1 (no memory), -2 or -3 (as
  * hash_build). */
-static int trie_build(Trie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int only) {
+static int trie_build(Trie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int types) {
     HashTrie h = {0};
-    int r = hash_build(&h, pieces, type, score, n, only);
+    int r = hash_build(&h, pieces, type, score, n, types);
     if (!r) r = da_build(&h, t);
     free(h.edges);
     return r;
@@ -729,8 +731,13 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         if (m->type[i] == NORMAL && m->score[i] < m->min_score) m->min_score = m->score[i];
         if (m->type[i] == USER_DEFINED) m->has_user_defined = 1;
     }
-    int built = trie_build(&m->trie, pieces, m->type, m->score, n, 0);
-    if (!built) built = trie_build(&m->user_defined, pieces, m->type, m->score, n, USER_DEFINED);
+    int built = trie_build(&m->trie, pieces, m->type, m->score, n, 1 << NORMAL | 1 << USER_DEFINED | 1 << UNUSED);
+    if (!built) built = trie_build(&m->user_defined, pieces, m->type, m->score, n, 1 << USER_DEFINED);
+    if (!built) {  /* CONTROL and UNKNOWN pieces, sentencepiece's other map: no repeats there either */
+        HashTrie reserved = {0};
+        built = hash_build(&reserved, pieces, m->type, m->score, n, 1 << CONTROL | 1 << UNKNOWN);
+        free(reserved.edges);
+    }
     if (built == -2 || built == -3) {
         PyErr_SetString(PyExc_ValueError, built == -2 ? "model(): more than 8 M trie nodes"
                                                        : "model(): an empty or a repeated piece");

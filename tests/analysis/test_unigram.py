@@ -88,10 +88,14 @@ def trained(tmp_path_factory):
         spm.SentencePieceTrainer.train(input=str(path), model_prefix=str(prefix), vocab_size=800, character_coverage=0.98,
                                        model_type="unigram", minloglevel=2, **options)
         data = prefix.with_suffix(".model").read_bytes()
-        if name == "no-escape":  # the trainer has no option for it: set it in the model
+        if name in ("no-escape", "default"):  # what the trainer has no option for: set in the model
             proto = sentencepiece_model_pb2.ModelProto()
             proto.ParseFromString(data)
-            proto.normalizer_spec.escape_whitespaces = False
+            if name == "no-escape":
+                proto.normalizer_spec.escape_whitespaces = False
+            else:  # pieces the encoder walks through but never emits
+                for i in (20, 40, 60, 80):
+                    proto.pieces[i].type = 5  # UNUSED
             data = proto.SerializeToString()
         models[name] = (tokenizers.sentencepiece_adapter(data, name), spm.SentencePieceProcessor(model_proto=data))
     return models
@@ -109,7 +113,7 @@ def test_models_it_does_not_reproduce_stay_on_sentencepiece(trained, monkeypatch
     _, sp = trained["default"]
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(sp.serialized_model_proto())
-    for change in ("bpe", "byte_fallback", "suffix", "charsmap", "two unknowns"):
+    for change in ("bpe", "byte_fallback", "suffix", "charsmap", "two unknowns", "a control twice"):
         p = sentencepiece_model_pb2.ModelProto()
         p.CopyFrom(proto)
         if change == "bpe":
@@ -120,8 +124,12 @@ def test_models_it_does_not_reproduce_stay_on_sentencepiece(trained, monkeypatch
             p.trainer_spec.treat_whitespace_as_suffix = True
         elif change == "charsmap":
             p.normalizer_spec.precompiled_charsmap = p.normalizer_spec.precompiled_charsmap[:-7]
-        else:
+        elif change == "two unknowns":
             p.pieces[5].type = 2
+        else:  # sentencepiece refuses it ("is already defined"), and so does the C side
+            p.pieces[1].piece, p.pieces[1].type = p.pieces[2].piece, 3
+            with pytest.raises(tokenizers.TokenizerError, match="already defined"):
+                tokenizers.sentencepiece_adapter(p.SerializeToString(), "twice")
         assert unigram.fast_encoder(p.SerializeToString(), p, lambda: None) is None, change
     # Without the extension (no C compiler), sentencepiece counts, with the same ids.
     monkeypatch.setattr(unigram, "_unigram", None)
