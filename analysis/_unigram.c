@@ -43,7 +43,7 @@ static const char SPACE_SYMBOL[] = "\xe2\x96\x81"; /* U+2581, what escape_whites
 typedef struct {
     int32_t base;   /* children at base + byte */
     int32_t check;  /* the parent's index; -1 for a free unit */
-    int32_t id;     /* the piece ending here, -1 for none; USER_DEFINED_BIT for those */
+    int32_t id;     /* the piece ending here: -1 none, -2 an UNUSED piece; USER_DEFINED_BIT marks those */
     float score;
 } Unit;
 #define USER_DEFINED_BIT (1 << 30)
