@@ -69,9 +69,6 @@ typedef struct {
 typedef struct {
     Trie trie;
     Trie user_defined;  /* the normalizer's PrefixMatcher: the USER_DEFINED pieces alone */
-    int n_pieces;
-    float *score;
-    uint8_t *type;
     int unk_id;
     float min_score;
     int flags;
@@ -659,8 +656,6 @@ static void trie_free(Trie *t) {
 static void model_delete(Model *m) {
     trie_free(&m->trie);
     trie_free(&m->user_defined);
-    free(m->score);
-    free(m->type);
     free(m->darts);
     free(m->replacements);
     free(m);
@@ -713,29 +708,25 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "model(): no unknown piece");
         goto fail;
     }
-    m->score = scores;
-    m->type = types;
-    scores = NULL;
-    types = NULL;
-    m->n_pieces = (int)n;
     m->unk_id = unk_id;
     m->flags = flags;
     /* unigram_model.cc Model::Model: the lowest NORMAL score (from FLT_MAX); a NaN or an
      * infinite score is an error there. */
     m->min_score = FLT_MAX;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (isnan(m->score[i]) || isinf(m->score[i])) {
+        if (isnan(scores[i]) || isinf(scores[i])) {
             PyErr_SetString(PyExc_ValueError, "model(): a score is NaN or infinite");
             goto fail;
         }
-        if (m->type[i] == NORMAL && m->score[i] < m->min_score) m->min_score = m->score[i];
-        if (m->type[i] == USER_DEFINED) m->has_user_defined = 1;
+        if (types[i] == NORMAL && scores[i] < m->min_score) m->min_score = scores[i];
+        if (types[i] == USER_DEFINED) m->has_user_defined = 1;
     }
-    int built = trie_build(&m->trie, pieces, m->type, m->score, n, 1 << NORMAL | 1 << USER_DEFINED | 1 << UNUSED);
-    if (!built) built = trie_build(&m->user_defined, pieces, m->type, m->score, n, 1 << USER_DEFINED);
+    /* The pieces' scores and types live on in the tries' units; the arrays go with the call. */
+    int built = trie_build(&m->trie, pieces, types, scores, n, 1 << NORMAL | 1 << USER_DEFINED | 1 << UNUSED);
+    if (!built) built = trie_build(&m->user_defined, pieces, types, scores, n, 1 << USER_DEFINED);
     if (!built) {  /* CONTROL and UNKNOWN pieces, sentencepiece's other map: no repeats there either */
         HashTrie reserved = {0};
-        built = hash_build(&reserved, pieces, m->type, m->score, n, 1 << CONTROL | 1 << UNKNOWN);
+        built = hash_build(&reserved, pieces, types, scores, n, 1 << CONTROL | 1 << UNKNOWN);
         free(reserved.edges);
     }
     if (built == -2 || built == -3) {

@@ -232,12 +232,12 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
     files = {f"{stem}.csv": buf.getvalue().encode("utf-8")}
     specs = figure_specs(study, stem, metric)
     away = {}
-    for name, spec in specs.items():
-        if workers is not None and name.endswith("-overlap.png"):
-            try:
-                away[name] = workers.submit(spec)
-            except (BrokenProcessPool, RuntimeError):  # the worker is gone or stopped: drawn here
-                pass
+    overlap = f"{stem}-overlap.png"
+    if workers is not None and overlap in specs:
+        try:
+            away[overlap] = workers.submit(specs[overlap])
+        except (BrokenProcessPool, RuntimeError):  # the worker is gone or stopped: drawn here
+            pass
     for name, spec in specs.items():
         if name not in away:
             files[name] = render_png(spec)

@@ -30,7 +30,7 @@ from qtok.offsets import byte_to_char
 
 from .corpora import DATA
 from .spm_build import model_from_tokenizer_json
-from .unigram import fast_encoder
+from .unigram import fast_encoder, proto_spans
 
 XLMR_JSON = DATA / "xlmr-tokenizer.json.xz"
 XLMR_JSON_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"  # decompressed
@@ -337,11 +337,7 @@ def sentencepiece_adapter(source, name: str | None = None) -> Adapter:
     unk = frozenset(i for i, p in enumerate(proto.pieces) if p.type in (2, 6))
 
     def spans(text: str):
-        if fast:
-            ids, where = fast.spans(text)
-        else:
-            pieces = sp.encode(text, return_type="proto").pieces
-            ids, where = [p.id for p in pieces], [(p.begin, p.end) for p in pieces]
+        ids, where = fast.spans(text) if fast else proto_spans(sp, text)
         char_at = byte_to_char(text.encode("utf-8"))
         return ids, [(char_at[b], char_at[e]) for b, e in where]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 
 import numpy as np
 
@@ -52,6 +53,12 @@ def _parts(texts: list[str]) -> list[list[str]]:
     return [p for p in parts if p]
 
 
+def proto_spans(sp, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """(ids, each token's (begin, end) in the text's UTF-8 bytes) from sentencepiece's pieces."""
+    pieces = sp.encode(text, return_type="proto").pieces
+    return [p.id for p in pieces], [(p.begin, p.end) for p in pieces]
+
+
 class FastEncoder:
     """A model in the C encoder: ``flat`` (the study's bulk path) and ``spans`` (report.html's)."""
 
@@ -61,28 +68,22 @@ class FastEncoder:
     def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(every text's ids end to end, int64; len(texts) + 1 offsets). A large batch is cut
         into one part per core, encoded in threads (the C side releases the GIL)."""
-        texts = list(texts)
-        parts = _parts(texts)
-        if len(parts) > 1:
-            done = list(_pool().map(self._flat, parts))
-            counts = np.concatenate([np.diff(offsets) for _, offsets in done])
-            offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            return np.concatenate([ids for ids, _ in done]), offsets
-        return self._flat(texts)
+        parts = _parts(list(texts))
+        done = list(_pool().map(self._encode, parts)) if len(parts) > 1 else [self._encode(parts[0])]
+        counts = np.concatenate([counts for _, counts in done])
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return np.concatenate([ids for ids, _ in done]), offsets
 
-    def _flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(the ids end to end, each text's count), both int64."""
         try:
             ids, counts = _unigram.encode(self.model, texts)
         except UnicodeEncodeError:  # a lone surrogate has no UTF-8: sentencepiece answers
-            encoded = self.fallback().encode(list(texts))
-            counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-            flat = np.fromiter((i for e in encoded for i in e), dtype=np.int64, count=int(counts.sum()))
-            return flat, np.concatenate([[0], np.cumsum(counts)])
-        counts = np.frombuffer(counts, dtype=np.int64)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return np.frombuffer(ids, dtype=np.int32).astype(np.int64), offsets
+            encoded = self.fallback().encode(texts)
+            return (np.fromiter(chain.from_iterable(encoded), dtype=np.int64),
+                    np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        return np.frombuffer(ids, dtype=np.int32).astype(np.int64), np.frombuffer(counts, dtype=np.int64)
 
     def spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """(ids, each token's (begin, end) in the text's UTF-8 bytes), as sentencepiece's pieces
@@ -90,8 +91,7 @@ class FastEncoder:
         try:
             ids, spans = _unigram.spans(self.model, text)
         except UnicodeEncodeError:
-            pieces = self.fallback().encode(text, return_type="proto").pieces
-            return [p.id for p in pieces], [(p.begin, p.end) for p in pieces]
+            return proto_spans(self.fallback(), text)
         pairs = np.frombuffer(spans, dtype=np.int64).reshape(-1, 2).tolist()
         return np.frombuffer(ids, dtype=np.int32).tolist(), [tuple(p) for p in pairs]
 

@@ -20,6 +20,7 @@ import resource
 import tempfile
 import time
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
 
 from common import header
@@ -38,6 +39,18 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
+@contextmanager
+def xlmr_on_one_thread():
+    """XLM-R's C encoder without its split of large batches over the cores, for a while."""
+    from qtok.analysis import unigram
+
+    parallel, unigram.PARALLEL_CHARS = unigram.PARALLEL_CHARS, 1 << 62
+    try:
+        yield
+    finally:
+        unigram.PARALLEL_CHARS = parallel
+
+
 def outside_the_tokenizers(corpus, adapters, label: str) -> str:
     """Every block counted serially under cProfile: the tokenizers' own calls (their encoding of
     the documents, of each block's distinct words and of the NFD sample) against everything else
@@ -50,18 +63,14 @@ def outside_the_tokenizers(corpus, adapters, label: str) -> str:
 
     blocks, _ = plan_blocks(corpus, "NFC", sample=None, seed=0, max_docs=None, max_bytes=None, backend="local",
                             jobs=None, address=None, block_bytes=8 << 20)
-    from qtok.analysis import unigram
-
     profile = cProfile.Profile()
-    # XLM-R's C encoder in this thread only: cProfile does not see other threads.
-    parallel, unigram.PARALLEL_CHARS = unigram.PARALLEL_CHARS, 1 << 62
-    t0 = time.perf_counter()
-    profile.enable()
-    for block in blocks:
-        count_block(block, adapters, "NFC")
-    profile.disable()
-    total = time.perf_counter() - t0
-    unigram.PARALLEL_CHARS = parallel
+    with xlmr_on_one_thread():  # cProfile does not see other threads
+        t0 = time.perf_counter()
+        profile.enable()
+        for block in blocks:
+            count_block(block, adapters, "NFC")
+        profile.disable()
+        total = time.perf_counter() - t0
     # Own time (tottime, no callee counted twice) of sentencepiece's Encode, of the engines'
     # built-in batch calls ("<method 'encode_batch_flat' of 'builtins.Tokenizer' objects>") and
     # of XLM-R's C encoder.
@@ -81,27 +90,24 @@ def xlmr_engines(corpus, adapter, label: str) -> str:
 
     from qtok.analysis.tokenizers import XLMR_SPM_BUILT_SHA256, cache_dir
 
-    from qtok.analysis import unigram
-
     sp = spm.SentencePieceProcessor(
         model_proto=(cache_dir() / f"xlmr-{XLMR_SPM_BUILT_SHA256}.model").read_bytes())
-    parallel, unigram.PARALLEL_CHARS = unigram.PARALLEL_CHARS, 1 << 62  # one thread, as sentencepiece
     t_c = t_sp = 0.0
     n_bytes = n_words = 0
-    for lang in corpus.langs:
-        docs = [unicodedata.normalize("NFC", d) for d in corpus.docs(lang)]
-        words = list(dict.fromkeys(w for d in docs for w in d.split()))
-        n_bytes += sum(len(d.encode()) for d in docs)
-        n_words += len(words)
-        for texts in (docs, words):
-            (ids, offsets), t = timed(lambda: adapter.encode_flat(texts))
-            t_c += t
-            theirs, t = timed(lambda: sp.encode(texts, num_threads=1))
-            t_sp += t
-            if not np.array_equal(ids, np.fromiter((i for e in theirs for i in e), dtype=np.int64)) or \
-                    not np.array_equal(np.diff(offsets), [len(e) for e in theirs]):
-                raise SystemExit(f"{label}: XLM-R's C encoder and sentencepiece differ on {lang!r}")
-    unigram.PARALLEL_CHARS = parallel
+    with xlmr_on_one_thread():  # as sentencepiece with num_threads=1
+        for lang in corpus.langs:
+            docs = [unicodedata.normalize("NFC", d) for d in corpus.docs(lang)]
+            words = list(dict.fromkeys(w for d in docs for w in d.split()))
+            n_bytes += sum(len(d.encode()) for d in docs)
+            n_words += len(words)
+            for texts in (docs, words):
+                (ids, offsets), t = timed(lambda: adapter.encode_flat(texts))
+                t_c += t
+                theirs, t = timed(lambda: sp.encode(texts, num_threads=1))
+                t_sp += t
+                if not np.array_equal(ids, np.fromiter((i for e in theirs for i in e), dtype=np.int64)) or \
+                        not np.array_equal(np.diff(offsets), [len(e) for e in theirs]):
+                    raise SystemExit(f"{label}: XLM-R's C encoder and sentencepiece differ on {lang!r}")
     return (f"{label}: XLM-R's C encoder gave sentencepiece's ids on all {len(corpus.langs)} languages "
             f"({n_bytes / 1e6:.1f} MB, {n_words:,} distinct words); one core each: C {t_c:.2f} s, "
             f"sentencepiece {t_sp:.2f} s ({t_sp / t_c:.2f}x)")
@@ -110,7 +116,7 @@ def xlmr_engines(corpus, adapter, label: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ntrex", help="an unpacked NTREX-128 folder, for the 128-language run")
-    parser.add_argument("--big-mb", type=float, default=0.0, help="MB per language for part 4 (0 skips)")
+    parser.add_argument("--big-mb", type=float, default=0.0, help="MB per language for part 5 (0 skips)")
     args = parser.parse_args()
     header("analysis study benchmark")
 
