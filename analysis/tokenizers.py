@@ -200,8 +200,8 @@ def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
 
 def _token_lengths(tok, offset: int = 0) -> np.ndarray:
     lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
-    for token, rank in tok.mergeable_ranks.items():
-        lengths[rank + offset] = len(token)
+    ranks = tok.mergeable_ranks
+    lengths[np.fromiter(ranks.values(), np.int64, len(ranks)) + offset] = np.fromiter(map(len, ranks), np.int64, len(ranks))
     for text, i in tok.special_tokens.items():
         lengths[i + offset] = len(text.encode("utf-8"))
     return lengths

@@ -120,6 +120,12 @@ def read_cached(key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
     return data
 
 
+def find_cached(key: str, suffix: str) -> Path | None:
+    """The intact cache file for ``key`` if one exists (``cached_derived``'s, without making it)."""
+    found = _find(cache_dir(), key, suffix)
+    return found[0] if found else None
+
+
 def _find(folder: Path, key: str, suffix: str) -> tuple[Path, bytes] | None:
     try:
         candidates = list(folder.glob(f"{key}-*{suffix}"))

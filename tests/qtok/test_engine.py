@@ -165,6 +165,39 @@ def test_rank_cache_is_hash_named_verified_and_rewritten(tmp_path):
     assert path.read_bytes() == b"abc" and blocked not in path.parents
 
 
+def test_a_table_fastokens_refused_once_is_built_from_its_cached_json(tmp_path, monkeypatch):
+    # "lmn" has no two parts below it ("mn" is above): fastokens' tiktoken reader refuses the
+    # table, so the fast engine writes a tokenizer.json with tiktoken's merges and builds from it.
+    # The next build goes to that file straight away, and still gives tiktoken's ids.
+    import base64
+
+    fastokens = pytest.importorskip("fastokens")
+    tokens = [bytes([i]) for i in range(256)] + [b"ab", b"abc", b"lmn", b"mn"]
+    path = tmp_path / "tiny.tiktoken"
+    path.write_bytes(b"".join(base64.b64encode(t) + b" %d\n" % i for i, t in enumerate(tokens)))
+    monkeypatch.setenv("QTOK_CACHE_DIR", str(tmp_path / "cache"))
+    calls, real = [], fastokens.Tokenizer
+
+    class Counting:  # fastokens.Tokenizer, its two constructors counted
+        @staticmethod
+        def from_tiktoken(*args, **kwargs):
+            calls.append("tiktoken")
+            return real.from_tiktoken(*args, **kwargs)
+
+        @staticmethod
+        def from_file(*args, **kwargs):
+            calls.append("file")
+            return real.from_file(*args, **kwargs)
+
+    monkeypatch.setattr(fastokens, "Tokenizer", Counting)
+    text = "lmn abc ab mn xyz"
+    want = get_tokenizer(str(path), engine="tiktoken").encode(text)
+    assert get_tokenizer(str(path), engine="fast").encode(text) == want
+    assert calls == ["tiktoken", "file"]
+    assert get_tokenizer(str(path), engine="fast").encode(text) == want
+    assert calls == ["tiktoken", "file", "file"]
+
+
 def test_a_process_that_exits_during_the_background_build_exits_cleanly(tmp_path):
     import subprocess
     import sys
