@@ -20,7 +20,11 @@
  *     piece, or a NaN score);
  *     charsmap: NormalizerSpec.precompiled_charsmap (b"" for none); flags: bit 0
  *     add_dummy_prefix, bit 1 remove_extra_whitespaces, bit 2 escape_whitespaces.
- * encode(model, texts) -> (ids: int32 bytes, counts: int64 bytes, one per text)
+ * encode(model, texts, cache=None) -> (ids: int32 bytes, counts: int64 bytes, one per text);
+ *     with a cache (from cache(model); one thread at a time), texts are searched a word at a time
+ *     and words seen before are not searched again (encode_words), with the same ids.
+ * cache(model) -> a capsule: the words a model's encode calls found, kept between calls (at most
+ *     MAX_ENTRIES of them, then it starts again).
  * spans(model, text) -> (ids: int32 bytes, (begin, end) of each token in the text's UTF-8: int64
  *     bytes), the offsets sentencepiece's pieces carry (what report.html colours).
  */
@@ -73,6 +77,15 @@ typedef struct {
     float min_score;
     int flags;
     int has_user_defined;
+    /* Whether every path of the search passes through every whitespace symbol of the normalized
+     * text, so a text's pieces can be found a word at a time (see encode_words): no piece holds
+     * the symbol past its first byte nor ends inside it, and the normalized text is always
+     * valid UTF-8 (the user-defined pieces and the charsmap's replacements are). */
+    int segmentable;
+    /* Each ASCII byte's normalized form when an ASCII byte (or the end) follows, where no rule
+     * and no user-defined piece looks further than the byte itself: most of a Latin-script text
+     * is normalized without a walk of the charsmap. */
+    struct { uint8_t fast, len; const char *out; } ascii[128];
     /* The precompiled charsmap: a darts-clone double array, then NUL-terminated replacements. */
     uint32_t *darts;
     size_t n_darts;
@@ -357,6 +370,52 @@ static size_t normalize_prefix(const Model *m, const unsigned char *s, size_t n,
     return (size_t)len;
 }
 
+/* How many bytes of `s` the charsmap's double array walks before it finds no rule going on. */
+static size_t darts_depth(const Model *m, const unsigned char *s, size_t n) {
+    if (!m->darts) return 0;
+    const uint32_t *a = m->darts;
+    size_t pos = d_offset(a[0]), i = 0;
+    for (; i < n; i++) {
+        pos ^= s[i];
+        if (pos >= m->n_darts || d_label(a[pos]) != s[i]) break;
+        pos ^= d_offset(a[pos]);
+        if (pos >= m->n_darts) return i + 1;
+    }
+    return i;
+}
+
+/* Model.ascii, once the tries and the charsmap are in place. */
+static void ascii_table(Model *m) {
+    for (int c = 0; c < 128; c++) {
+        unsigned char two[2] = {(unsigned char)c, 0};
+        int fast = !(m->has_user_defined && trie_step(&m->user_defined, 0, two[0]) >= 0);
+        for (int d = 0; d < 128 && fast; d++) {
+            two[1] = (unsigned char)d;
+            fast = darts_depth(m, two, 2) < 2;
+        }
+        m->ascii[c].fast = 0;
+        if (!fast) continue;
+        const char *out;
+        size_t len;
+        if (normalize_prefix(m, two, 1, &out, &len) != 1 || len > 255) continue;
+        /* The byte itself (out points into `two`), or a replacement from the charsmap. */
+        m->ascii[c].out = out == (const char *)two ? NULL : out;
+        m->ascii[c].len = (uint8_t)len;
+        m->ascii[c].fast = 1;
+    }
+}
+
+/* normalize_prefix, through Model.ascii where it answers. */
+static inline size_t normalize_next(const Model *m, const unsigned char *s, size_t n,
+                                    const char **out, size_t *out_len) {
+    if (s[0] < 0x80 && (n == 1 || s[1] < 0x80) && m->ascii[s[0]].fast) {
+        *out = m->ascii[s[0]].out ? m->ascii[s[0]].out : (const char *)s;
+        *out_len = m->ascii[s[0]].len;
+        return 1;
+    }
+    return normalize_prefix(m, s, n, out, out_len);
+}
+
 typedef struct { char *data; size_t len, cap; } Buf;
 
 static int buf_put(Buf *b, const char *s, size_t n) {
@@ -395,7 +454,7 @@ static int mark(Offsets *o, size_t consumed, size_t count) {
 }
 
 /* Normalizer::Normalize; `off` (NULL when only ids are wanted) gets norm_to_orig. */
-static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out, Offsets *off) {
+__attribute__((noinline)) static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out, Offsets *off) {
     out->len = 0;
     if (off) off->len = 0;
     size_t consumed = 0;
@@ -404,7 +463,7 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
     if (remove_extra) {
         while (n) {
             const char *p;
-            size_t plen, took = normalize_prefix(m, s, n, &p, &plen);
+            size_t plen, took = normalize_next(m, s, n, &p, &plen);
             if (!(plen == 1 && p[0] == ' ')) break;
             s += took;
             n -= took;
@@ -416,7 +475,7 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
     int prev_space = remove_extra;
     while (n) {
         const char *p;
-        size_t plen, took = normalize_prefix(m, s, n, &p, &plen);
+        size_t plen, took = normalize_next(m, s, n, &p, &plen);
         while (prev_space && plen && p[0] == ' ') {
             p++;
             plen--;
@@ -451,12 +510,15 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
 
 /* ---------------------------------------------------------------------------- the Viterbi */
 
-typedef struct { int32_t id; float score; int32_t starts_at; } Best;
+/* A node of the search: the best path's last piece (id, where it starts, its score `sigma`) and
+ * the path's score. */
+typedef struct { int32_t id; float score; int32_t starts_at; float sigma; } Best;
 
 typedef struct {
     Buf norm;
     Best *best;
     size_t best_cap;
+    float *second;  /* each node's runner-up candidate, for encode_words' cache */
     int32_t *path;
     int32_t *ids;
     size_t n_ids, ids_cap;
@@ -474,30 +536,22 @@ static int put_id(Scratch *w, int32_t id) {
     return 0;
 }
 
-/* Model::EncodeOptimized, then PopulateSentencePieceText's merging of consecutive unknowns.
- * Float arithmetic throughout, as sentencepiece's: on ties (runs of hyphens in NTREX-128) and on
- * long texts (a 109 kB file of the embedded code corpus) any other rounding picks other pieces.
- * Returns the number of ids appended, or -1. */
-static long encode_one(const Model *m, const unsigned char *text, size_t text_len, Scratch *w,
-                       Offsets *off, Buf *spans) {
-    if (normalize(m, text, text_len, &w->norm, off)) return -1;
-    const unsigned char *s = (const unsigned char *)w->norm.data;
-    const size_t size = w->norm.len;
-    if (!size) return 0;
-    if (size > INT32_MAX - 1) return -1;
-    if (size + 1 > w->best_cap) {
-        Best *g = realloc(w->best, (size + 1) * sizeof *g);
-        int32_t *p = realloc(w->path, (size + 1) * sizeof *p);
-        if (g) w->best = g;
-        if (p) w->path = p;
-        if (!g || !p) return -1;
-        w->best_cap = size + 1;
-    }
-    Best *best = w->best;
-    for (size_t i = 0; i <= size; i++) best[i] = (Best){-1, 0.0f, -1};
+/* Model::EncodeOptimized's search over the normalized bytes s[a, b), from best[a].score (set by
+ * the caller: 0 for a whole text): best[a + 1 .. b] get their best path's last piece. Float
+ * arithmetic throughout, as sentencepiece's: on ties (runs of hyphens in NTREX-128) and on long
+ * texts (a 109 kB file of the embedded code corpus) any other rounding picks other pieces. With
+ * `second`, each node also gets its runner-up candidate's score (-INFINITY: none) and `*widest`
+ * the largest |candidate|. Returns 1 if the scores were reset on the way, else 0. */
+__attribute__((noinline)) static int viterbi(const Model *m, const unsigned char *s, size_t a, size_t b, Best *best,
+                   float *second, float *widest) {
+    for (size_t i = a + 1; i <= b; i++) best[i] = (Best){-1, 0.0f, -1, 0.0f};
+    if (second)
+        for (size_t i = a + 1; i <= b; i++) second[i] = -INFINITY;
     const float unk_score = m->min_score - 10.0f;  /* kUnkPenalty */
-    size_t starts_at = 0, max_frontier = 0;
-    while (starts_at < size) {
+    size_t starts_at = a, max_frontier = a;
+    int reset = 0;
+    float wide = 0.0f;
+    while (starts_at < b) {
         float till_here = best[starts_at].score;
         /* Past |100000| the path scores are moved back to 0 (kScoreResetThreshold): float sums
          * that large would round away the differences between paths. */
@@ -506,12 +560,13 @@ static long encode_one(const Model *m, const unsigned char *text, size_t text_le
             for (size_t i = starts_at; i <= max_frontier; i++)
                 if (i == starts_at || best[i].starts_at != -1) best[i].score -= offset;
             till_here = 0.0f;
+            reset = 1;
         }
         int has_single_node = 0;
         size_t mblen = (size_t)one_char_len(s[starts_at]);
-        if (mblen > size - starts_at) mblen = size - starts_at;
+        if (mblen > b - starts_at) mblen = b - starts_at;
         int32_t node = 0;
-        for (size_t key_pos = starts_at; key_pos < size;) {
+        for (size_t key_pos = starts_at; key_pos < b;) {
             node = trie_step(&m->trie, node, s[key_pos]);
             if (node < 0) break;
             const Unit *e = &m->trie.units[node];
@@ -524,10 +579,12 @@ static long encode_one(const Model *m, const unsigned char *text, size_t text_le
             const float score = e->id & USER_DEFINED_BIT ? (float)(0.1 * (double)((int)length - 1)) : e->score;
             const float candidate = score + till_here;
             if (target->starts_at == -1 || candidate > target->score) {
-                target->score = candidate;
-                target->starts_at = (int32_t)starts_at;
-                target->id = e->id & ~USER_DEFINED_BIT;
+                if (second && target->starts_at != -1) second[key_pos] = target->score;
+                *target = (Best){e->id & ~USER_DEFINED_BIT, candidate, (int32_t)starts_at, score};
+            } else if (second && candidate > second[key_pos]) {
+                second[key_pos] = candidate;
             }
+            if (second && fabsf(candidate) > wide) wide = fabsf(candidate);
             if (length == mblen) has_single_node = 1;
         }
         if (!has_single_node) {
@@ -535,34 +592,270 @@ static long encode_one(const Model *m, const unsigned char *text, size_t text_le
             Best *target = &best[starts_at + mblen];
             const float candidate = unk_score + till_here;
             if (target->starts_at == -1 || candidate > target->score) {
-                target->score = candidate;
-                target->starts_at = (int32_t)starts_at;
-                target->id = m->unk_id;
+                if (second && target->starts_at != -1) second[starts_at + mblen] = target->score;
+                *target = (Best){m->unk_id, candidate, (int32_t)starts_at, unk_score};
+            } else if (second && candidate > second[starts_at + mblen]) {
+                second[starts_at + mblen] = candidate;
             }
+            if (second && fabsf(candidate) > wide) wide = fabsf(candidate);
         }
         starts_at += mblen;
     }
+    if (widest) *widest = wide;
+    return reset;
+}
+
+/* The best path's nodes from b back to a, into w->path (last first); their number, or -1. */
+static long backtrace(const Best *best, size_t a, size_t b, Scratch *w) {
     size_t n_path = 0;
-    for (size_t ends_at = size; ends_at > 0; ends_at = (size_t)best[ends_at].starts_at) {
-        if (best[ends_at].starts_at < 0 || n_path > size) return -1;  /* cannot happen: unknowns cover every character */
+    for (size_t ends_at = b; ends_at > a; ends_at = (size_t)best[ends_at].starts_at) {
+        if (best[ends_at].starts_at < (int64_t)a || n_path >= b - a) return -1;  /* cannot happen: unknowns cover every character */
         w->path[n_path++] = (int32_t)ends_at;
     }
+    return (long)n_path;
+}
+
+/* A piece of the output: PopulateSentencePieceText merges consecutive unknowns into one. */
+static int emit(const Model *m, Scratch *w, int32_t id, int *prev_unk, long *appended) {
+    const int unk = id == m->unk_id;
+    if (!(unk && *prev_unk)) {
+        if (put_id(w, id)) return -1;
+        (*appended)++;
+    }
+    *prev_unk = unk;
+    return 0;
+}
+
+/* ------------------------------------------------------------------- the cache of words */
+
+/* encode_words' answers, by word (the normalized bytes from one whitespace symbol to the next):
+ * its pieces as the search alone finds them, each with its score, how far each path node's best
+ * candidate led its runner-up (`margin`) and the largest |candidate| (`width`). News text
+ * repeats its words: three quarters of NTREX-128's are found here instead of searched again. */
+typedef struct {
+    uint64_t hash;
+    uint16_t len, n;   /* the word's bytes, its pieces: they follow, then n (int32 id, float score) pairs */
+    float margin, width;
+} Entry;
+
+typedef struct {
+    PyObject *model;   /* the model's capsule: a cache serves one model */
+    int busy;          /* one call at a time (checked under the GIL) */
+    uint32_t n_entries;
+    uint64_t *slots;   /* the hash's top 32 bits, then the entry's place in the arena / 8 + 1; 0 empty */
+    uint32_t bits;     /* 1 << bits slots */
+    unsigned char *arena;  /* the entries, each where a slot finds it in one step */
+    size_t arena_len, arena_cap;
+} Cache;
+
+#define MAX_WORD 255            /* longer words are searched every time */
+/* Then the cache starts again empty: memory stays bounded, and a small cache stays in the CPU's
+ * caches (a language's words repeat within the language). */
+#define MAX_ENTRIES (1U << 16)
+#define MAX_ARENA ((size_t)16 << 20)
+
+static inline size_t entry_size(size_t len, size_t n) {
+    return ((sizeof(Entry) + len + 3) / 4 * 4 + 8 * n + 7) / 8 * 8;
+}
+
+static inline const unsigned char *entry_pairs(const Entry *e) {
+    return (const unsigned char *)e + (sizeof(Entry) + e->len + 3) / 4 * 4;
+}
+
+static uint64_t word_hash(const unsigned char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+static const Entry *cache_find(const Cache *c, const unsigned char *s, size_t n, uint64_t h) {
+    if (!c->slots) return NULL;
+    const uint32_t mask = (1U << c->bits) - 1;
+    for (uint32_t i = (uint32_t)(h >> (64 - c->bits));; i = (i + 1) & mask) {
+        const uint64_t slot = c->slots[i];
+        if (!slot) return NULL;
+        if (slot >> 32 != h >> 32) continue;
+        const Entry *e = (const Entry *)(c->arena + 8 * ((slot & 0xFFFFFFFFU) - 1));
+        if (e->hash == h && e->len == n && memcmp(e + 1, s, n) == 0) return e;
+    }
+}
+
+static void cache_clear(Cache *c) {
+    c->n_entries = 0;
+    c->arena_len = 0;
+    if (c->slots) memset(c->slots, 0, sizeof(uint64_t) << c->bits);
+}
+
+static void slot_put(Cache *c, uint64_t h, size_t at) {
+    const uint32_t mask = (1U << c->bits) - 1;
+    uint32_t i = (uint32_t)(h >> (64 - c->bits));
+    while (c->slots[i]) i = (i + 1) & mask;
+    c->slots[i] = (h & 0xFFFFFFFF00000000ULL) | (uint64_t)(at / 8 + 1);
+}
+
+static int cache_slots(Cache *c, uint32_t bits) {
+    uint64_t *slots = calloc((size_t)1 << bits, sizeof *slots);
+    if (!slots) return -1;
+    free(c->slots);
+    c->slots = slots;
+    c->bits = bits;
+    for (size_t at = 0; at < c->arena_len;) {
+        const Entry *e = (const Entry *)(c->arena + at);
+        slot_put(c, e->hash, at);
+        at += entry_size(e->len, e->n);
+    }
+    return 0;
+}
+
+/* Adds a word whose search (best[a .. a + n], second) found `n_path` nodes (w->path, last
+ * first). Returns the entry, or NULL (no memory). */
+static const Entry *cache_add(Cache *c, const unsigned char *word, size_t n, uint64_t h,
+                              const Best *best, const float *second, const int32_t *path,
+                              long n_path, float width) {
+    const size_t need = entry_size(n, (size_t)n_path);
+    if (c->n_entries >= MAX_ENTRIES || c->arena_len + need > MAX_ARENA) cache_clear(c);
+    if (!c->slots && cache_slots(c, 12)) return NULL;
+    if (2 * (c->n_entries + 1) > (1U << c->bits) && cache_slots(c, c->bits + 1)) return NULL;
+    if (c->arena_len + need > c->arena_cap) {
+        size_t cap = c->arena_cap ? c->arena_cap : (size_t)1 << 16;
+        while (cap < c->arena_len + need) cap *= 2;
+        unsigned char *g = realloc(c->arena, cap);
+        if (!g) return NULL;
+        c->arena = g;
+        c->arena_cap = cap;
+    }
+    Entry *e = (Entry *)(c->arena + c->arena_len);
+    *e = (Entry){h, (uint16_t)n, (uint16_t)n_path, INFINITY, width};
+    memcpy(e + 1, word, n);
+    unsigned char *pairs = (unsigned char *)entry_pairs(e);
+    for (long k = 0; k < n_path; k++) {
+        const int32_t q = path[n_path - 1 - k];
+        const Best *node = &best[q];
+        memcpy(pairs + 8 * k, &node->id, 4);
+        memcpy(pairs + 8 * k + 4, &node->sigma, 4);
+        const float lead = (float)((double)node->score - (double)second[q]);
+        if (lead < e->margin) e->margin = lead;  /* no runner-up: +inf */
+    }
+    slot_put(c, h, c->arena_len);
+    c->arena_len += need;
+    c->n_entries++;
+    return e;
+}
+
+/* Whether a word's pieces found alone are its pieces after a path scored `base`. The search adds
+ * `base` to every score: with base 0 it is the same search, bit for bit. Otherwise the sums round
+ * differently, by at most a unit roundoff u = 2^-24 of (|base| + 2 width) per piece, and a word of
+ * n bytes has at most n pieces; every path node's best candidate stays best if it led by more
+ * than twice that (asked here with another factor 2 to spare), and no score reset may fall inside
+ * the word. */
+static int word_holds(const Entry *e, float base) {
+    if (base == 0.0f) return 1;
+    const double reach = fabs((double)base) + 2.0 * (double)e->width;
+    return reach + 16.0 < 100000.0 && (double)e->margin > 4.0 * ((double)e->len + 1.0) * 0x1p-24 * reach;
+}
+
+/* encode_one for a segmentable model, a word at a time. Every path passes through each
+ * whitespace symbol, so the search over a text is the searches over its words in turn, each
+ * starting from the score the previous word ended on (`base`), and ending with the same
+ * max_frontier (nothing reaches past a word's end). A word found in the cache that holds at this
+ * base (word_holds) gives its pieces and the score they end on (the same float sums); any other
+ * word is searched from `base` as the whole text's search would. */
+__attribute__((noinline)) static long encode_words(const Model *m, const unsigned char *s, size_t size, Scratch *w, Cache *c) {
+    const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
+    const size_t sym_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    Best *best = w->best;
+    float base = 0.0f;
+    long appended = 0;
+    int prev_unk = 0;
+    for (size_t a = 0; a < size;) {
+        size_t b = a + 1;
+        for (;; b++) {
+            const unsigned char *hit = memchr(s + b, sym[0], size - b);
+            if (!hit) { b = size; break; }
+            b = (size_t)(hit - s);
+            if (size - b >= sym_len && memcmp(hit, sym, sym_len) == 0) break;
+        }
+        const size_t n = b - a;
+        const Entry *e = NULL;
+        if (n <= MAX_WORD) {
+            const uint64_t h = word_hash(s + a, n);
+            e = cache_find(c, s + a, n, h);
+            if (!e) {
+                float width;
+                best[a] = (Best){-1, 0.0f, -1, 0.0f};
+                if (!viterbi(m, s, a, b, best, w->second, &width)) {  /* a word whose scores reset is not kept */
+                    const long n_path = backtrace(best, a, b, w);
+                    if (n_path < 0) return -1;
+                    e = cache_add(c, s + a, n, h, best, w->second, w->path, n_path, width);
+                    if (!e) return -1;
+                }
+            }
+        }
+        if (e && word_holds(e, base)) {
+            const unsigned char *pairs = entry_pairs(e);
+            for (uint16_t k = 0; k < e->n; k++) {
+                int32_t id;
+                float sigma;
+                memcpy(&id, pairs + 8 * k, 4);
+                memcpy(&sigma, pairs + 8 * k + 4, 4);
+                if (emit(m, w, id, &prev_unk, &appended)) return -1;
+                base = sigma + base;  /* the search's own sum: candidate = score + till_here */
+            }
+        } else {
+            best[a] = (Best){-1, base, -1, 0.0f};
+            viterbi(m, s, a, b, best, NULL, NULL);
+            long n_path = backtrace(best, a, b, w);
+            if (n_path < 0) return -1;
+            while (n_path--)
+                if (emit(m, w, best[w->path[n_path]].id, &prev_unk, &appended)) return -1;
+            base = best[b].score;
+        }
+        a = b;
+    }
+    return appended;
+}
+
+/* Model::EncodeOptimized, then PopulateSentencePieceText's merging of consecutive unknowns; with
+ * a cache (and no spans), a word at a time (encode_words). Returns the number of ids appended,
+ * or -1. */
+static long encode_one(const Model *m, const unsigned char *text, size_t text_len, Scratch *w,
+                       Offsets *off, Buf *spans, Cache *cache) {
+    if (normalize(m, text, text_len, &w->norm, off)) return -1;
+    const unsigned char *s = (const unsigned char *)w->norm.data;
+    const size_t size = w->norm.len;
+    if (!size) return 0;
+    if (size > INT32_MAX - 1) return -1;
+    if (size + 1 > w->best_cap) {
+        Best *g = realloc(w->best, (size + 1) * sizeof *g);
+        int32_t *p = realloc(w->path, (size + 1) * sizeof *p);
+        float *f = realloc(w->second, (size + 1) * sizeof *f);
+        if (g) w->best = g;
+        if (p) w->path = p;
+        if (f) w->second = f;
+        if (!g || !p || !f) return -1;
+        w->best_cap = size + 1;
+    }
+    if (cache && m->segmentable && !spans) return encode_words(m, s, size, w, cache);
+    Best *best = w->best;
+    best[0] = (Best){-1, 0.0f, -1, 0.0f};
+    viterbi(m, s, 0, size, best, NULL, NULL);
+    long n_path = backtrace(best, 0, size, w);
+    if (n_path < 0) return -1;
     long appended = 0;
     int prev_unk = 0;
     while (n_path--) {
         const Best *node = &best[w->path[n_path]];
-        const int unk = node->id == m->unk_id;
-        /* With `spans`: each token's (begin, end) in the text's bytes, as sentencepiece's
-         * pieces give them (norm_to_orig of its first and past its last normalized byte). */
-        int64_t span[2] = {(int64_t)(off ? off->at[node->starts_at] : 0), (int64_t)(off ? off->at[w->path[n_path]] : 0)};
-        if (unk && prev_unk) {
-            if (spans) memcpy(spans->data + spans->len - sizeof(int64_t), &span[1], sizeof(int64_t));
-        } else {
-            if (put_id(w, node->id)) return -1;
-            if (spans && buf_put(spans, (const char *)span, sizeof span)) return -1;
-            appended++;
+        if (spans) {
+            /* Each token's (begin, end) in the text's bytes, as sentencepiece's pieces give them
+             * (norm_to_orig of its first and past its last normalized byte). */
+            int64_t span[2] = {(int64_t)off->at[node->starts_at], (int64_t)off->at[w->path[n_path]]};
+            if (node->id == m->unk_id && prev_unk) {
+                memcpy(spans->data + spans->len - sizeof(int64_t), &span[1], sizeof(int64_t));
+            } else if (buf_put(spans, (const char *)span, sizeof span)) {
+                return -1;
+            }
         }
-        prev_unk = unk;
+        if (emit(m, w, node->id, &prev_unk, &appended)) return -1;
     }
     return appended;
 }
@@ -666,6 +959,41 @@ static void model_free(PyObject *capsule) {
     if (m) model_delete(m);
 }
 
+/* Whether `s` is valid UTF-8 throughout. */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        const int len = valid_utf8_len(s + i, n - i);
+        if (!len) return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+/* Model.segmentable: no piece the search can match holds the whitespace symbol past its first
+ * byte or ends with the start of it (so no path steps over one), and the user-defined pieces and
+ * the charsmap's replacements are valid UTF-8 (so the normalized text is, and the search visits
+ * every character's start, each symbol's included). */
+static int segmentable(const Model *m, const Piece *pieces, const uint8_t *types, Py_ssize_t n) {
+    const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
+    const size_t sym_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (types[i] != NORMAL && types[i] != USER_DEFINED && types[i] != UNUSED) continue;
+        const unsigned char *p = pieces[i].data;
+        const size_t len = pieces[i].len;
+        for (size_t k = 1; k < len; k++) {
+            const size_t rest = len - k;
+            if (memcmp(p + k, sym, rest < sym_len ? rest : sym_len) == 0) return 0;
+        }
+        if (types[i] == USER_DEFINED && !valid_utf8(p, len)) return 0;
+    }
+    for (size_t k = 0; k < m->n_replacements;) {
+        const size_t len = strlen(m->replacements + k);
+        if (!valid_utf8((const unsigned char *)m->replacements + k, len)) return 0;
+        k += len + 1;
+    }
+    return 1;
+}
+
 static PyObject *unigram_model(PyObject *self, PyObject *args) {
     Py_buffer proto, charsmap;
     int flags;
@@ -759,6 +1087,8 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         }
         memcpy(m->replacements, c + 4 + size, m->n_replacements);
     }
+    ascii_table(m);
+    m->segmentable = segmentable(m, pieces, types, n);
     result = PyCapsule_New(m, "qtok.unigram", model_free);
     if (result) goto done;
 fail:
@@ -773,10 +1103,23 @@ done:
 }
 
 static PyObject *unigram_encode(PyObject *self, PyObject *args) {
-    PyObject *capsule, *texts;
-    if (!PyArg_ParseTuple(args, "OO", &capsule, &texts)) return NULL;
+    PyObject *capsule, *texts, *cache_capsule = Py_None;
+    if (!PyArg_ParseTuple(args, "OO|O", &capsule, &texts, &cache_capsule)) return NULL;
     Model *m = PyCapsule_GetPointer(capsule, "qtok.unigram");
     if (!m) return NULL;
+    Cache *cache = NULL;
+    if (cache_capsule != Py_None) {
+        cache = PyCapsule_GetPointer(cache_capsule, "qtok.unigram.cache");
+        if (!cache) return NULL;
+        if (cache->model != capsule) {
+            PyErr_SetString(PyExc_ValueError, "encode(): the cache belongs to another model");
+            return NULL;
+        }
+        if (cache->busy) {
+            PyErr_SetString(PyExc_ValueError, "encode(): the cache is in use by another thread; give each thread its own");
+            return NULL;
+        }
+    }
     /* A tuple holds every text while the GIL is released (a list could change meanwhile). */
     PyObject *held = PySequence_Tuple(texts);
     if (!held) return NULL;
@@ -797,13 +1140,15 @@ static PyObject *unigram_encode(PyObject *self, PyObject *args) {
         if (!data[i]) goto done;
     }
     int failed = 0;
+    if (cache) cache->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        long got = encode_one(m, (const unsigned char *)data[i], (size_t)lens[i], &w, NULL, NULL);
+        long got = encode_one(m, (const unsigned char *)data[i], (size_t)lens[i], &w, NULL, NULL, cache);
         if (got < 0) { failed = 1; break; }
         counts[i] = got;
     }
     Py_END_ALLOW_THREADS
+    if (cache) cache->busy = 0;
     if (failed) { PyErr_NoMemory(); goto done; }
     result = Py_BuildValue("(y#y#)", w.ids ? (const char *)w.ids : "", (Py_ssize_t)(w.n_ids * sizeof(int32_t)),
                            (const char *)counts, (Py_ssize_t)(n * sizeof(int64_t)));
@@ -814,6 +1159,7 @@ done:
     free(counts);
     free(w.norm.data);
     free(w.best);
+    free(w.second);
     free(w.path);
     free(w.ids);
     return result;
@@ -830,7 +1176,7 @@ static PyObject *unigram_spans(PyObject *self, PyObject *args) {
     Offsets off = {0};
     Buf spans = {0};
     PyObject *result = NULL;
-    if (encode_one(m, (const unsigned char *)text, (size_t)len, &w, &off, &spans) < 0) {
+    if (encode_one(m, (const unsigned char *)text, (size_t)len, &w, &off, &spans, NULL) < 0) {
         PyErr_NoMemory();
     } else {
         result = Py_BuildValue("(y#y#)", w.ids ? (const char *)w.ids : "", (Py_ssize_t)(w.n_ids * sizeof(int32_t)),
@@ -838,6 +1184,7 @@ static PyObject *unigram_spans(PyObject *self, PyObject *args) {
     }
     free(w.norm.data);
     free(w.best);
+    free(w.second);
     free(w.path);
     free(w.ids);
     free(off.at);
@@ -845,11 +1192,38 @@ static PyObject *unigram_spans(PyObject *self, PyObject *args) {
     return result;
 }
 
+static void cache_free(PyObject *capsule) {
+    Cache *c = PyCapsule_GetPointer(capsule, "qtok.unigram.cache");
+    if (!c) return;
+    Py_XDECREF(c->model);
+    free(c->slots);
+    free(c->arena);
+    free(c);
+}
+
+static PyObject *unigram_cache(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    if (!PyCapsule_GetPointer(capsule, "qtok.unigram")) return NULL;
+    Cache *c = calloc(1, sizeof *c);
+    if (!c) return PyErr_NoMemory();
+    Py_INCREF(capsule);
+    c->model = capsule;
+    PyObject *result = PyCapsule_New(c, "qtok.unigram.cache", cache_free);
+    if (!result) {
+        Py_DECREF(capsule);
+        free(c);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"model", unigram_model, METH_VARARGS,
      "model(proto, charsmap, flags) -> a Unigram model (a capsule) from a ModelProto's bytes"},
     {"encode", unigram_encode, METH_VARARGS,
-     "encode(model, texts) -> (ids as int32 bytes, each text's count as int64 bytes)"},
+     "encode(model, texts, cache=None) -> (ids as int32 bytes, each text's count as int64 bytes)"},
+    {"cache", unigram_cache, METH_VARARGS,
+     "cache(model) -> a cache of the model's words for encode, for one thread at a time"},
     {"spans", unigram_spans, METH_VARARGS,
      "spans(model, text) -> (ids as int32 bytes, each token's (begin, end) UTF-8 offsets as int64 bytes)"},
     {NULL, NULL, 0, NULL},

@@ -12,6 +12,7 @@ on generated text and on models trained in the test; benchmarks/study.py checks 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
@@ -64,6 +65,15 @@ class FastEncoder:
 
     def __init__(self, model, fallback: Callable[[], object]):
         self.model, self.fallback = model, fallback
+        # Each thread's cache of the words it has searched (_unigram.cache: one thread at a
+        # time); it goes with the thread.
+        self._local = threading.local()
+
+    def _cache(self):
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = _unigram.cache(self.model)
+        return cache
 
     def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(every text's ids end to end, int64; len(texts) + 1 offsets). A large batch is cut
@@ -78,7 +88,7 @@ class FastEncoder:
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(the ids end to end, each text's count), both int64."""
         try:
-            ids, counts = _unigram.encode(self.model, texts)
+            ids, counts = _unigram.encode(self.model, texts, self._cache())
         except UnicodeEncodeError:  # a lone surrogate has no UTF-8: sentencepiece answers
             encoded = self.fallback().encode(texts)
             return (np.fromiter(chain.from_iterable(encoded), dtype=np.int64),

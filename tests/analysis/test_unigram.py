@@ -69,6 +69,62 @@ def test_xlmr_on_generated_text(xlmr, text):
     assert adapter.spans(text) == reference_spans(sp, text)
 
 
+def test_xlmr_word_by_word_on_long_texts_past_the_score_reset(xlmr):
+    # The C encoder searches a text a word at a time and takes words it searched before from a
+    # cache when their pieces cannot change after the score so far (_unigram.c, word_holds).
+    # Texts of 30,000 words pass |100000|, where sentencepiece moves the scores back to 0;
+    # runs of hyphens are words whose pieces tie. Without the check of where the reset falls,
+    # 4 of these 20 texts came out different.
+    import random
+
+    adapter, sp = xlmr
+    corpus = load_corpus(langs=["en", "de", "ru", "ar", "he", "th"])
+    words = sorted({w for lang in corpus.langs for d in corpus.docs(lang) for w in d.split()})
+    rng = random.Random(0)
+    for _ in range(20):
+        text = " ".join(rng.choice(words) if rng.random() < 0.7 else "-" * rng.randint(2, 12)
+                        for _ in range(30_000))
+        adapter.encode_flat([text[:40_000]])  # words seen at another score first
+        assert adapter.encode([text]) == sp.encode([text])
+
+
+def test_a_cache_serves_one_model(xlmr, trained):
+    model = xlmr[0].encode_flat.__self__.model
+    cache = unigram._unigram.cache(model)
+    assert unigram._unigram.encode(model, ["a b a"], cache) == unigram._unigram.encode(model, ["a b a"])
+    other = trained["default"][0].encode_flat.__self__.model
+    with pytest.raises(ValueError, match="another model"):
+        unigram._unigram.encode(other, ["a"], cache)
+
+
+def test_user_defined_symbols_the_normalizer_would_change_are_kept(trained):
+    # The normalizer keeps a user-defined symbol as it is; one that starts with an ASCII letter
+    # must not take the shortcut for ASCII text (_unigram.c, Model.ascii): "\t" is otherwise a space.
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(trained["nfkc_cf"][1].serialized_model_proto())
+    for piece in ("k\tk", "Q\u00a0Q"):
+        proto.pieces.add(piece=piece, score=0.0, type=4)
+    data = proto.SerializeToString()
+    adapter, sp = tokenizers.sentencepiece_adapter(data, "kept"), spm.SentencePieceProcessor(model_proto=data)
+    texts = ["k\tk", "ak\tkb k\t k", "Q\u00a0Q q\u00a0q", "K\tK"]
+    assert adapter.encode(texts) == sp.encode(texts)
+    assert [adapter.spans(t) for t in texts] == [reference_spans(sp, t) for t in texts]
+    assert len(proto.pieces) - 2 in sp.encode(texts[0])
+
+
+def test_a_piece_across_a_space_is_found_as_sentencepiece_finds_it(trained):
+    # Such a piece steps over a word's end: the model is searched a whole text at a time.
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(trained["default"][1].serialized_model_proto())
+    for piece in ("\u2581of\u2581the", "e\u2581"):
+        proto.pieces.add(piece=piece, score=-1.0, type=1)
+    data = proto.SerializeToString()
+    adapter, sp = tokenizers.sentencepiece_adapter(data, "across"), spm.SentencePieceProcessor(model_proto=data)
+    texts = ["one of the best of the rest", "the three of the", "of the"] * 2
+    assert adapter.encode(texts) == sp.encode(texts)
+    assert len(proto.pieces) - 2 in sp.encode(texts[0])  # the piece across the space is used
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Small Unigram models trained here, one per normalizer setting (and with user-defined
