@@ -25,9 +25,10 @@ except ImportError:  # built without a C compiler: sentencepiece answers
     _unigram = None
 
 UNIGRAM = 1  # TrainerSpec.model_type
-# A batch of at least this many characters is encoded on all cores (below it, threads cost more
-# than they save).
-PARALLEL_CHARS = 1 << 18
+# A batch of at least this many characters is encoded on all cores. Below it the calling thread
+# encodes it alone, with its own cache of words (the other threads' caches are cold: a language's
+# word list split over them took 2x longer), and threads would cost more than they save.
+PARALLEL_CHARS = 1 << 22
 _POOL = None
 
 

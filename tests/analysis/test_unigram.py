@@ -88,6 +88,14 @@ def test_xlmr_word_by_word_on_long_texts_past_the_score_reset(xlmr):
         assert adapter.encode([text]) == sp.encode([text])
 
 
+def test_a_large_batch_split_over_threads_gives_the_same_ids(xlmr, monkeypatch):
+    adapter, sp = xlmr
+    docs = [unicodedata.normalize("NFC", d) for lang in ("en", "zh", "ar") for d in load_corpus().docs(lang)]
+    monkeypatch.setattr(unigram, "PARALLEL_CHARS", 1000)
+    assert len(unigram._parts(docs)) > 1
+    assert adapter.encode(docs) == sp.encode(docs)
+
+
 def test_a_cache_serves_one_model(xlmr, trained):
     model = xlmr[0].encode_flat.__self__.model
     cache = unigram._unigram.cache(model)
