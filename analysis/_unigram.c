@@ -454,7 +454,7 @@ static int mark(Offsets *o, size_t consumed, size_t count) {
 }
 
 /* Normalizer::Normalize; `off` (NULL when only ids are wanted) gets norm_to_orig. */
-__attribute__((noinline)) static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out, Offsets *off) {
+static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out, Offsets *off) {
     out->len = 0;
     if (off) off->len = 0;
     size_t consumed = 0;
@@ -542,7 +542,7 @@ static int put_id(Scratch *w, int32_t id) {
  * texts (a 109 kB file of the embedded code corpus) any other rounding picks other pieces. With
  * `second`, each node also gets its runner-up candidate's score (-INFINITY: none) and `*widest`
  * the largest |candidate|. Returns 1 if the scores were reset on the way, else 0. */
-__attribute__((noinline)) static int viterbi(const Model *m, const unsigned char *s, size_t a, size_t b, Best *best,
+static int viterbi(const Model *m, const unsigned char *s, size_t a, size_t b, Best *best,
                    float *second, float *widest) {
     for (size_t i = a + 1; i <= b; i++) best[i] = (Best){-1, 0.0f, -1, 0.0f};
     if (second)
@@ -760,7 +760,7 @@ static int word_holds(const Entry *e, float base) {
  * max_frontier (nothing reaches past a word's end). A word found in the cache that holds at this
  * base (word_holds) gives its pieces and the score they end on (the same float sums); any other
  * word is searched from `base` as the whole text's search would. */
-__attribute__((noinline)) static long encode_words(const Model *m, const unsigned char *s, size_t size, Scratch *w, Cache *c) {
+static long encode_words(const Model *m, const unsigned char *s, size_t size, Scratch *w, Cache *c) {
     const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
     const size_t sym_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
     Best *best = w->best;
