@@ -201,7 +201,8 @@ def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
 def _token_lengths(tok, offset: int = 0) -> np.ndarray:
     lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
     ranks = tok.mergeable_ranks
-    lengths[np.fromiter(ranks.values(), np.int64, len(ranks)) + offset] = np.fromiter(map(len, ranks), np.int64, len(ranks))
+    at = np.fromiter(ranks.values(), np.int64, len(ranks)) + offset
+    lengths[at] = np.fromiter(map(len, ranks), np.int64, len(ranks))
     for text, i in tok.special_tokens.items():
         lengths[i + offset] = len(text.encode("utf-8"))
     return lengths
