@@ -73,37 +73,43 @@ def test_train_killed_at_random_moments(corpus, tmp_path):
     assert (False, False) in seen or (True, True) in seen
 
 
-def study_cmd(out, langs):
-    return [sys.executable, "-m", "qtok.analysis", "--langs", langs, "--tokenizers", "qwen,xlm-r",
-            "--bootstrap", "50", "--out", str(out)]
+def study_args(out, langs):
+    return ["--langs", langs, "--tokenizers", "qwen,xlm-r", "--bootstrap", "50", "--out", str(out)]
 
 
 def test_study_killed_at_random_moments(tmp_path):
+    out, saved, ref = tmp_path / "results", tmp_path / "saved", tmp_path / "ref"
+    with Preloaded("qtok.analysis.cli", "matplotlib.pyplot") as study:
+        assert study.run(study_args(saved, "en,zh")) == 0
+        assert verify_results(saved)["languages"] == ["en", "zh"]
+        t0 = time.perf_counter()
+        assert study.run(study_args(ref, "en,zh,th")) == 0
+        runtime = time.perf_counter() - t0
+        # Moments over the run's second half, where the results are written, and just past its end.
+        outcomes = [_study_killed(study, out, saved, ref, RNG.uniform(0.5, 1.1) * runtime) for _ in range(8)]
+    assert set(outcomes) <= {"old", "new", "mixed, detected"}
+
+
+def _study_killed(study, out, saved, ref, delay) -> str:
+    """The study of en,zh,th into ``out`` (holding the en,zh run ``saved``) killed after
+    ``delay`` s: the results are the old run's, the new run's (``ref``), or found to be a mix."""
     import shutil
 
-    out, saved = tmp_path / "results", tmp_path / "saved"
-    subprocess.run(study_cmd(saved, "en,zh"), check=True, capture_output=True)
-    assert verify_results(saved)["languages"] == ["en", "zh"]
-    t0 = time.perf_counter()
-    subprocess.run(study_cmd(tmp_path / "ref", "en,zh,th"), check=True, capture_output=True)
-    runtime = time.perf_counter() - t0
-    outcomes = []
-    for _ in range(6):
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(saved, out)
-        run_killed(study_cmd(out, "en,zh,th"), RNG.uniform(0.5, runtime * 1.1))
-        try:
-            meta = verify_results(out)
-        except ValueError as e:
-            assert "does not match the manifest compression.json" in str(e)
-            outcomes.append("mixed, detected")
-        else:
-            assert meta["languages"] in (["en", "zh"], ["en", "zh", "th"])
-            outcomes.append("old" if meta["languages"] == ["en", "zh"] else "new")
-        # The table is never half-written: it is the old run's or the new run's, whole.
-        assert (out / "compression.csv").read_bytes() in ((saved / "compression.csv").read_bytes(),
-                                                          (tmp_path / "ref" / "compression.csv").read_bytes())
-    assert set(outcomes) <= {"old", "new", "mixed, detected"}
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(saved, out)
+    study.run(study_args(out, "en,zh,th"), delay)
+    try:
+        meta = verify_results(out)
+    except ValueError as e:
+        assert "does not match the manifest compression.json" in str(e)
+        outcome = "mixed, detected"
+    else:
+        assert meta["languages"] in (["en", "zh"], ["en", "zh", "th"])
+        outcome = "old" if meta["languages"] == ["en", "zh"] else "new"
+    # The table is never half-written: it is the old run's or the new run's, whole.
+    assert (out / "compression.csv").read_bytes() in ((saved / "compression.csv").read_bytes(),
+                                                      (ref / "compression.csv").read_bytes())
+    return outcome
 
 
 @pytest.fixture(scope="module")
@@ -271,13 +277,14 @@ def test_export_killed_at_random_moments(tmp_path):
                  {out / n: (old[n], new[n]) for n in old}, restore, max_delay=runtime * 1.1)
 
 
-# A process that has imported torch and the converter once, then forks a child per run: a run is
-# then the converter's own work (torch's import was most of a run, and a kill there tested
-# nothing). It imports torch without running an op, so no thread pool exists to be forked.
+# A process that has imported a command's modules once, then forks a child per run: a run is then
+# the command's own work (the imports were most of a run, and a kill there tested nothing). It only
+# imports (torch runs no op, numpy's BLAS handles a fork), so no thread pool is forked half-made.
 _PRELOADED = r"""
-import json, os, signal, sys
-import torch._dynamo  # noqa: F401 (imported on a first conversion: 0.9 s of each child's run otherwise)
-from qtok.model import convert
+import importlib, json, os, signal, sys
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+command = importlib.import_module(sys.argv[1])
 child = None
 for line in sys.stdin:
     if line.startswith("run "):
@@ -288,7 +295,7 @@ for line in sys.stdin:
             os.dup2(quiet, 1)  # the child's output is not the parent's protocol
             os.dup2(quiet, 2)
             try:
-                code = convert.main(json.loads(line[4:]))
+                code = command.main(json.loads(line[4:]))
             except SystemExit as e:
                 code = e.code
             except BaseException:
@@ -306,11 +313,15 @@ for line in sys.stdin:
 
 
 class Preloaded:
-    """``run(argv)`` and ``run_killed(argv, delay)`` of ``python -m qtok.model.convert`` from
-    the preloaded process; it ends with the ``with`` block."""
+    """``run(argv)`` (the exit code) and ``run(argv, delay)`` (killed after ``delay`` seconds
+    unless it ended) of ``module.main(argv)``, forked from a process that imported ``module``
+    and ``preload`` once; the process ends with the ``with`` block."""
+
+    def __init__(self, module: str, *preload: str):
+        self.args = [module, *preload]
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _PRELOADED], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _PRELOADED, *self.args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         return self
 
@@ -320,7 +331,7 @@ class Preloaded:
         return self.proc.stdout.readline().strip()
 
     def run(self, argv, delay=None) -> int:
-        assert self._ask("run " + json.dumps(argv)) == "started"
+        assert self._ask("run " + json.dumps([str(a) for a in argv])) == "started"
         if delay is not None:
             time.sleep(delay)
         return int(self._ask("kill" if delay is not None else "wait"))
@@ -340,7 +351,8 @@ def test_convert_killed_at_random_moments(tmp_path):
         return [str(tmp_path / src), str(tmp_path / dst), "--to", "hf", "--no-tokenizer"]
 
     names = ["model.safetensors", "config.json"]
-    with Preloaded() as converter:
+    # torch._dynamo: imported on a first conversion, 0.9 s of each run otherwise.
+    with Preloaded("qtok.model.convert", "torch._dynamo") as converter:
         assert converter.run(argv("a", "out")) == 0
         t0 = time.perf_counter()
         assert converter.run(argv("b", "ref")) == 0
