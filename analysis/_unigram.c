@@ -432,8 +432,18 @@ static int buf_put(Buf *b, const char *s, size_t n) {
     return 0;
 }
 
+/* The whitespace of the normalized text (its `*len` bytes): "\u2581" with escape_whitespaces,
+ * else " ". */
+static inline const char *space_symbol(const Model *m, size_t *len) {
+    const int escape = (m->flags & ESCAPE_WHITESPACES) != 0;
+    *len = escape ? 3 : 1;
+    return escape ? SPACE_SYMBOL : " ";
+}
+
 static int put_space(const Model *m, Buf *out) {
-    return (m->flags & ESCAPE_WHITESPACES) ? buf_put(out, SPACE_SYMBOL, 3) : buf_put(out, " ", 1);
+    size_t len;
+    const char *sym = space_symbol(m, &len);
+    return buf_put(out, sym, len);
 }
 
 /* Where each normalized byte came from: Normalizer::Normalize's norm_to_orig. */
@@ -459,7 +469,8 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
     if (off) off->len = 0;
     size_t consumed = 0;
     const int remove_extra = (m->flags & REMOVE_EXTRA_WHITESPACES) != 0;
-    const size_t space_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    size_t space_len;
+    const char *sym = space_symbol(m, &space_len);
     if (remove_extra) {
         while (n) {
             const char *p;
@@ -496,7 +507,6 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
         if (!remove_extra) prev_space = 0;
     }
     if (remove_extra) {
-        const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
         while (out->len >= space_len && memcmp(out->data + out->len - space_len, sym, space_len) == 0) {
             out->len -= space_len;
             if (off) {
@@ -761,8 +771,8 @@ static int word_holds(const Entry *e, float base) {
  * base (word_holds) gives its pieces and the score they end on (the same float sums); any other
  * word is searched from `base` as the whole text's search would. */
 static long encode_words(const Model *m, const unsigned char *s, size_t size, Scratch *w, Cache *c) {
-    const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
-    const size_t sym_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    size_t sym_len;
+    const char *sym = space_symbol(m, &sym_len);
     Best *best = w->best;
     float base = 0.0f;
     long appended = 0;
@@ -974,8 +984,8 @@ static int valid_utf8(const unsigned char *s, size_t n) {
  * the charsmap's replacements are valid UTF-8 (so the normalized text is, and the search visits
  * every character's start, each symbol's included). */
 static int segmentable(const Model *m, const Piece *pieces, const uint8_t *types, Py_ssize_t n) {
-    const char *sym = (m->flags & ESCAPE_WHITESPACES) ? SPACE_SYMBOL : " ";
-    const size_t sym_len = (m->flags & ESCAPE_WHITESPACES) ? 3 : 1;
+    size_t sym_len;
+    const char *sym = space_symbol(m, &sym_len);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (types[i] != NORMAL && types[i] != USER_DEFINED && types[i] != UNUSED) continue;
         const unsigned char *p = pieces[i].data;

@@ -42,13 +42,8 @@ class FastokensEngine:
     def __init__(self, spec: EncodingSpec):
         self.spec = spec
         # Vendored tables are found by their key; any other table is hashed after dumping.
-        if spec.cache_key:
-            table_key = spec.cache_key
-            path = cached_derived(table_key, ".tiktoken", lambda: dump_ranks(spec.mergeable_ranks))
-        else:
-            data = dump_ranks(spec.mergeable_ranks)
-            table_key = sha256_bytes(data)
-            path = cached_derived(table_key, ".tiktoken", lambda: data)
+        data = None if spec.cache_key else dump_ranks(spec.mergeable_ranks)
+        table_key = spec.cache_key or sha256_bytes(data)
         # qtok's own patterns go as they are (fastokens matches them exactly, swept); any other
         # is rewritten where PCRE2 and tiktoken's regex differ (unicode.pcre2_pattern).
         pattern = spec.pat_str if spec.pat_str in OWN_PATTERNS else pcre2_pattern(spec.pat_str)
@@ -61,6 +56,7 @@ class FastokensEngine:
         json_path = find_cached(json_key, ".tokenizer.json")
         irregular: list[bytes] = []  # found while writing the merges, if they are written
         if json_path is None:
+            path = cached_derived(table_key, ".tiktoken", lambda: data or dump_ranks(spec.mergeable_ranks))
             try:
                 self._fk = fastokens.Tokenizer.from_tiktoken(
                     str(path), pattern=pattern, special_tokens=dict(spec.special_tokens))
