@@ -132,8 +132,15 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             stats["n_words"] += n_words
             doc_words.append(n_words)
             doc_chars.append(len(doc))
-        utf8 = _Utf8("".join(batch)) if split_count else None  # one per batch, for every tokenizer
+        # The batch's UTF-8, once for every tokenizer that gives ids to split characters with.
+        utf8 = _Utf8("".join(batch)) if any(a.tally is None for a in adapters if a.name in split_count) else None
         for a in adapters:
+            if a.tally is not None:  # counts, frequencies and split characters straight from C
+                counts, split = a.tally(batch, freq[a.name])
+                lengths[a.name].append(counts)
+                if split_count.get(a.name) is not None:
+                    split_count[a.name] += split
+                continue
             flat, counts = _flat_cut(a, batch, lang)
             lengths[a.name].append(counts.astype(np.int64))
             if a.name in split_count:

@@ -26,7 +26,9 @@ from qtok.encodings import CL100K_PATTERN, QWEN3_5_PATTERN, QWEN_PATTERN, canoni
 from qtok.engine import default_engine
 from qtok.files import atomic_write, cache_dir
 from qtok.load import DATA_FILES, sha256_bytes, sha256_file
-from qtok.offsets import byte_to_char
+from qtok.core import named_spec, replace_surrogates
+from qtok.offsets import byte_to_char, char_spans
+from qtok.tally import Tally
 
 from .corpora import DATA
 from .spm_build import model_from_tokenizer_json
@@ -110,6 +112,10 @@ class Adapter:
     # Whether a word's tokens alone are its tokens in a line of words (_WORD_JOINABLE_PATTERNS;
     # needs token_lengths and the " " word prefix): word_counts then encodes lines, not words.
     words_joinable: bool = False
+    # Counting without ids (qtok.tally.Tally, for qtok's byte-level tables of Qwen's pattern
+    # family): tally(texts, freq) -> (tokens of each text, characters a token ends inside),
+    # freq (int64, vocab_size long) getting each token's occurrences. The study's bulk path.
+    tally: Callable | None = field(default=None, repr=False)
 
     def count(self, texts: list[str]) -> list[int]:
         """The number of tokens of each text."""
@@ -117,6 +123,8 @@ class Adapter:
 
     def counts(self, texts: list[str]) -> np.ndarray:
         """``count`` as an int64 array (no Python int per text)."""
+        if self.tally is not None:
+            return self.tally(texts)[0]
         if self.encode_flat is not None:
             return np.diff(self.encode_flat(texts)[1]).astype(np.int64)
         encoded = self.encode(texts)
@@ -131,8 +139,11 @@ class Adapter:
         word costs more than the word's encoding, 1.5 M words of NTREX-128 took 0.9 s a tokenizer),
         and each word's tokens are those starting inside its bytes. Should a word's first byte not
         start a token, the words are encoded one by one after all (tests/analysis/test_count.py
-        checks both ways agree on generated words).
+        checks both ways agree on generated words). A tally counts the words themselves: each
+        distinct piece is encoded once, so a word costs a lookup.
         """
+        if self.tally is not None and self.word_prefix == " ":
+            return self.tally.words(words)
         if not (self.words_joinable and self.word_prefix == " " and self.token_lengths is not None
                 and self.encode_flat is not None) or not words:
             return self.counts([self.word_prefix + w for w in words] if self.word_prefix else words)
@@ -165,15 +176,46 @@ class Adapter:
 
 
 def qtok_adapter(name: str, label: str | None = None) -> Adapter:
-
-    # The default engine by name, so the study's bulk counting never runs on its stand-in.
-    tok = qtok.get_tokenizer(name, engine=default_engine())
     meta = {"kind": "qtok", "qtok": qtok.__version__, "encoding": name}
     if name in QTOK_NAMES:
         meta["data_sha256"] = DATA_FILES
     else:
         meta["sha256"] = sha256_file(name)
-    return tokenizer_adapter(tok, label or (name if name in QTOK_NAMES else Path(name).stem), meta)
+    label = label or (name if name in QTOK_NAMES else Path(name).stem)
+    # A vendored table of Qwen's pattern family is counted by a tally (qtok.tally: built in
+    # ~0.1 s, where fastokens takes 1-3 s), and its tokenizer is built only if something asks it
+    # for ids in bulk (the audit). Any other table on the default engine by name, so the study's
+    # bulk counting never runs on its stand-in.
+    if name in QTOK_NAMES and Tally.counts(spec := named_spec(canonical_name(name))):
+        return tally_adapter(spec, lambda: qtok.get_tokenizer(name), label, meta)
+    return tokenizer_adapter(qtok.get_tokenizer(name, engine=default_engine()), label, meta)
+
+
+def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, meta: dict) -> Adapter:
+    """The adapter of a table a ``Tally`` counts: the study's counts and a sentence's spans come
+    from the tally; ``encode`` and ``flat`` from ``tokenizer()``, called once, when first asked."""
+    tally = Tally.of(spec)
+    lengths = _token_lengths(spec)
+    built: list = []
+
+    def tok():
+        if not built:
+            built.append(tokenizer())
+        return built[0]
+
+    def spans(text: str):
+        text = replace_surrogates(text)
+        ids = tally.encode(text)
+        data = text.encode("utf-8")
+        ends = np.cumsum(lengths[ids]).tolist()
+        return ids, char_spans(data[a:b] for a, b in zip([0] + ends, ends))
+
+    return Adapter(name, lambda texts: tok().encode_batch(texts, num_threads=4),
+                   dict(meta, counter=TALLY_NOTE), vocab_size=spec.n_vocab, word_prefix=" ",
+                   encode_flat=lambda texts: tok().encode_batch_flat(texts), spans=spans,
+                   cut_safe=spec.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
+                   token_lengths=lengths, words_joinable=spec.pat_str in _WORD_JOINABLE_PATTERNS,
+                   tally=tally)
 
 
 def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
@@ -191,14 +233,21 @@ def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
             return shifted([ids], offset)[0], where
     else:
         flat, spans = tok.encode_batch_flat, tok.encode_with_offsets
+    tally = None if offset else Tally.of(tok)
+    if tally is not None:
+        meta = dict(meta, counter=TALLY_NOTE)
     return Adapter(name, lambda texts: shifted(tok.encode_batch(texts, num_threads=4), offset), meta,
                    vocab_size=tok.n_vocab + offset, word_prefix=" ", encode_flat=flat, spans=spans,
                    cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
                    token_lengths=_token_lengths(tok, offset),
-                   words_joinable=tok.pat_str in _WORD_JOINABLE_PATTERNS)
+                   words_joinable=tok.pat_str in _WORD_JOINABLE_PATTERNS, tally=tally)
+
+
+TALLY_NOTE = "qtok.tally (C): tiktoken's ids counted without making them"
 
 
 def _token_lengths(tok, offset: int = 0) -> np.ndarray:
+    """The byte length of each id of a ``qtok.Tokenizer`` or an ``EncodingSpec``."""
     lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
     ranks = tok.mergeable_ranks
     at = np.fromiter(ranks.values(), np.int64, len(ranks)) + offset

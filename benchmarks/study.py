@@ -4,8 +4,12 @@
 
 1. Wall time of the default study (what ``python -m qtok.analysis`` runs), loading included, and
    of the study alone.
-2. MB/s of each tokenizer adapter on the default corpus, with ratios to the qwen adapter, and
-   the time of the study's other stages (per-word statistics, token frequencies, bootstrap).
+2. MB/s of each tokenizer adapter on the default corpus (the study's path: the tally for Qwen's
+   tables), with ratios to the qwen adapter, and the time of the study's other stages (per-word
+   statistics, token frequencies, bootstrap).
+2b. qtok.tally against the engines that make the ids, in this process: each table built, and the
+   documents counted with a fresh cache (token counts and frequencies), the counts checked equal
+   first: fastokens (qtok's fast engine) and tiktoken.
 3. XLM-R's C encoder against sentencepiece, one core each, the ids checked equal on every
    language first (the default corpus, and NTREX-128 with ``--ntrex``).
 4. With ``--ntrex``: the 128-language study with three tokenizers, and with each one alone.
@@ -76,7 +80,8 @@ def outside_the_tokenizers(corpus, adapters, label: str) -> str:
     # of XLM-R's C encoder.
     native = sum(row[2] for (_, _, fn), row in pstats.Stats(profile).stats.items()
                  if fn == "Encode" or "EncodeAs" in fn or (fn.startswith("<method") and "encode_batch" in fn)
-                 or fn == "<built-in method qtok.analysis._unigram.encode>")
+                 or fn in ("<built-in method qtok.analysis._unigram.encode>", "<built-in method qtok._native.tally>",
+                           "<built-in method qtok._native.tally_words>"))
     return (f"{label}, every block counted serially: {total:.2f} s, of which the tokenizers' own calls "
             f"{native:.2f} s and the rest {total - native:.2f} s ({(total - native) / native:.2f}x the tokenizers)")
 
@@ -113,6 +118,56 @@ def xlmr_engines(corpus, adapter, label: str) -> str:
             f"sentencepiece {t_sp:.2f} s ({t_sp / t_c:.2f}x)")
 
 
+def tally_vs_engines(corpus, label: str) -> str:
+    """qtok.tally against fastokens and tiktoken on every document of ``corpus``, one thread each
+    (fastokens' batch call on all cores, as the study used it): the build, then the counts and
+    the token frequencies from a fresh start (each distinct piece encoded once: a study's cost)."""
+    import numpy as np
+    import tiktoken
+
+    from qtok.core import named_spec
+    from qtok.engine.fast import FastokensEngine
+    from qtok.tally import Tally
+
+    docs = [unicodedata.normalize("NFC", d) for lang in corpus.langs for d in corpus.docs(lang)]
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    lines = [f"{label} ({mb:.1f} MB, {len(docs):,} documents): build s / count s (MB/s)"]
+    for name in ("qwen", "qwen3.5", "cl100k_base"):
+        spec = named_spec(name)
+        tally, t_tb = timed(lambda: Tally.of(spec))
+        fast, t_fb = timed(lambda: FastokensEngine(spec))
+        enc, t_kb = timed(lambda: tiktoken.Encoding(name, pat_str=spec.pat_str,
+                                                    mergeable_ranks=spec.mergeable_ranks, special_tokens={}))
+
+        def by_tally():
+            freq = np.zeros(spec.n_vocab, dtype=np.int64)
+            return tally(docs, freq)[0], freq
+
+        def by_ids(ids, offsets):
+            return np.diff(offsets), np.bincount(np.asarray(ids, dtype=np.int64), minlength=spec.n_vocab)
+
+        (counts, freq), t_t = timed(by_tally)
+        def by_fastokens():
+            ids, offsets = fast.encode_batch_flat(docs, frozenset())  # buffers of u32 and u64
+            return by_ids(np.frombuffer(ids, "<u4"), np.frombuffer(offsets, "<u8").astype(np.int64))
+
+        (f_counts, f_freq), t_f = timed(by_fastokens)
+
+        def by_tiktoken():
+            encoded = enc.encode_ordinary_batch(docs, num_threads=1)
+            return by_ids([i for e in encoded for i in e], np.cumsum([0] + [len(e) for e in encoded]))
+
+        (k_counts, k_freq), t_k = timed(by_tiktoken)
+        if not (np.array_equal(counts, f_counts) and np.array_equal(counts, k_counts)
+                and np.array_equal(freq, f_freq) and np.array_equal(freq, k_freq)):
+            raise SystemExit(f"{label}: the tally and the engines count {name} differently")
+        lines.append(f"  {name:<12} tally {t_tb:.2f} / {t_t:.2f} ({mb / t_t:.0f}) | fastokens {t_fb:.2f} / "
+                     f"{t_f:.2f} ({mb / t_f:.0f}) | tiktoken {t_kb:.2f} / {t_k:.2f} ({mb / t_k:.0f}) | "
+                     f"build + count: {(t_fb + t_f) / (t_tb + t_t):.2f}x fastokens, "
+                     f"{(t_kb + t_k) / (t_tb + t_t):.2f}x tiktoken")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ntrex", help="an unpacked NTREX-128 folder, for the 128-language run")
@@ -132,9 +187,9 @@ def main() -> None:
     docs = [unicodedata.normalize("NFC", d) for lang in corpus.langs for d in corpus.docs(lang)]
     mb = sum(len(d.encode()) for d in docs) / 1e6
     times = {}
-    for a in adapters:
-        _, times[a.name] = timed(lambda: a.flat(docs))  # the study's path: ids as one array
-    print(f"\nadapter speed on the default corpus ({mb:.2f} MB, {len(docs)} documents, Adapter.flat):")
+    for a in adapters:  # the study's path: a tally's counts, else the ids as one array
+        _, times[a.name] = timed(lambda: a.tally(docs) if a.tally is not None else a.flat(docs))
+    print(f"\nadapter speed on the default corpus ({mb:.2f} MB, {len(docs)} documents, the study's path):")
     print(f"{'tokenizer':<14}{'MB/s':>8}{'x qwen':>10}")
     for name, t in times.items():
         print(f"{name:<14}{mb / t:8.2f}{times['qwen'] / t:10.2f}")
@@ -143,8 +198,11 @@ def main() -> None:
     xlmr = next(a for a in adapters if a.name == "xlm-r")
     print(xlmr_engines(corpus, xlmr, "the default corpus"))
 
+    print(tally_vs_engines(corpus, "the default corpus"))
+
     if args.ntrex:
         ntrex = load_corpus(f"ntrex:{args.ntrex}")
+        print(tally_vs_engines(ntrex, "NTREX-128"))
         print(xlmr_engines(ntrex, xlmr, "NTREX-128"))
         print(outside_the_tokenizers(ntrex, adapters, "NTREX-128"))
         _, t_all = timed(lambda: run_study(ntrex, adapters))

@@ -687,10 +687,7 @@ def get_tokenizer(name="qwen", engine: str | None = None, compat: str | None = N
         with _lock(key):
             tok = _NAMED.get(key)
             if tok is None:
-                with _lock((name,)):
-                    if name not in _SPECS:
-                        _SPECS[name] = get_spec(name)
-                tok = _NAMED[key] = Tokenizer(_SPECS[name], engine=engine, compat=compat)
+                tok = _NAMED[key] = Tokenizer(named_spec(name), engine=engine, compat=compat)
     if engine is not None:
         tok._full_engine()  # asked for by name: that engine, not a stand-in
     _BY_ARGS[given, engine, compat] = tok
@@ -702,6 +699,15 @@ _BY_ARGS: dict[tuple, Tokenizer] = {}  # get_tokenizer's arguments as given -> t
 _SPECS: dict[str, EncodingSpec] = {}
 _LOCKS: dict[tuple, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
+
+
+def named_spec(name: str) -> EncodingSpec:
+    """The spec of a named encoding (``qtok.list_encodings()``), read once per process and shared
+    with ``get_tokenizer``: what needs only the table (``qtok.tally``) skips building an engine."""
+    with _lock((name,)):
+        if name not in _SPECS:
+            _SPECS[name] = get_spec(name)
+    return _SPECS[name]
 
 
 def _lock(key: tuple) -> threading.Lock:

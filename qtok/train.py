@@ -35,25 +35,20 @@ from pathlib import Path
 
 from .blocks import BLOCK_BYTES, number, plan_file, read_docs, read_text
 from .core import Tokenizer
-from .encodings import (CL100K_PATTERN, ENDOFTEXT, QWEN3_5_PATTERN, QWEN_PATTERN, EncodingSpec, get_spec,
-                        is_multi_digit)
+from .encodings import ENDOFTEXT, QWEN_PATTERN, EncodingSpec, get_spec, is_multi_digit
 from .files import atomic_write
 from .engine.check import check_pattern
 from .load import check_table, dump_ranks, sha256_bytes
 from .progress import Status
 from .runner import run
-from .unicode import CLASS_BITS, class_table, compile_portable, piece_finder
+from .tally import NATIVE_PATTERNS
+from .unicode import class_table, compile_portable, piece_finder
 
 try:  # the trainer's two hot loops in C, built by setup.py wherever a C compiler is
     from . import _native
 except ImportError:  # no compiler at install: the pure-Python loops, which learn the same table
     _native = None
 
-# The patterns qtok._native splits (it hand-codes this family, cl100k_base's): the classes a
-# letter run takes, and the most digits a piece holds. Any other pattern is split by `regex`.
-_LETTERS, _MARKS = CLASS_BITS[r"\p{L}"], CLASS_BITS[r"\p{M}"]
-NATIVE_PATTERNS = {QWEN_PATTERN: (_LETTERS, 1), CL100K_PATTERN: (_LETTERS, 3),
-                   QWEN3_5_PATTERN: (_LETTERS | _MARKS, 1)}
 # Texts are handed to the C counter in batches of about this many characters: what a batch holds
 # (the list, the UTF-8 of its non-ASCII texts) stays small however long the stream of texts.
 _BATCH_CHARS = 8 << 20

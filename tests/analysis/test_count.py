@@ -44,16 +44,20 @@ def test_the_nfd_sample_and_the_split_rate_of_one_block():
 
 
 def test_words_counted_in_lines_are_counted_as_alone():
-    """Adapter.word_counts encodes a line of words for the joinable patterns; each word's count
-    must be its count alone (" " + word), on words made to probe the patterns' edges: contractions,
-    digits, marks, punctuation runs, letters after punctuation, every script."""
+    """Adapter.word_counts counts a line of words for the joinable patterns (qtok.tally's
+    tally_words in C; without the C extension, a line encoded by the engine); each word's count
+    must be its count alone (" " + word) by tiktoken, on words made to probe the patterns' edges:
+    contractions, digits, marks, punctuation runs, letters after punctuation, every script."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from qtok import _native, get_tokenizer
     from qtok.analysis.tokenizers import get_adapter
 
-    adapters = [get_adapter(n) for n in ("qwen", "cl100k_base", "qwen3.5")]
-    assert all(a.words_joinable for a in adapters)
+    names = ("qwen", "cl100k_base", "qwen3.5")
+    adapters = [get_adapter(n) for n in names]
+    oracles = [get_tokenizer(n, engine="tiktoken") for n in names]
+    assert all(a.words_joinable and a.tally is not None for a in adapters)
     pieces = st.sampled_from(["'s", "'LL", "'", "don't", "12345", "٣٤", "x", "é", "e\u0301", "क्षि", "ไทย",
                               "漢字", "!?", "...", "(", "\u200b", "\u00ad", "\U0001f600", "\r", "\n", "a\nb",
                               "—", "-", "A1b", "\ufeff", "\x1c"])
@@ -63,12 +67,18 @@ def test_words_counted_in_lines_are_counted_as_alone():
     @settings(max_examples=150, deadline=None)
     @given(words)
     def agree(ws):
-        for a in adapters:
-            alone = a.counts([" " + w for w in ws]).tolist()
-            a.counts = None  # the lines' path must answer, not the word-by-word fallback
+        for a, oracle in zip(adapters, oracles):
+            alone = [len(oracle.encode_ordinary(" " + w)) for w in ws]
+            if "\ud800" not in "".join(ws):  # the C line answered, not the word-by-word fallback
+                line = " " + " ".join(ws)
+                assert _native.tally_words(a.tally._encoder, a.tally._cache(), line, np.empty(len(ws), np.int64))
+            assert a.word_counts(ws).tolist() == alone, (a.name, ws)
+            tally, a.tally = a.tally, None  # the lines without the C extension: the engine's ids
+            a.counts = None  # ... and not the word-by-word fallback
             try:
                 assert a.word_counts(ws).tolist() == alone, (a.name, ws)
             finally:
+                a.tally = tally
                 del a.counts
 
     agree()
@@ -77,7 +87,9 @@ def test_words_counted_in_lines_are_counted_as_alone():
 
     many = [f"w{i}ord" for i in range(3000)]
     old, tokenizers.LONG_DOC = tokenizers.LONG_DOC, 1000
+    tally, adapters[0].tally = adapters[0].tally, None
     try:
-        assert adapters[0].word_counts(many).tolist() == adapters[0].counts([" " + w for w in many]).tolist()
+        assert adapters[0].word_counts(many).tolist() == [len(oracles[0].encode_ordinary(" " + w)) for w in many]
     finally:
         tokenizers.LONG_DOC = old
+        adapters[0].tally = tally
