@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from threading import Thread
 
@@ -15,9 +16,11 @@ from qtok.runner import Workers
 from .corpora import CorpusError, load_corpus
 from .cost import parse_prices
 from .plots import MAX_BARS
-from .results import TABLE_METRICS, FigureDrawer, format_table, write_results
+from .results import TABLE_METRICS, FigureDrawer, format_table, overlap_spec, write_results
 from .study import run_study
 from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
+
+STEM = "compression"  # the results' file names: compression.csv, compression-overlap.png, ...
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,11 +111,22 @@ def _main(args, stack: ExitStack) -> int:
             raise ValueError("--metric cost needs --price (per million tokens, e.g. --price 0.30)")
         if args.metric == "context" and args.context is None:
             raise ValueError("--metric context needs --context (a window in tokens, e.g. --context 32768)")
-        # The figures' library (0.35 s of imports) loads while the tokenizers are built: their
-        # builds run outside the GIL, so on two cores this costs no wall time.
-        Thread(target=_import_plots, daemon=True).start()
         adapters = load_adapters(names)
+        # The figures' library (0.35 s of imports, under the GIL) loads while the corpus is
+        # counted, mostly in C without the GIL: on two cores this costs no wall time. (Beside the
+        # tokenizers' builds, now mostly Python reading tables, it delayed them by as much.)
+        Thread(target=_import_plots, daemon=True).start()
         prices = parse_prices(args.price, [a.name for a in adapters])
+        drawing = {}
+
+        def draw_overlap(tokenizer, matrix, langs, scripts):  # in the figure worker, while the study goes on
+            spec = overlap_spec(tokenizer, matrix, langs, scripts)
+            if spec is not None:
+                try:
+                    drawing[f"{STEM}-overlap.png"] = workers.submit(spec)
+                except (BrokenProcessPool, RuntimeError):  # the worker is gone: write_results draws it
+                    pass
+
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,
                           max_docs=args.max_docs, max_bytes=args.max_bytes, jobs=args.jobs,
@@ -121,7 +135,8 @@ def _main(args, stack: ExitStack) -> int:
                           progress=False if args.quiet else None, status=status,
                           compare_paper=args.compare_paper, prices=prices, context=args.context,
                           warn=(lambda line: None) if args.quiet else
-                          (lambda line: print(f"analysis: warning: {line}", file=sys.stderr)))
+                          (lambda line: print(f"analysis: warning: {line}", file=sys.stderr)),
+                          on_overlap=draw_overlap if workers is not None else None)
     except (CorpusError, TokenizerError, ValueError, OSError, ImportError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2
@@ -136,7 +151,7 @@ def _main(args, stack: ExitStack) -> int:
     sys.stdout.flush()
     status(f"writing the CSV, figures and report to {args.out}/")
     try:
-        paths = write_results(study, args.out, metric=args.metric, workers=workers)
+        paths = write_results(study, args.out, STEM, metric=args.metric, workers=workers, drawing=drawing)
     except (ValueError, OSError) as e:
         print(f"analysis: error: {e}", file=sys.stderr)
         return 2

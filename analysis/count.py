@@ -31,6 +31,11 @@ from .metrics import (
 from .scripts import dominant_script
 from .tokenizers import LONG_DOC, Adapter, load_adapters, split_long
 
+try:  # built by setup.py wherever a C compiler is
+    from qtok import _native
+except ImportError:  # the words are counted in Python, with the same numbers
+    _native = None
+
 BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
 # Per block, the first documents up to this many characters (the last one cut there) are also
 # tokenized in NFD, against NFC: the normalization-robustness ratio, at a few percent of an 8 MB
@@ -93,15 +98,15 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     stats = {"n_docs": 0, "n_bytes": 0, "n_chars": 0, "n_words": 0}
     lengths = {a.name: [] for a in adapters}
     freq = {a.name: np.zeros(max(a.vocab_size, 1), dtype=np.int64) for a in adapters}
-    words: Counter[str] = Counter()
+    words = None  # _Words, once the block's script says whether its distinct words are kept
     sample: list[str] = []
     sampled = 0
     split_count = {a.name: 0 for a in adapters if a.token_lengths is not None}
     nfd_docs: list[str] = []
     nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
     spaced = None  # decided by the script of the block's first documents, not by its file name
-    doc_words: list[int] = []  # each document's words and characters: what costs are per
-    doc_chars: list[int] = []
+    doc_words: list[np.ndarray] = []  # each document's words and characters: what costs are per
+    doc_chars: list[np.ndarray] = []
     docs = selected(block)
     while True:
         if stopping():
@@ -112,7 +117,10 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
         if spaced is None:
             spaced = not lang.startswith("code") and not without_spaces(
                 lang, dominant_script("".join(batch)[:4000]))
+            words = _Words(keep=spaced)
         for doc in batch:
+            if nfd_chars >= NFD_SAMPLE_CHARS and sampled >= 1000:
+                break
             if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
                 nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])
                 nfd_chars += len(nfd_docs[-1])
@@ -120,18 +128,14 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             if sampled < 1000:
                 sample.append(doc[:1000])
                 sampled += len(sample[-1])
-            stats["n_docs"] += 1
-            stats["n_bytes"] += len(doc.encode("utf-8"))
-            stats["n_chars"] += len(doc)
-            n_words = 0
-            for piece in split_long(doc, LONG_DOC):  # cut at spaces: the same words, fewer at a time
-                split = piece.split()
-                n_words += len(split)
-                if spaced:
-                    words.update(split)
-            stats["n_words"] += n_words
-            doc_words.append(n_words)
-            doc_chars.append(len(doc))
+        n_words, n_bytes = words.add(batch)
+        n_chars = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+        stats["n_docs"] += len(batch)
+        stats["n_bytes"] += n_bytes
+        stats["n_chars"] += int(n_chars.sum())
+        stats["n_words"] += int(n_words.sum())
+        doc_words.append(n_words)
+        doc_chars.append(n_chars)
         # The batch's UTF-8, once for every tokenizer that gives ids to split characters with.
         utf8 = _Utf8("".join(batch)) if any(a.tally is None for a in adapters if a.name in split_count) else None
         for a in adapters:
@@ -151,8 +155,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
                     f = freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
                 f += np.bincount(flat, minlength=len(f))
     continued = {}
-    unique = list(words)
-    counts = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+    unique, counts = words.distinct() if words is not None else ([], np.zeros(0, dtype=np.int64))
     for a in adapters:
         if unique:
             n = a.word_counts(unique)
@@ -170,7 +173,43 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
            for a in adapters}
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
             "split": split_count, "nfd": nfd, "lengths": per_doc,
-            "units": {"words": np.asarray(doc_words, dtype=np.int64), "chars": np.asarray(doc_chars, dtype=np.int64)}}
+            "units": {unit: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
+                      for unit, v in (("words", doc_words), ("chars", doc_chars))}}
+
+
+class _Words:
+    """A block's whitespace words (``str.split()``): how many each document has, its UTF-8 bytes
+    and, when ``keep`` (languages written with spaces), how often each distinct word occurs. In C
+    where qtok._native is built (``words_into``: a Counter updated from Python costs ~0.2 us a
+    word, most of the study's own Python time), else in Python; the same numbers either way
+    (tests/analysis/test_count.py)."""
+
+    def __init__(self, keep: bool):
+        self.keep = keep
+        self.table = _native.table() if _native is not None and keep else None
+        self.counter: Counter[str] = Counter()
+
+    def add(self, batch: list[str]) -> tuple[np.ndarray, int]:
+        """(each document's words, the batch's UTF-8 bytes), its words kept."""
+        if _native is not None:
+            counts = np.empty(len(batch), dtype=np.int64)
+            return counts, _native.words_into(self.table, batch, counts)
+        counts, n_bytes = np.zeros(len(batch), dtype=np.int64), 0
+        for j, doc in enumerate(batch):
+            n_bytes += len(doc.encode("utf-8"))
+            for piece in split_long(doc, LONG_DOC):  # cut at spaces: the same words, fewer at a time
+                split = piece.split()
+                counts[j] += len(split)
+                if self.keep:
+                    self.counter.update(split)
+        return counts, n_bytes
+
+    def distinct(self) -> tuple[list[str], np.ndarray]:
+        """The distinct words kept, in the order first seen, and how often each occurs."""
+        if self.table is not None:
+            counts = np.empty(_native.table_size(self.table), dtype=np.int64)
+            return _native.table_list(self.table, counts), counts
+        return list(self.counter), np.fromiter(self.counter.values(), dtype=np.int64, count=len(self.counter))
 
 
 class _Utf8:

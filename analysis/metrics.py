@@ -240,9 +240,11 @@ def js_divergence(a: tuple, b: tuple) -> float:
 
 def overlap_matrix(dists: list[tuple]) -> np.ndarray:
     """``js_divergence`` between every pair of token distributions (symmetric, 0 on the diagonal;
-    NaN beside an empty one), the same sums in one pass per language: its distribution spread
-    over the vocabulary, every later language's tokens looked up in it at once, the shared ones
-    summed per language (``np.bincount``) instead of a sorted intersection per pair.
+    NaN beside an empty one), the same sums in one pass per language: the entries of every
+    language sorted by token, so the later languages that share each of its tokens are found at
+    once, and the shared ones summed per language (``np.bincount``) instead of a sorted
+    intersection per pair. Only shared tokens are visited (NTREX-128: ~9 M pairs of entries, where
+    a look-up of every later language's tokens visits ~30 M).
 
     >>> overlap_matrix([([1, 2], [1, 1]), ([2, 3], [1, 1]), ([], [])]).round(4).tolist()
     [[0.0, 0.5, nan], [0.5, 0.0, nan], [nan, nan, 0.0]]
@@ -253,23 +255,36 @@ def overlap_matrix(dists: list[tuple]) -> np.ndarray:
     counts = [np.asarray(d[1], dtype=np.float64) for d in dists]
     probs = [c / c.sum() if c.sum() else c for c in counts]
     empty = np.array([not c.sum() for c in counts], dtype=bool)
-    # Every distribution end to end, with the language each entry belongs to.
-    all_ids = np.concatenate(ids) if n else np.zeros(0, dtype=np.int64)
-    all_q = np.concatenate(probs) if n else np.zeros(0)
-    owner = np.repeat(np.arange(n), [len(i) for i in ids])
-    starts = np.cumsum([0] + [len(i) for i in ids])
+    sizes = [len(i) for i in ids]
+    starts = np.cumsum([0] + sizes)
     totals = np.array([p.sum() for p in probs])
-    dense = np.zeros(int(all_ids.max()) + 1 if len(all_ids) else 0)
+    # Every entry ordered by token, languages ascending within a token (a stable sort): the later
+    # languages that use one of language i's tokens are the rest of that token's run. Each
+    # language's tokens ascend, so for each later language its shared tokens still come in
+    # ascending order: the sums below add the same numbers in the same order as a look-up of
+    # the later languages' tokens one language after another would.
+    all_ids = np.concatenate(ids) if n else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_ids, kind="stable")
+    by_owner = np.repeat(np.arange(n), sizes)[order]
+    by_q = (np.concatenate(probs) if n else np.zeros(0))[order]
+    sorted_ids = all_ids[order]
+    bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1
+    run_ends = np.append(bounds, len(sorted_ids))
+    end_of = np.repeat(run_ends, np.diff(np.concatenate(([0], run_ends))))  # each entry's run end
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))  # each entry's place in the sorted order
     for i in range(n):
         if empty[i]:
             out[i, :] = out[:, i] = NAN
             out[i, i] = 0.0
             continue
-        dense[ids[i]] = probs[i]
-        tail = slice(starts[i + 1], None)
-        p = dense[all_ids[tail]]
-        shared = np.flatnonzero(p)
-        ps, qs, who = p[shared], all_q[tail][shared], owner[tail][shared]
+        mine = probs[i] != 0
+        pos, pi = where[starts[i]:starts[i + 1]][mine], probs[i][mine]
+        after = end_of[pos] - pos - 1  # the later languages that share each token
+        total = int(after.sum())
+        # The sorted positions pos + 1 .. end - 1 of each token, one after another.
+        at = np.repeat(pos + 1 - np.cumsum(after) + after, after) + np.arange(total)
+        ps, qs, who = np.repeat(pi, after), by_q[at], by_owner[at]
         m = (ps + qs) / 2
         terms = ps * np.log2(ps / m) + qs * np.log2(qs / m)
         t, sp, sq = (np.bincount(who, weights=x, minlength=n)[i + 1:] for x in (terms, ps, qs))
@@ -277,7 +292,6 @@ def overlap_matrix(dists: list[tuple]) -> np.ndarray:
         js = np.clip(0.5 * t + 0.5 * (totals[i] - sp + totals[i + 1:] - sq), 0.0, 1.0)
         later = np.flatnonzero(~empty[i + 1:]) + i + 1
         out[i, later] = out[later, i] = js[later - i - 1]
-        dense[ids[i]] = 0.0
     return out
 
 

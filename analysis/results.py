@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,11 +184,17 @@ def figure_specs(study: Study, stem: str = "compression", metric: str = "nsl") -
             label=metric.replace("_", " ")))
     if study.overlap:
         first = next(iter(study.overlap))
-        langs = study.meta["overlap"]["languages"]
-        if len(langs) >= 3:
-            scripts = {r["lang"]: r.get("script", "") for r in study.rows}
-            specs[f"{stem}-overlap.png"] = (overlap_figure, (study.overlap[first], langs, first, scripts), {})
+        spec = overlap_spec(first, study.overlap[first], study.meta["overlap"]["languages"],
+                            {r["lang"]: r.get("script", "") for r in study.rows})
+        if spec is not None:
+            specs[f"{stem}-overlap.png"] = spec
     return specs
+
+
+def overlap_spec(tokenizer: str, matrix: list[list[float]], langs: list[str], scripts: dict[str, str]):
+    """The overlap figure's spec (``figure_specs``), or None below 3 languages: ``run_study``'s
+    ``on_overlap`` hands it over as soon as the matrix exists, before the intervals."""
+    return (overlap_figure, (matrix, langs, tokenizer, scripts), {}) if len(langs) >= 3 else None
 
 
 def render_png(spec: tuple) -> bytes:
@@ -213,7 +220,7 @@ class FigureDrawer:
 
 
 def write_results(study: Study, out: str | Path, stem: str = "compression",
-                  metric: str = "nsl", workers=None) -> dict[str, Path]:
+                  metric: str = "nsl", workers=None, drawing: dict | None = None) -> dict[str, Path]:
     """Write ``<stem>.csv`` (long table + metrics), the figures (``<stem>.png``, and
     ``<stem>-paper.png`` and ``<stem>-premium.png`` where they apply), ``report.html`` (all of it
     on one self-contained page) and, last, ``<stem>.json``
@@ -222,7 +229,9 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
 
     ``workers`` (a ``qtok.runner.Workers`` of ``FigureDrawer``) draws the overlap figure beside
     this process while it draws the others: that figure grows with the square of the languages
-    (1.5-2 s of the 128-language study's ~3.5 s of figures). The PNG bytes are the same."""
+    (1.5-2 s of the 128-language study's ~3.5 s of figures). The PNG bytes are the same.
+    ``drawing``: figures already submitted to it (file name -> Future), as the command line does
+    with the overlap figure while the study computes its intervals; one that fails is drawn here."""
     out = make_dir(out, "--out ")
     columns = COLUMNS + METRICS + EXTRA
     buf = io.StringIO()
@@ -231,9 +240,9 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
     writer.writerows(study.rows)
     files = {f"{stem}.csv": buf.getvalue().encode("utf-8")}
     specs = figure_specs(study, stem, metric)
-    away = {}
+    away = {name: future for name, future in (drawing or {}).items() if name in specs}
     overlap = f"{stem}-overlap.png"
-    if workers is not None and overlap in specs:
+    if workers is not None and overlap in specs and overlap not in away:
         try:
             away[overlap] = workers.submit(specs[overlap])
         except (BrokenProcessPool, RuntimeError):  # the worker is gone or stopped: drawn here
@@ -244,7 +253,7 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
     for name, future in away.items():
         try:
             files[name] = future.result()
-        except BrokenProcessPool:  # the worker died (killed, out of memory): drawn here
+        except (BrokenProcessPool, CancelledError):  # the worker died (killed, out of memory): drawn here
             files[name] = render_png(specs[name])
     files = {name: files[name] for name in [f"{stem}.csv", *specs]}  # the files in the usual order
     report_meta = dict(study.meta, columns=columns)

@@ -77,7 +77,8 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
               compare_paper: bool | None = None,
               prices: dict[str, float] | None = None, context: int | None = None,
               status: Callable[[str], None] = lambda message: None,
-              warn: Callable[[str], None] = lambda message: None) -> Study:
+              warn: Callable[[str], None] = lambda message: None,
+              on_overlap: Callable[[str, list, list[str], dict[str, str]], None] | None = None) -> Study:
     """Count all languages (``backend="local"``: on all cores; ``"ray"``: on Ray), then the
     metrics, the paper's values and 95% bootstrap intervals. The counts are identical whichever
     backend and however many workers count them (``pool``: ``"process"`` or ``"thread"`` for the
@@ -88,7 +89,11 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     documents as the reference language (which must be in the corpus), intervals only from
     ``MIN_DOCS_INTERVAL`` documents, the Qwen report's values only beside a corpus like the one it
     measured (``corpus.comparable``) unless ``compare_paper``. Each refusal is a NaN with a
-    ``reason`` and, once, a line to ``warn``."""
+    ``reason`` and, once, a line to ``warn``.
+
+    ``on_overlap(tokenizer, matrix, languages, scripts)`` is called with the first overlap matrix
+    (rounded as the results keep it) as soon as it exists, before the intervals: the command
+    line draws its figure in another process meanwhile."""
     said: list[str] = []  # every warning, kept in the results too (--quiet prints none)
 
     def warn_and_keep(line: str, tell=warn) -> None:
@@ -120,6 +125,16 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         block_bytes=block_bytes, pool=pool)
     doc_tokens, how = counted.doc_tokens, counted.how
     table = [row for lang in corpus.langs for row in counted.rows[lang]]
+    # The vocabulary overlap first, one tokenizer's matrix a thread (numpy's gathers and sums
+    # release the GIL), while this thread goes on with the metrics and intervals.
+    text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
+    shown = [t for t in names if t != baseline]
+    pool = ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1)))
+    matrices = {t: pool.submit(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs])
+                               .round(4).tolist(), t) for t in shown}
+    pool.shutdown(wait=False)
+    if on_overlap is not None and shown:
+        on_overlap(shown[0], matrices[shown[0]].result(), text_langs, {r["lang"]: r["script"] for r in table})
     # Parallel is decided on the corpus: a sample drawn from languages of unequal size has equal
     # sizes, yet its documents are not translations of each other.
     n_docs = counted.population or {lang: counted.rows[lang][0]["n_docs"] for lang in corpus.langs}
@@ -180,13 +195,7 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
         "versions": _versions(),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
-    # One tokenizer's matrix a thread: numpy's gathers and sums release the GIL (128 languages,
-    # two tokenizers: 0.97 s in turn, 0.62 s side by side on two cores).
-    shown = [t for t in names if t != baseline]
-    with ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1))) as pool:
-        matrices = pool.map(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs]), shown)
-        overlap = {t: m.round(4).tolist() for t, m in zip(shown, matrices)}
+    overlap = {t: matrices[t].result() for t in shown}
     meta["overlap"] = {"metric": "Jensen-Shannon divergence of token distributions (base 2)",
                        "languages": text_langs, "matrices": overlap}
     return Study(rows, corpus.langs, names, baseline, meta, doc_tokens,

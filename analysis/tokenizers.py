@@ -195,7 +195,13 @@ def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, me
     """The adapter of a table a ``Tally`` counts: the study's counts and a sentence's spans come
     from the tally; ``encode`` and ``flat`` from ``tokenizer()``, called once, when first asked."""
     tally = Tally.of(spec)
-    lengths = _token_lengths(spec)
+    # Each id's byte length: the ranks' from the tally (no pass over the table here), then the
+    # added tokens'.
+    n_vocab = max(tally.n_vocab, max(spec.special_tokens.values(), default=-1) + 1)
+    lengths = np.zeros(n_vocab, dtype=np.int64)
+    lengths[:tally.n_vocab] = tally.token_lengths()
+    for text, i in spec.special_tokens.items():
+        lengths[i] = len(text.encode("utf-8"))
     built: list = []
 
     def tok():
@@ -211,7 +217,7 @@ def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, me
         return ids, char_spans(data[a:b] for a, b in zip([0] + ends, ends))
 
     return Adapter(name, lambda texts: tok().encode_batch(texts, num_threads=4),
-                   dict(meta, counter=TALLY_NOTE), vocab_size=spec.n_vocab, word_prefix=" ",
+                   dict(meta, counter=TALLY_NOTE), vocab_size=n_vocab, word_prefix=" ",
                    encode_flat=lambda texts: tok().encode_batch_flat(texts), spans=spans,
                    cut_safe=spec.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
                    token_lengths=lengths, words_joinable=spec.pat_str in _WORD_JOINABLE_PATTERNS,

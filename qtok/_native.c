@@ -338,6 +338,53 @@ typedef struct {
     Py_ssize_t n;
 } Text;
 
+/* A list of str as UTF-8, for a loop without the GIL: texts_read fills *items (and *tmps, the
+ * copies of the non-ASCII ones, which texts_free releases) and checks that counts (an int64
+ * buffer) has one entry per text. 0, or -1 with an error set: a non-str (TypeError), a lone
+ * surrogate (its UnicodeEncodeError, before anything is counted). */
+typedef struct {
+    PyObject *seq;
+    Py_ssize_t count;
+    Text *items;
+    PyObject **tmps;
+} Texts;
+
+static void texts_free(Texts *t) {
+    for (Py_ssize_t k = 0; t->tmps && k < t->count; k++) Py_XDECREF(t->tmps[k]);
+    free(t->items);
+    free(t->tmps);
+    Py_XDECREF(t->seq);
+}
+
+static int texts_read(Texts *t, PyObject *texts, const Py_buffer *counts) {
+    if (!(t->seq = PySequence_Fast(texts, "texts must be a list of str"))) return -1;
+    t->count = PySequence_Fast_GET_SIZE(t->seq);
+    if (counts->len != t->count * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "counts must be an int64 array with one entry per text");
+        return -1;
+    }
+    t->items = (Text *)malloc(sizeof(Text) * (t->count ? t->count : 1));
+    t->tmps = (PyObject **)calloc(t->count ? t->count : 1, sizeof(PyObject *));
+    if (!t->items || !t->tmps) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < t->count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(t->seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts must be str, got %s", Py_TYPE(text)->tp_name);
+            return -1;
+        }
+        const char *s = utf8_of(text, &t->items[k].n, &t->tmps[k]);
+        if (!s) {
+            if (!PyErr_Occurred()) Py_XDECREF(PyUnicode_AsUTF8String(text)); /* its UnicodeEncodeError */
+            return -1;
+        }
+        t->items[k].s = (const unsigned char *)s;
+    }
+    return 0;
+}
+
 static int count_text(const Pattern *p, StrMap *m, const unsigned char *s, Py_ssize_t n) {
     Py_ssize_t i = 0;
     while (i < n) {
@@ -447,6 +494,61 @@ done:
     return slow;
 }
 
+/* words_into(table, texts, counts) -> the texts' UTF-8 bytes
+ *     Each text's words as str.split() cuts them (at Py_UNICODE_ISSPACE, what str.split()
+ *     tests), counted into table (a table() of UTF-8 keys; None: not kept), and counts[i]
+ *     (int64, writable, one per text) given text i's number of words. The study's word
+ *     statistics: a Counter updated from Python costs ~0.2 us a word. A text with a lone
+ *     surrogate raises UnicodeEncodeError (no UTF-8), before anything is counted. */
+static PyObject *native_words_into(PyObject *self, PyObject *args) {
+    PyObject *capsule, *texts, *result = NULL;
+    Py_buffer counts = {0};
+    Texts in = {0};
+    if (!PyArg_ParseTuple(args, "OOw*", &capsule, &texts, &counts)) return NULL;
+    StrMap *m = capsule == Py_None ? NULL : table_of(capsule);
+    if ((capsule != Py_None && !m) || texts_read(&in, texts, &counts) < 0) goto done;
+    Py_ssize_t count = in.count;
+    Text *items = in.items;
+    int64_t *out = (int64_t *)counts.buf, total = 0;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t t = 0; t < count && !failed; t++) {
+        const unsigned char *s = items[t].s;
+        Py_ssize_t n = items[t].n, start = -1, next;
+        int64_t words = 0;
+        total += n;
+        for (Py_ssize_t i = 0; i <= n && !failed; i = next) {
+            int space = 1;
+            if (i < n)
+                space = Py_UNICODE_ISSPACE(utf8_at(s, i, &next));
+            else
+                next = n + 1;
+            if (space && start >= 0) { /* a word ends */
+                words++;
+                if (m) {
+                    Slot *sl = strmap_upsert(m, s + start, (size_t)(i - start), hash_bytes(s + start, (size_t)(i - start)));
+                    failed = !sl;
+                    if (sl) sl->value++;
+                }
+                start = -1;
+            } else if (!space && start < 0) {
+                start = i;
+            }
+        }
+        out[t] = words;
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyLong_FromLongLong(total);
+done:
+    PyBuffer_Release(&counts);
+    texts_free(&in);
+    return result;
+}
+
 /* table_merge(dst, src): src's counts added into dst. */
 static PyObject *native_table_merge(PyObject *self, PyObject *args) {
     PyObject *a, *b;
@@ -478,6 +580,35 @@ static PyObject *native_table_items(PyObject *self, PyObject *args) {
         Py_XDECREF(key);
         Py_XDECREF(val);
     }
+    return out;
+}
+
+/* table_list(table, counts) -> the pieces as a list of str, in the order first counted; counts
+ * (int64, writable, table_size long) gets their counts: no dict when only the two are wanted. */
+static PyObject *native_table_list(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer counts;
+    if (!PyArg_ParseTuple(args, "Ow*", &capsule, &counts)) return NULL;
+    StrMap *m = table_of(capsule);
+    PyObject *out = NULL;
+    if (!m) goto done;
+    if (counts.len != (Py_ssize_t)(m->used * sizeof(int64_t))) {
+        PyErr_SetString(PyExc_ValueError, "counts must be an int64 array of table_size(table) entries");
+        goto done;
+    }
+    if (!(out = PyList_New((Py_ssize_t)m->used))) goto done;
+    for (size_t j = 0; j < m->used; j++) {
+        const Slot *sl = &m->entries[j];
+        PyObject *key = PyUnicode_DecodeUTF8((const char *)slot_key(m, sl), sl->len, "strict");
+        if (!key) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)j, key);
+        ((int64_t *)counts.buf)[j] = sl->value;
+    }
+done:
+    PyBuffer_Release(&counts);
     return out;
 }
 
@@ -1605,6 +1736,13 @@ fail:
     return NULL;
 }
 
+/* encoder_lengths(encoder) -> bytes: each id's byte length (uint32, native order), 0 for an id
+ * the ranks skip; its length says the vocabulary (1 + the largest rank). */
+static PyObject *native_encoder_lengths(PyObject *self, PyObject *enc_obj) {
+    Encoder *e = (Encoder *)PyCapsule_GetPointer(enc_obj, ENCODER);
+    return e ? PyBytes_FromStringAndSize((const char *)e->len, (Py_ssize_t)(sizeof(uint32_t) * e->n_vocab)) : NULL;
+}
+
 typedef struct {
     PyObject *encoder; /* the encoder capsule the cached ids belong to */
     StrMap map;        /* piece -> its ids' offset << 16 | their number << 8 | split characters */
@@ -1886,11 +2024,9 @@ done:
 }
 
 static PyObject *native_tally(PyObject *self, PyObject *args) {
-    PyObject *enc_obj, *cache_obj, *texts, *freq_obj, *seq = NULL, *result = NULL;
+    PyObject *enc_obj, *cache_obj, *texts, *freq_obj, *result = NULL;
     Py_buffer counts = {0}, freq = {0};
-    Text *items = NULL;
-    PyObject **tmps = NULL;
-    Py_ssize_t k = 0, count = 0;
+    Texts in = {0};
     if (!PyArg_ParseTuple(args, "OOOw*O", &enc_obj, &cache_obj, &texts, &counts, &freq_obj)) return NULL;
     Pieces *p;
     Encoder *e = tally_args(enc_obj, cache_obj, &p);
@@ -1904,32 +2040,9 @@ static PyObject *native_tally(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    seq = PySequence_Fast(texts, "texts must be a list of str");
-    if (!seq) goto done;
-    count = PySequence_Fast_GET_SIZE(seq);
-    if (counts.len != count * (Py_ssize_t)sizeof(int64_t)) {
-        PyErr_SetString(PyExc_ValueError, "counts must be an int64 array with one entry per text");
-        goto done;
-    }
-    items = (Text *)malloc(sizeof(Text) * (count ? count : 1));
-    tmps = (PyObject **)calloc(count ? count : 1, sizeof(PyObject *));
-    if (!items || !tmps) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; k < count; k++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
-        if (!PyUnicode_Check(text)) {
-            PyErr_Format(PyExc_TypeError, "texts must be str, got %s", Py_TYPE(text)->tp_name);
-            goto done;
-        }
-        const char *s = utf8_of(text, &items[k].n, &tmps[k]);
-        if (!s) {
-            if (!PyErr_Occurred()) Py_XDECREF(PyUnicode_AsUTF8String(text)); /* its UnicodeEncodeError */
-            goto done;
-        }
-        items[k].s = (const unsigned char *)s;
-    }
+    if (texts_read(&in, texts, &counts) < 0) goto done;
+    Py_ssize_t count = in.count;
+    Text *items = in.items;
     int64_t *out = (int64_t *)counts.buf, *f = freq_obj != Py_None ? (int64_t *)freq.buf : NULL, split = 0;
     int failed = 0;
     p->busy = 1;
@@ -1949,10 +2062,7 @@ static PyObject *native_tally(PyObject *self, PyObject *args) {
 done:
     PyBuffer_Release(&counts);
     if (freq.obj) PyBuffer_Release(&freq);
-    for (Py_ssize_t t = 0; tmps && t < count; t++) Py_XDECREF(tmps[t]);
-    free(items);
-    free(tmps);
-    Py_XDECREF(seq);
+    texts_free(&in);
     return result;
 }
 
@@ -1960,12 +2070,16 @@ static PyMethodDef methods[] = {
     {"table", native_table, METH_NOARGS, "table() -> an empty table of piece counts"},
     {"count_into", native_count_into, METH_VARARGS,
      "count_into(table, texts, classes, let_mask, max_digits) -> the texts left to the regex path"},
+    {"words_into", native_words_into, METH_VARARGS,
+     "words_into(table, texts, counts) -> the texts' UTF-8 bytes; their str.split() words counted"},
     {"table_merge", native_table_merge, METH_VARARGS, "table_merge(dst, src): src's counts added to dst"},
     {"table_items", native_table_items, METH_VARARGS, "table_items(table, out) -> out, given every piece's count"},
+    {"table_list", native_table_list, METH_VARARGS, "table_list(table, counts) -> the pieces, counts given theirs"},
     {"table_size", native_table_size, METH_O, "table_size(table) -> the number of distinct pieces"},
     {"learn", native_learn, METH_VARARGS,
      "learn(pieces, train, dev, n_langs, ranks, n_new, global_merges, accept, encode_slow) -> tokens learned"},
     {"encoder", native_encoder, METH_VARARGS, "encoder(ranks, classes, let_mask, max_digits) -> an encoder"},
+    {"encoder_lengths", native_encoder_lengths, METH_O, "encoder_lengths(encoder) -> each id's byte length"},
     {"pieces", native_pieces, METH_O, "pieces(encoder) -> a piece cache, for one thread at a time"},
     {"tally", native_tally, METH_VARARGS,
      "tally(encoder, cache, texts, counts, freq) -> characters inside which a token ends"},

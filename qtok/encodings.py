@@ -21,6 +21,7 @@ from .load import (
     DataFileError,
     load_ranks_file,
     parse_ranks,
+    read_data_file,
     read_unpacked,
     sha256_bytes,
     sha256_file,
@@ -105,12 +106,15 @@ def _vendored_ranks(name: str, files: tuple[str, ...], build) -> dict[bytes, int
     """``build(*parsed files)``, read from the user cache when an earlier process built it.
 
     Parsing 150,000 base64 lines costs ~0.3 s; the cached table loads in ~0.03 s. The vendored
-    files are still read and hash-checked every time, so a tampered file is refused either way.
+    files are still read and hash-checked every time, so a tampered file is refused either way;
+    a compressed one is decompressed only to parse it (its pinned hash fixes what it holds, and
+    the cache key holds that hash): Qwen3.5's costs 0.15 s.
     """
-    datas = [read_unpacked(f) for f in files]
+    for f in files:
+        read_data_file(f)
 
     def make() -> bytes:
-        return marshal.dumps(build(*(parse_ranks(d, f"qtok/data/{f}") for f, d in zip(files, datas))))
+        return marshal.dumps(build(*(parse_ranks(read_unpacked(f), f"qtok/data/{f}") for f in files)))
 
     try:
         ranks = marshal.loads(read_cached(_ranks_key(name, files), ".ranks", make))

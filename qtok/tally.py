@@ -47,9 +47,16 @@ class Tally:
             raise ValueError("Tally counts with qtok's C extension and a pattern of Qwen's family "
                              "(NATIVE_PATTERNS); use Tally.of(tok), which says None otherwise")
         letters, digits = NATIVE_PATTERNS[pat_str]
-        self.n_vocab = max(mergeable_ranks.values(), default=-1) + 1
         self._encoder = _native.encoder(mergeable_ranks, class_table(), letters, digits)
+        self._lengths = _native.encoder_lengths(self._encoder)
+        self.n_vocab = len(self._lengths) // 4  # 1 + the largest rank
         self._local = threading.local()
+
+    def token_lengths(self):
+        """Each id's byte length as an int64 numpy array, ``n_vocab`` long."""
+        import numpy as np
+
+        return np.frombuffer(self._lengths, dtype=np.uint32).astype(np.int64)
 
     @staticmethod
     def counts(tok) -> bool:

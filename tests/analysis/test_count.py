@@ -93,3 +93,36 @@ def test_words_counted_in_lines_are_counted_as_alone():
     finally:
         tokenizers.LONG_DOC = old
         adapters[0].tally = tally
+
+
+def test_words_in_c_are_str_split_words(monkeypatch, multilingual):
+    """count._Words counts each document's words, their UTF-8 bytes and the distinct words in C
+    (qtok._native.words_into); str.split() and a Counter must give the same, in the same order,
+    on real text and on every kind of whitespace Python splits at (U+001C..U+001F, U+0085,
+    U+00A0, U+2028, U+3000...), long documents included."""
+    import random
+    from collections import Counter
+
+    from qtok import _native
+    from qtok.analysis import count
+
+    assert _native is not None, "qtok._native was not built: pip install needs a C compiler"
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    rng = random.Random(0)
+    generated = ["".join(rng.choice(spaces + list("ab é中\U0001F600'")) for _ in range(rng.randrange(60)))
+                 for _ in range(500)]
+    texts = [*multilingual.values(), *generated, "", "  ", "x", "w " * 300_000]
+    for keep in (True, False):
+        c_words = count._Words(keep)
+        counts, n_bytes = c_words.add(texts)
+        assert counts.tolist() == [len(t.split()) for t in texts]
+        assert n_bytes == sum(len(t.encode("utf-8")) for t in texts)
+        want = Counter(w for t in texts for w in t.split()) if keep else Counter()
+        unique, n = c_words.distinct()
+        assert unique == list(want) and n.tolist() == list(want.values())
+        monkeypatch.setattr(count, "_native", None)  # the Python path: the same numbers
+        py_words = count._Words(keep)
+        py_counts, py_bytes = py_words.add(texts)
+        assert py_counts.tolist() == counts.tolist() and py_bytes == n_bytes
+        assert py_words.distinct()[0] == unique and py_words.distinct()[1].tolist() == n.tolist()
+        monkeypatch.undo()

@@ -75,3 +75,16 @@ def test_parse_errors_name_the_line():
 def test_unknown_data_file():
     with pytest.raises(DataFileError, match="not a qtok data file"):
         load.read_data_file("../../etc/passwd")
+
+
+def test_a_tampered_table_is_refused_even_when_its_ranks_are_cached(tmp_path, monkeypatch):
+    # The ranks built from a vendored file are cached under its pinned hash; the file itself is
+    # still checked on every load (Qwen3.5's compressed one without decompressing it).
+    from qtok.encodings import get_spec
+
+    assert len(get_spec("qwen3.5").mergeable_ranks) == 248_044  # cached now, if it was not
+    data = load.resources.files("qtok.data").joinpath("qwen3_5.tiktoken.xz").read_bytes()
+    (tmp_path / "qwen3_5.tiktoken.xz").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    monkeypatch.setattr(load.resources, "files", lambda package: tmp_path)
+    with pytest.raises(DataFileError, match=r"qwen3_5\.tiktoken\.xz.*failed its hash check"):
+        get_spec("qwen3.5")

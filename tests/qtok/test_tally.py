@@ -169,3 +169,11 @@ def test_bad_input_says_what_to_do(tallies):
     with pytest.raises(ValueError, match="pattern of Qwen's family"):
         Tally({bytes([i]): i for i in range(256)}, r"\S+|\s+")
     assert set(NATIVE_PATTERNS) >= {get_tokenizer(n).pat_str for n in NAMES}
+
+
+def test_token_lengths_and_vocabulary(tallies):
+    for name, (tally, enc) in tallies.items():
+        lengths = tally.token_lengths()
+        assert tally.n_vocab == len(lengths) == enc.max_token_value + 1
+        ranks = get_tokenizer(name).mergeable_ranks
+        assert all(lengths[rank] == len(token) for token, rank in ranks.items())
