@@ -92,8 +92,9 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     ``reason`` and, once, a line to ``warn``.
 
     ``on_overlap(tokenizer, matrix, languages, scripts)`` is called with the first overlap matrix
-    (rounded as the results keep it) as soon as it exists, before the intervals: the command
-    line draws its figure in another process meanwhile."""
+    (rounded as the results keep it) once the intervals are done (the matrices are computed in
+    threads meanwhile): the command line draws its figure in another process while this one
+    finishes."""
     said: list[str] = []  # every warning, kept in the results too (--quiet prints none)
 
     def warn_and_keep(line: str, tell=warn) -> None:
@@ -133,8 +134,6 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     matrices = {t: pool.submit(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs])
                                .round(4).tolist(), t) for t in shown}
     pool.shutdown(wait=False)
-    if on_overlap is not None and shown:
-        on_overlap(shown[0], matrices[shown[0]].result(), text_langs, {r["lang"]: r["script"] for r in table})
     # Parallel is decided on the corpus: a sample drawn from languages of unequal size has equal
     # sizes, yet its documents are not translations of each other.
     n_docs = counted.population or {lang: counted.rows[lang][0]["n_docs"] for lang in corpus.langs}
@@ -154,6 +153,8 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     boot = Resampler(n_boot=n_boot, seed=seed)
     add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, boot)
     add_costs(rows, doc_tokens, counted.doc_units, prices or {}, context, boot, MIN_DOCS_INTERVAL)
+    if on_overlap is not None and shown:  # done by now, or nearly: the intervals took as long
+        on_overlap(shown[0], matrices[shown[0]].result(), text_langs, {r["lang"]: r["script"] for r in table})
     small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
     if small and n_boot:
         warn(f"no 95% intervals for {', '.join(small)}: fewer than {MIN_DOCS_INTERVAL} documents each")
