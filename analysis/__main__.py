@@ -1,5 +1,6 @@
 """``python -m qtok.analysis``: the compression study (default: the embedded corpus). See --help."""
 
+import gc
 import sys
 
 from qtok.progress import missing_extra, reader_gone
@@ -20,4 +21,7 @@ except KeyboardInterrupt:
     code = 130
 except BrokenPipeError:  # python -m qtok.analysis | head
     code = reader_gone()
+# The run is over: its objects (the tables, the counts) need no cyclic collection on the way out,
+# which took ~0.2 s of the 128-language study's exit; they are freed as usual.
+gc.freeze()
 sys.exit(code)

@@ -126,3 +126,24 @@ def test_words_in_c_are_str_split_words(monkeypatch, multilingual):
         assert py_counts.tolist() == counts.tolist() and py_bytes == n_bytes
         assert py_words.distinct()[0] == unique and py_words.distinct()[1].tolist() == n.tolist()
         monkeypatch.undo()
+
+
+def test_the_nfd_sample_reuses_only_documents_nfd_leaves_alone():
+    # Documents NFD leaves unchanged take their NFC count; the others (é decomposes, 한 too) are
+    # counted in NFD: the sums must be those of counting the whole sample.
+    import unicodedata
+
+    from qtok import get_tokenizer
+    from qtok.analysis.count import count_block
+    from qtok.analysis.tokenizers import get_adapter
+
+    docs = ["plain ascii text", "café au lait", "한국어 문장", "Ελληνικά χωρίς τόνο", "naïve", "日本語の文"]
+    for form in ("NFC", None):
+        (block,) = docs_blocks(docs, "xx")
+        part = count_block(block, [get_adapter("qwen"), get_adapter("xlm-r")], form)
+        qwen = get_tokenizer("qwen")
+        assert part["nfd"]["qwen"] == (sum(qwen.count(unicodedata.normalize("NFD", d)) for d in docs),
+                                       sum(qwen.count(unicodedata.normalize("NFC", d)) for d in docs))
+        xlmr = get_adapter("xlm-r")
+        assert part["nfd"]["xlm-r"] == (int(xlmr.counts([unicodedata.normalize("NFD", d) for d in docs]).sum()),
+                                        int(xlmr.counts([unicodedata.normalize("NFC", d) for d in docs]).sum()))
