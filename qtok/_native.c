@@ -1574,6 +1574,10 @@ typedef struct {
      * instead of hashing the joined bytes and reading an entry of the rank table. */
     uint64_t *joins;
     size_t joins_mask;
+    /* One bit per hash of (a, b) for every pair in joins (2**22 bits, 512 kB, which stays in a
+     * core's cache where the table does not): 60% of a merge's look-ups find no token, and
+     * most of those end at a clear bit. */
+    uint64_t *join_bits;
     uint32_t *len; /* each id's byte length */
     Py_ssize_t n_vocab;
     Pattern pat;
@@ -1583,6 +1587,7 @@ typedef struct {
 static void encoder_release(Encoder *e) {
     strmap_free(&e->ranks);
     free(e->joins);
+    free(e->join_bits);
     free(e->len);
     Py_XDECREF(e->classes);
     free(e);
@@ -1596,13 +1601,21 @@ static void encoder_free(PyObject *capsule) {
 #define JOIN_BITS 21 /* ids below 2**21: every table of Qwen's family (Qwen3.5's has 248,044) */
 #define JOIN_MASK ((1ULL << JOIN_BITS) - 1)
 
+#define JOIN_FILTER_BITS 22
+
 static inline size_t join_slot(uint64_t key, size_t mask) {
     return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+}
+
+static inline size_t join_bit(uint64_t key) {
+    return (size_t)((key * 0xC2B2AE3D27D4EB4FULL) >> (64 - JOIN_FILTER_BITS));
 }
 
 /* The id of tokens a and b joined, or -1 when their bytes joined are no token. */
 static inline int64_t join_of(const Encoder *e, uint32_t a, uint32_t b) {
     uint64_t key = (uint64_t)a << JOIN_BITS | b, v;
+    size_t bit = join_bit(key);
+    if (!(e->join_bits[bit >> 6] >> (bit & 63) & 1)) return -1;
     for (size_t j = join_slot(key, e->joins_mask); (v = e->joins[j]); j = (j + 1) & e->joins_mask)
         if (v >> JOIN_BITS == key) return (int64_t)(v & JOIN_MASK) - 1;
     return -1;
@@ -1627,15 +1640,17 @@ static int build_joins(Encoder *e) {
     }
     while (cap < 2 * n + 2) cap *= 2;
     e->joins = (uint64_t *)calloc(cap, sizeof(uint64_t));
-    if (!e->joins) {
+    e->join_bits = (uint64_t *)calloc((size_t)1 << (JOIN_FILTER_BITS - 6), sizeof(uint64_t));
+    if (!e->joins || !e->join_bits) {
         free(found);
         return -1;
     }
     e->joins_mask = cap - 1;
     for (size_t x = 0; x < n; x++) {
-        size_t j = join_slot(found[x] >> JOIN_BITS, e->joins_mask);
+        size_t j = join_slot(found[x] >> JOIN_BITS, e->joins_mask), bit = join_bit(found[x] >> JOIN_BITS);
         while (e->joins[j]) j = (j + 1) & e->joins_mask;
         e->joins[j] = found[x];
+        e->join_bits[bit >> 6] |= 1ULL << (bit & 63);
     }
     free(found);
     return 0;
