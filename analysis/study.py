@@ -130,10 +130,10 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     # release the GIL), while this thread goes on with the metrics and intervals.
     text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
     shown = [t for t in names if t != baseline]
-    pool = ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1)))
-    matrices = {t: pool.submit(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs])
-                               .round(4).tolist(), t) for t in shown}
-    pool.shutdown(wait=False)
+    threads = ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1)))
+    matrices = {t: threads.submit(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs])
+                                  .round(4).tolist(), t) for t in shown}
+    threads.shutdown(wait=False)  # the threads end with their matrices
     # Parallel is decided on the corpus: a sample drawn from languages of unequal size has equal
     # sizes, yet its documents are not translations of each other.
     n_docs = counted.population or {lang: counted.rows[lang][0]["n_docs"] for lang in corpus.langs}

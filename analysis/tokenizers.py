@@ -139,8 +139,8 @@ class Adapter:
         word costs more than the word's encoding, 1.5 M words of NTREX-128 took 0.9 s a tokenizer),
         and each word's tokens are those starting inside its bytes. Should a word's first byte not
         start a token, the words are encoded one by one after all (tests/analysis/test_count.py
-        checks both ways agree on generated words). A tally counts the words themselves: each
-        distinct piece is encoded once, so a word costs a lookup.
+        checks both ways agree on generated words). A tally counts such a line in C
+        (``Tally.words``), each word's pieces looked up among those it has encoded.
         """
         if self.tally is not None and self.word_prefix == " ":
             return self.tally.words(words)
@@ -182,13 +182,17 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     else:
         meta["sha256"] = sha256_file(name)
     label = label or (name if name in QTOK_NAMES else Path(name).stem)
-    # A vendored table of Qwen's pattern family is counted by a tally (qtok.tally: built in
-    # ~0.1 s, where fastokens takes 1-3 s), and its tokenizer is built only if something asks it
-    # for ids in bulk (the audit). Any other table on the default engine by name, so the study's
-    # bulk counting never runs on its stand-in.
+    # A table of Qwen's pattern family is counted by a tally (qtok.tally: built in ~0.1 s, where
+    # fastokens takes 1-3 s); a vendored one builds its tokenizer only if something asks it for
+    # ids in bulk (the audit), a file's is built on the default engine, which checks the file.
+    # Any other table on the default engine by name, so the study's bulk counting never runs on
+    # its stand-in.
     if name in QTOK_NAMES and Tally.counts(spec := named_spec(canonical_name(name))):
         return tally_adapter(spec, lambda: qtok.get_tokenizer(name), label, meta)
-    return tokenizer_adapter(qtok.get_tokenizer(name, engine=default_engine()), label, meta)
+    tok = qtok.get_tokenizer(name)
+    if not Tally.counts(tok):
+        tok = qtok.get_tokenizer(name, engine=default_engine())
+    return tokenizer_adapter(tok, label, meta)
 
 
 def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, meta: dict) -> Adapter:
