@@ -9,6 +9,7 @@ document sizes and travels with each block as a ``Selection``: which of its docu
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     while True:
         if stopping():
             raise KeyboardInterrupt
-        batch = [normalize(doc, form) for doc in islice(docs, BATCH)]
+        batch = normalized(list(islice(docs, BATCH)), form)
         if not batch:
             break
         if spaced is None:
@@ -180,6 +181,19 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
             "split": split_count, "nfd": nfd, "lengths": per_doc,
             "units": {unit: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
                       for unit, v in (("words", doc_words), ("chars", doc_chars))}}
+
+
+def normalized(docs: list[str], form: str | None) -> list[str]:
+    """Each document in ``form`` (``corpora.normalize``); a batch already in it, as most of a
+    clean corpus is, is checked once: a newline is a starter that nothing composes with, so the
+    documents joined by it are in a form exactly when each of them is.
+
+    >>> normalized(["cafe\u0301", "plain"], "NFC")
+    ['café', 'plain']
+    """
+    if form and docs and unicodedata.is_normalized(form, "\n".join(docs)):
+        return docs
+    return [normalize(doc, form) for doc in docs]
 
 
 class _Words:

@@ -147,3 +147,28 @@ def test_the_nfd_sample_reuses_only_documents_nfd_leaves_alone():
         xlmr = get_adapter("xlm-r")
         assert part["nfd"]["xlm-r"] == (int(xlmr.counts([unicodedata.normalize("NFD", d) for d in docs]).sum()),
                                         int(xlmr.counts([unicodedata.normalize("NFC", d) for d in docs]).sum()))
+
+
+def test_a_batch_is_normalized_as_its_documents_are():
+    # One check of the joined batch stands for each document's: on documents each in the form
+    # and on batches with one that is not (a mark after a newline, Hangul jamo, a compatibility
+    # character), the result is each document normalized.
+    import unicodedata
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from qtok.analysis.count import normalized
+
+    alphabet = st.sampled_from(list("ae\n ") + ["\u0301", "\u0323", "\u1100", "\u1161", "\u11a8", "\ufb01",
+                                                  "é", "ﬁ", "\u212b", "가", "\u0f73"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(alphabet, max_size=12), max_size=6), st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"]))
+    def agree(docs, form):
+        assert normalized(docs, form) == [unicodedata.normalize(form, d) for d in docs]
+        ready = [unicodedata.normalize(form, d) for d in docs]
+        assert normalized(ready, form) == ready
+
+    agree()
+    assert normalized(["x\u0301"], None) == ["x\u0301"]  # no form: as given
