@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from threading import Thread
 
@@ -16,7 +15,7 @@ from qtok.runner import Workers
 from .corpora import CorpusError, load_corpus
 from .cost import parse_prices
 from .plots import MAX_BARS
-from .results import TABLE_METRICS, FigureDrawer, format_table, overlap_spec, write_results
+from .results import TABLE_METRICS, FigureDrawer, draw_away, format_table, overlap_spec, write_results
 from .study import run_study
 from .tokenizers import DEFAULT_TOKENIZERS, TokenizerError, load_adapters
 
@@ -121,11 +120,8 @@ def _main(args, stack: ExitStack) -> int:
 
         def draw_overlap(tokenizer, matrix, langs, scripts):  # in the figure worker, while the study goes on
             spec = overlap_spec(tokenizer, matrix, langs, scripts)
-            if spec is not None:
-                try:
-                    drawing[f"{STEM}-overlap.png"] = workers.submit(spec)
-                except (BrokenProcessPool, RuntimeError):  # the worker is gone: write_results draws it
-                    pass
+            if spec is not None and (future := draw_away(workers, spec)):  # else write_results draws it
+                drawing[f"{STEM}-overlap.png"] = future
 
         study = run_study(corpus, adapters, baseline=args.baseline,
                           normalization=None if args.normalize == "none" else args.normalize,

@@ -219,6 +219,17 @@ class FigureDrawer:
         return lambda spec: None if spec is None else render_png(spec)
 
 
+def draw_away(workers, spec):
+    """A Future of ``spec`` drawn by the figure worker (``FigureDrawer``), or None when there is
+    none or it is gone or stopped: the caller draws it itself."""
+    if workers is None:
+        return None
+    try:
+        return workers.submit(spec)
+    except (BrokenProcessPool, RuntimeError):
+        return None
+
+
 def write_results(study: Study, out: str | Path, stem: str = "compression",
                   metric: str = "nsl", workers=None, drawing: dict | None = None) -> dict[str, Path]:
     """Write ``<stem>.csv`` (long table + metrics), the figures (``<stem>.png``, and
@@ -244,11 +255,8 @@ def write_results(study: Study, out: str | Path, stem: str = "compression",
     # The worker draws the overlap figure and then the paper's (~0.2 s), which balances the two
     # processes; this one draws the rest.
     for name in (f"{stem}-overlap.png", f"{stem}-paper.png"):
-        if workers is not None and name in specs and name not in away:
-            try:
-                away[name] = workers.submit(specs[name])
-            except (BrokenProcessPool, RuntimeError):  # the worker is gone or stopped: drawn here
-                break
+        if name in specs and name not in away and (future := draw_away(workers, specs[name])):
+            away[name] = future
     for name, spec in specs.items():
         if name not in away:
             files[name] = render_png(spec)

@@ -187,10 +187,10 @@ def qtok_adapter(name: str, label: str | None = None) -> Adapter:
     # ids in bulk (the audit), a file's is built on the default engine, which checks the file.
     # Any other table on the default engine by name, so the study's bulk counting never runs on
     # its stand-in.
-    if name in QTOK_NAMES and Tally.counts(spec := named_spec(canonical_name(name))):
+    if name in QTOK_NAMES and Tally.can_count(spec := named_spec(canonical_name(name))):
         return tally_adapter(spec, lambda: qtok.get_tokenizer(name), label, meta)
     tok = qtok.get_tokenizer(name)
-    if not Tally.counts(tok):
+    if not Tally.can_count(tok):
         tok = qtok.get_tokenizer(name, engine=default_engine())
     return tokenizer_adapter(tok, label, meta)
 
@@ -199,13 +199,7 @@ def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, me
     """The adapter of a table a ``Tally`` counts: the study's counts and a sentence's spans come
     from the tally; ``encode`` and ``flat`` from ``tokenizer()``, called once, when first asked."""
     tally = Tally.of(spec)
-    # Each id's byte length: the ranks' from the tally (no pass over the table here), then the
-    # added tokens'.
-    n_vocab = max(tally.n_vocab, max(spec.special_tokens.values(), default=-1) + 1)
-    lengths = np.zeros(n_vocab, dtype=np.int64)
-    lengths[:tally.n_vocab] = tally.token_lengths()
-    for text, i in spec.special_tokens.items():
-        lengths[i] = len(text.encode("utf-8"))
+    lengths = _token_lengths(spec, tally=tally)
     built: list = []
 
     def tok():
@@ -221,7 +215,7 @@ def tally_adapter(spec, tokenizer: Callable[[], "qtok.Tokenizer"], name: str, me
         return ids, char_spans(data[a:b] for a, b in zip([0] + ends, ends))
 
     return Adapter(name, lambda texts: tok().encode_batch(texts, num_threads=4),
-                   dict(meta, counter=TALLY_NOTE), vocab_size=n_vocab, word_prefix=" ",
+                   dict(meta, counter=TALLY_NOTE), vocab_size=len(lengths), word_prefix=" ",
                    encode_flat=lambda texts: tok().encode_batch_flat(texts), spans=spans,
                    cut_safe=spec.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
                    token_lengths=lengths, words_joinable=spec.pat_str in _WORD_JOINABLE_PATTERNS,
@@ -249,19 +243,26 @@ def tokenizer_adapter(tok, name: str, meta: dict, offset: int = 0) -> Adapter:
     return Adapter(name, lambda texts: shifted(tok.encode_batch(texts, num_threads=4), offset), meta,
                    vocab_size=tok.n_vocab + offset, word_prefix=" ", encode_flat=flat, spans=spans,
                    cut_safe=tok.pat_str in _WHITESPACE_SPLIT_PATTERNS, max_chars=None,
-                   token_lengths=_token_lengths(tok, offset),
+                   token_lengths=_token_lengths(tok, offset, tally),
                    words_joinable=tok.pat_str in _WORD_JOINABLE_PATTERNS, tally=tally)
 
 
 TALLY_NOTE = "qtok.tally (C): tiktoken's ids counted without making them"
 
 
-def _token_lengths(tok, offset: int = 0) -> np.ndarray:
-    """The byte length of each id of a ``qtok.Tokenizer`` or an ``EncodingSpec``."""
-    lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
-    ranks = tok.mergeable_ranks
-    at = np.fromiter(ranks.values(), np.int64, len(ranks)) + offset
-    lengths[at] = np.fromiter(map(len, ranks), np.int64, len(ranks))
+def _token_lengths(tok, offset: int = 0, tally: Tally | None = None) -> np.ndarray:
+    """The byte length of each id of a ``qtok.Tokenizer`` or an ``EncodingSpec``, moved past
+    ``offset``: the ranks' from its ``tally`` where it has one (no pass over the table, and no
+    ``EncodingSpec.n_vocab``, which takes the largest of its ranks), then the added tokens'."""
+    if tally is not None:
+        lengths = np.zeros(max(tally.n_vocab, max(tok.special_tokens.values(), default=-1) + 1) + offset,
+                           dtype=np.int64)
+        lengths[offset:offset + tally.n_vocab] = tally.token_lengths()
+    else:
+        lengths = np.zeros(tok.n_vocab + offset, dtype=np.int64)
+        ranks = tok.mergeable_ranks
+        at = np.fromiter(ranks.values(), np.int64, len(ranks)) + offset
+        lengths[at] = np.fromiter(map(len, ranks), np.int64, len(ranks))
     for text, i in tok.special_tokens.items():
         lengths[i + offset] = len(text.encode("utf-8"))
     return lengths

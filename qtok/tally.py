@@ -59,7 +59,7 @@ class Tally:
         return np.frombuffer(self._lengths, dtype=np.uint32).astype(np.int64)
 
     @staticmethod
-    def counts(tok) -> bool:
+    def can_count(tok) -> bool:
         """Whether a tally can count the table of a ``qtok.Tokenizer`` (or an ``EncodingSpec``):
         not without the C extension, for another pattern, or for a tokenizer that normalizes its
         text first."""
@@ -69,19 +69,15 @@ class Tally:
     def of(cls, tok) -> Tally | None:
         """The tally of a ``qtok.Tokenizer``'s (or an ``EncodingSpec``'s) table, or None where it
         cannot count it."""
-        return cls(tok.mergeable_ranks, tok.pat_str) if cls.counts(tok) else None
+        return cls(tok.mergeable_ranks, tok.pat_str) if cls.can_count(tok) else None
 
     def encode(self, text: str) -> list[int]:
         """``encode_ordinary(text)``'s ids, from the same pieces the counts come from."""
         from array import array
 
-        try:
-            data = _native.tally_ids(self._encoder, self._cache(), text)
-        except UnicodeEncodeError:
-            from .core import replace_surrogates
+        from .core import _surrogate_safe
 
-            data = _native.tally_ids(self._encoder, self._cache(), replace_surrogates(text))
-        return array("i", data).tolist()
+        return array("i", _surrogate_safe(lambda t: _native.tally_ids(self._encoder, self._cache(), t), text)).tolist()
 
     def _cache(self):
         cache = getattr(self._local, "cache", None)
@@ -114,13 +110,11 @@ class Tally:
         as U+FFFD, as the engines encode it."""
         import numpy as np
 
+        from .core import _surrogate_safe
+
         texts = texts if isinstance(texts, list) else list(texts)
         counts = np.empty(len(texts), dtype=np.int64)
         cache = self._cache()
-        try:
-            split = _native.tally(self._encoder, cache, texts, counts, freq)
-        except UnicodeEncodeError:  # raised before anything was counted
-            from .core import replace_surrogates
-
-            split = _native.tally(self._encoder, cache, [replace_surrogates(t) for t in texts], counts, freq)
+        # A lone surrogate is refused before anything is counted, so the retry counts once.
+        split = _surrogate_safe(lambda ts: _native.tally(self._encoder, cache, ts, counts, freq), texts)
         return counts, split
