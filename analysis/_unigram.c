@@ -27,6 +27,8 @@
  *     MAX_ENTRIES of them, then it starts again).
  * spans(model, text) -> (ids: int32 bytes, (begin, end) of each token in the text's UTF-8: int64
  *     bytes), the offsets sentencepiece's pieces carry (what report.html colours).
+ * unknown(model) -> the id of the model's one UNKNOWN piece: its unknown ids (model() refuses
+ *     BYTE pieces), without a walk over 250,000 protobuf pieces in Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,20 +58,6 @@ typedef struct {
     int32_t size;
 } Trie;
 
-/* The trie while it is built: a hash table of edges (parent << 8 | byte -> child). */
-typedef struct {
-    uint32_t key;   /* parent << 8 | byte, plus 1 (0: an empty slot) */
-    int32_t child;
-    int32_t id;
-    float score;
-} Edge;
-typedef struct {
-    Edge *edges;
-    uint32_t bits;   /* the table has 1 << bits slots */
-    uint32_t n_edges, n_nodes;
-    Edge root[256];  /* the root's edges, by byte (key 0: none) */
-} HashTrie;
-
 typedef struct {
     Trie trie;
     Trie user_defined;  /* the normalizer's PrefixMatcher: the USER_DEFINED pieces alone */
@@ -97,179 +85,175 @@ typedef struct {
 
 typedef struct { const unsigned char *data; size_t len; } Piece;
 
-#define MAX_NODES (1U << 23)  /* parent << 8 | byte must fit 31 bits */
-
-static inline uint32_t edge_slot(uint32_t key, uint32_t bits) {
-    return (key * 0x9E3779B1U) >> (32 - bits);
-}
-
-/* The edge from `node` by byte c, or NULL. */
-static inline const Edge *hash_step(const HashTrie *t, int32_t node, uint8_t c) {
-    if (node == 0) return t->root[c].key ? &t->root[c] : NULL;
-    const uint32_t key = ((uint32_t)node << 8 | c) + 1, mask = (1U << t->bits) - 1;
-    for (uint32_t i = edge_slot(key, t->bits);; i = (i + 1) & mask) {
-        if (t->edges[i].key == key) return &t->edges[i];
-        if (t->edges[i].key == 0) return NULL;
-    }
-}
-
-static Edge *edge_put(HashTrie *t, uint32_t key, int32_t child) {
-    if (key <= 256) {  /* from the root */
-        t->root[key - 1] = (Edge){key, child, -1, 0.0f};
-        return &t->root[key - 1];
-    }
-    if (2 * (t->n_edges + 1) > (1U << t->bits)) {  /* at most half full */
-        uint32_t bits = t->bits + 1;
-        Edge *g = calloc((size_t)1 << bits, sizeof *g);
-        if (!g) return NULL;
-        for (uint32_t i = 0; i < (1U << t->bits); i++) {
-            if (!t->edges[i].key) continue;
-            uint32_t j = edge_slot(t->edges[i].key, bits);
-            while (g[j].key) j = (j + 1) & ((1U << bits) - 1);
-            g[j] = t->edges[i];
-        }
-        free(t->edges);
-        t->edges = g;
-        t->bits = bits;
-    }
-    uint32_t j = edge_slot(key, t->bits);
-    while (t->edges[j].key) j = (j + 1) & ((1U << t->bits) - 1);
-    t->edges[j] = (Edge){key, child, -1, 0.0f};
-    t->n_edges++;
-    return &t->edges[j];
-}
-
-/* The trie of the pieces whose type is in `types` (a mask of 1 << type), with sentencepiece's
- * checks (model_interface.cc InitializePieces): a piece "\0" of type UNUSED is left out, and a
- * repeated piece is an error (-3). UNUSED pieces get id -2: EncodeOptimized walks through them
- * and skips them, as a node with no piece. */
-static int hash_build(HashTrie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int types) {
-    t->bits = 10;
-    t->edges = calloc((size_t)1 << t->bits, sizeof *t->edges);
-    if (!t->edges) return -1;
-    t->n_nodes = 1;  /* the root */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!(types & (1 << type[i]))) continue;
-        if (type[i] == UNUSED && pieces[i].len == 1 && pieces[i].data[0] == 0) continue;
-        const unsigned char *s = pieces[i].data;
-        size_t len = pieces[i].len;
-        int32_t cur = 0;
-        Edge *e = NULL;
-        for (size_t k = 0; k < len; k++) {
-            e = (Edge *)hash_step(t, cur, s[k]);
-            if (!e) {
-                if (t->n_nodes == MAX_NODES) return -2;
-                e = edge_put(t, ((uint32_t)cur << 8 | s[k]) + 1, (int32_t)t->n_nodes++);
-                if (!e) return -1;
-            }
-            cur = e->child;
-        }
-        if (!e || e->id != -1) return -3;  /* an empty or a repeated piece: sentencepiece refuses both */
-        e->id = type[i] == UNUSED ? -2 : (int32_t)i | (type[i] == USER_DEFINED ? USER_DEFINED_BIT : 0);
-        e->score = score[i];
-    }
-    return 0;
-}
-
 /* The child of `node` by byte c in the double array, or -1. */
 static inline int32_t trie_step(const Trie *t, int32_t node, uint8_t c) {
     const int32_t i = t->units[node].base + c;
     return (uint32_t)i < (uint32_t)t->size && t->units[i].check == node ? i : -1;
 }
 
-static int units_grow(Trie *t, int64_t need) {
+/* A piece while the trie is built: its bytes and what the unit it ends at holds. */
+typedef struct {
+    const unsigned char *s;
+    uint32_t len;
+    int32_t id;
+    float score;
+} Key;
+
+static int key_order(const void *x, const void *y) {
+    const Key *a = x, *b = y;
+    const int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* The free units while the double array is built: a ring linked both ways, so finding a base
+ * for a node's children looks at free units only (a scan over every unit from the first free
+ * one was most of XLM-R's load). */
+typedef struct {
+    int32_t *next, *prev;
+    int32_t head;  /* -1: none free */
+} FreeRing;
+
+static void ring_take(FreeRing *f, int32_t i) {
+    if (f->next[i] == i) {
+        f->head = -1;
+        return;
+    }
+    f->next[f->prev[i]] = f->next[i];
+    f->prev[f->next[i]] = f->prev[i];
+    if (f->head == i) f->head = f->next[i];
+}
+
+/* At least `need` units, the new ones free: 0, -1 (no memory) or -2 (too many). */
+static int units_grow(Trie *t, FreeRing *f, int64_t need) {
     if (need <= t->size) return 0;
-    if (need > INT32_MAX / 2) return -1;
-    int32_t size = t->size ? t->size : 1024;
+    if (need > INT32_MAX / 2) return -2;
+    const int32_t old = t->size;
+    int32_t size = old ? old : 1024;
     while (size < need) size *= 2;
     Unit *g = realloc(t->units, (size_t)size * sizeof *g);
-    if (!g) return -1;
-    for (int32_t i = t->size; i < size; i++) g[i] = (Unit){0, -1, -1, 0.0f};
-    t->units = g;
+    if (g) t->units = g;
+    int32_t *next = g ? realloc(f->next, (size_t)size * sizeof *next) : NULL;
+    if (next) f->next = next;
+    int32_t *prev = next ? realloc(f->prev, (size_t)size * sizeof *prev) : NULL;
+    if (!prev) return -1;
+    f->prev = prev;
+    for (int32_t i = old; i < size; i++) {
+        g[i] = (Unit){0, -1, -1, 0.0f};
+        if (f->head < 0) {
+            f->head = next[i] = prev[i] = i;
+        } else {  /* at the tail: before the head */
+            const int32_t tail = prev[f->head];
+            next[tail] = i;
+            prev[i] = tail;
+            next[i] = f->head;
+            prev[f->head] = i;
+        }
+    }
     t->size = size;
     return 0;
 }
 
-/* The hash trie's nodes placed in a double array, breadth first: each node's children at the
- * first base where all of them find free units. */
-static int da_build(const HashTrie *h, Trie *t) {
-    const uint32_t n = h->n_nodes;
-    int ok = -1;
-    uint32_t *count = calloc(n + 1, sizeof *count), *queue = malloc(n * sizeof *queue);
-    int32_t *pos = malloc(n * sizeof *pos);
-    Edge *edges = malloc((n ? n : 1) * sizeof *edges), *sorted = calloc(n ? n : 1, sizeof *sorted);
+/* A node while the trie is built: the keys below it (keys[lo, hi), sharing their first `depth`
+ * bytes) and its unit. */
+typedef struct { int32_t lo, hi, depth, unit; } Span;
+
+/* The double-array trie of the pieces whose type is in `types` (a mask of 1 << type), with
+ * sentencepiece's checks (model_interface.cc InitializePieces): a piece "\0" of type UNUSED is
+ * left out, and an empty or a repeated piece is an error. UNUSED pieces get id -2:
+ * EncodeOptimized walks through them and skips them, as a node with no piece. The pieces are
+ * sorted, so each node's keys are a range and its children the distinct bytes there; nodes are
+ * placed breadth first (the shallow nodes, which every walk visits, share a few cache lines at
+ * the front), each node's children at the first base where all of them find free units.
+ * Returns 0, -1 (no memory), -2 (too many units) or -3 (an empty or a repeated piece). */
+static int trie_build(Trie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int types) {
+    int r = -1;
+    FreeRing ring = {NULL, NULL, -1};
+    Key *keys = malloc((size_t)(n ? n : 1) * sizeof *keys);
+    Span *queue = NULL;
+    size_t head = 0, tail = 0, queue_cap = 0;
     t->units = NULL;
     t->size = 0;
-    if (!count || !queue || !pos || !edges || !sorted || units_grow(t, 1024)) goto out;
-    uint32_t n_edges = 0;
-    for (int c = 0; c < 256; c++)
-        if (h->root[c].key) edges[n_edges++] = h->root[c];
-    for (uint32_t i = 0; i < (1U << h->bits); i++)
-        if (h->edges[i].key) edges[n_edges++] = h->edges[i];
-    /* By parent (a counting sort), then by byte within a parent. */
-    for (uint32_t i = 0; i < n_edges; i++) count[((edges[i].key - 1) >> 8) + 1]++;
-    for (uint32_t v = 0; v < n; v++) count[v + 1] += count[v];
-    for (uint32_t i = 0; i < n_edges; i++) {
-        uint32_t parent = (edges[i].key - 1) >> 8;
-        uint32_t j = count[parent]++;
-        while (j > 0 && (sorted[j - 1].key - 1) >> 8 == parent && sorted[j - 1].key > edges[i].key) {
-            sorted[j] = sorted[j - 1];
-            j--;
+    if (!keys) goto out;
+    int32_t nk = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(types & (1 << type[i]))) continue;
+        if (type[i] == UNUSED && pieces[i].len == 1 && pieces[i].data[0] == 0) continue;
+        if (!pieces[i].len) {
+            r = -3;
+            goto out;
         }
-        sorted[j] = edges[i];
+        keys[nk++] = (Key){pieces[i].data, (uint32_t)pieces[i].len,
+                           type[i] == UNUSED ? -2 : (int32_t)i | (type[i] == USER_DEFINED ? USER_DEFINED_BIT : 0),
+                           score[i]};
     }
-    /* count[v] is now the end of v's edges, count[v - 1] (0 for the root) their start. */
+    qsort(keys, (size_t)nk, sizeof *keys, key_order);
+    for (int32_t k = 1; k < nk; k++)
+        if (!key_order(&keys[k - 1], &keys[k])) {
+            r = -3;
+            goto out;
+        }
+    if ((r = units_grow(t, &ring, 1024))) goto out;
+    r = -1;
+    ring_take(&ring, 0);
     t->units[0] = (Unit){0, -2, -1, 0.0f};  /* the root: never anyone's child */
-    pos[0] = 0;
-    uint32_t head = 0, tail = 0;
-    queue[tail++] = 0;
-    int32_t first_free = 1;
-    while (head < tail) {
-        const uint32_t v = queue[head++];
-        const uint32_t from = v ? count[v - 1] : 0, to = count[v];
-        if (from == to) continue;
-        const int first_label = (int)((sorted[from].key - 1) & 0xFF);
-        while (first_free < t->size && t->units[first_free].check != -1) first_free++;
-        int32_t base;
-        for (int32_t f = first_free;; f++) {
-            if (units_grow(t, (int64_t)f + 257)) goto out;
-            if (t->units[f].check != -1) continue;
-            base = f - first_label;
-            uint32_t k = from + 1;
-            for (; k < to; k++) {
-                const int32_t i = base + (int32_t)((sorted[k].key - 1) & 0xFF);
-                if (t->units[i].check != -1) break;
+    Span root = {0, nk, 0, 0};
+    for (Span sp = root;; sp = queue[head++]) {
+        int32_t lo = sp.lo;
+        if (lo < sp.hi && (int32_t)keys[lo].len == sp.depth) lo++;  /* the key that ends here */
+        if (lo < sp.hi) {
+            int n_labels = 0;
+            int labels[256];
+            int32_t starts[257];
+            for (int32_t k = lo; k < sp.hi;) {
+                const unsigned char c = keys[k].s[sp.depth];
+                labels[n_labels] = c;
+                starts[n_labels++] = k;
+                while (k < sp.hi && keys[k].s[sp.depth] == c) k++;
             }
-            if (k == to) break;
+            starts[n_labels] = sp.hi;
+            int32_t base;
+            for (int32_t f = ring.head;; f = ring.next[f]) {
+                /* New units join the ring's tail, so the walk reaches them: a base always fits there. */
+                int g = units_grow(t, &ring, (int64_t)f + 257);
+                if (g) {
+                    r = g;
+                    goto out;
+                }
+                base = f - labels[0];
+                int j = 1;
+                while (j < n_labels && t->units[base + labels[j]].check == -1) j++;
+                if (j == n_labels) break;
+            }
+            t->units[sp.unit].base = base;
+            for (int j = 0; j < n_labels; j++) {
+                const int32_t at = base + labels[j];
+                const Key *first = &keys[starts[j]];
+                ring_take(&ring, at);
+                t->units[at].check = sp.unit;
+                if ((int32_t)first->len == sp.depth + 1) {
+                    t->units[at].id = first->id;
+                    t->units[at].score = first->score;
+                }
+                if (starts[j + 1] - starts[j] > 1 || (int32_t)first->len > sp.depth + 1) {
+                    if (tail == queue_cap) {
+                        size_t cap = queue_cap ? 2 * queue_cap : 1024;
+                        Span *q = realloc(queue, cap * sizeof *q);
+                        if (!q) goto out;
+                        queue = q;
+                        queue_cap = cap;
+                    }
+                    queue[tail++] = (Span){starts[j], starts[j + 1], sp.depth + 1, at};
+                }
+            }
         }
-        const int32_t at = pos[v];
-        t->units[at].base = base;
-        for (uint32_t k = from; k < to; k++) {
-            const int32_t i = base + (int32_t)((sorted[k].key - 1) & 0xFF);
-            t->units[i].check = at;
-            t->units[i].id = sorted[k].id;
-            t->units[i].score = sorted[k].score;
-            pos[sorted[k].child] = i;
-            queue[tail++] = (uint32_t)sorted[k].child;
-        }
+        if (head == tail) break;
     }
-    ok = 0;
+    r = 0;
 out:
-    free(count);
+    free(keys);
     free(queue);
-    free(pos);
-    free(edges);
-    free(sorted);
-    return ok;
-}
-
-/* The double-array trie of the pieces hash_build takes: 0, -1 (no memory), -2 or -3 (as
- * hash_build). */
-static int trie_build(Trie *t, const Piece *pieces, const uint8_t *type, const float *score, Py_ssize_t n, int types) {
-    HashTrie h = {0};
-    int r = hash_build(&h, pieces, type, score, n, types);
-    if (!r) r = da_build(&h, t);
-    free(h.edges);
+    free(ring.next);
+    free(ring.prev);
     return r;
 }
 
@@ -1060,20 +1044,20 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         if (types[i] == USER_DEFINED) m->has_user_defined = 1;
     }
     /* The pieces' scores and types live on in the tries' units; the arrays go with the call.
-     * The tries are most of a build (~0.5 s for XLM-R) and touch no Python object: other
+     * The tries are most of a build (~0.25 s for XLM-R, from its sorted pieces) and touch no Python object: other
      * tokenizers build meanwhile (the study loads its tokenizers in threads). */
     int built;
     Py_BEGIN_ALLOW_THREADS
     built = trie_build(&m->trie, pieces, types, scores, n, 1 << NORMAL | 1 << USER_DEFINED | 1 << UNUSED);
     if (!built) built = trie_build(&m->user_defined, pieces, types, scores, n, 1 << USER_DEFINED);
     if (!built) {  /* CONTROL and UNKNOWN pieces, sentencepiece's other map: no repeats there either */
-        HashTrie reserved = {0};
-        built = hash_build(&reserved, pieces, types, scores, n, 1 << CONTROL | 1 << UNKNOWN);
-        free(reserved.edges);
+        Trie reserved = {0};
+        built = trie_build(&reserved, pieces, types, scores, n, 1 << CONTROL | 1 << UNKNOWN);
+        trie_free(&reserved);
     }
     Py_END_ALLOW_THREADS
     if (built == -2 || built == -3) {
-        PyErr_SetString(PyExc_ValueError, built == -2 ? "model(): more than 8 M trie nodes"
+        PyErr_SetString(PyExc_ValueError, built == -2 ? "model(): a trie of more than 2**30 units"
                                                        : "model(): an empty or a repeated piece");
         goto fail;
     }
@@ -1232,9 +1216,16 @@ static PyObject *unigram_cache(PyObject *self, PyObject *args) {
     return result;
 }
 
+static PyObject *unigram_unknown(PyObject *self, PyObject *capsule) {
+    Model *m = PyCapsule_GetPointer(capsule, "qtok.unigram");
+    return m ? PyLong_FromLong(m->unk_id) : NULL;
+}
+
 static PyMethodDef methods[] = {
     {"model", unigram_model, METH_VARARGS,
      "model(proto, charsmap, flags) -> a Unigram model (a capsule) from a ModelProto's bytes"},
+    {"unknown", unigram_unknown, METH_O,
+     "unknown(model) -> the id of its one UNKNOWN piece (a model holds no BYTE pieces)"},
     {"encode", unigram_encode, METH_VARARGS,
      "encode(model, texts, cache=None) -> (ids as int32 bytes, each text's count as int64 bytes)"},
     {"cache", unigram_cache, METH_VARARGS,

@@ -40,5 +40,10 @@ def dominant_script(text: str) -> str:
     >>> dominant_script("Привет, мир"), dominant_script("你好，世界"), dominant_script("12 ...")
     ('Cyrillic', 'Han', 'none')
     """
-    votes = Counter(s for s in map(char_script, text) if s != "none")
+    votes = Counter()
+    # Each distinct character once, with its count: scripts still first seen in the text's order,
+    # which breaks ties the same way.
+    for c, k in Counter(text).items():
+        if (s := char_script(c)) != "none":
+            votes[s] += k
     return votes.most_common(1)[0][0] if votes else "none"

@@ -92,9 +92,9 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     ``reason`` and, once, a line to ``warn``.
 
     ``on_overlap(tokenizer, matrix, languages, scripts)`` is called with the first overlap matrix
-    (rounded as the results keep it) once the intervals are done (the matrices are computed in
-    threads meanwhile): the command line draws its figure in another process while this one
-    finishes."""
+    (rounded as the results keep it) in the thread that computed it, as soon as it is done,
+    while this thread computes the intervals: the command line draws its figure in another
+    process meanwhile (it was the last figure to finish when it waited for the intervals)."""
     said: list[str] = []  # every warning, kept in the results too (--quiet prints none)
 
     def warn_and_keep(line: str, tell=warn) -> None:
@@ -130,9 +130,16 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     # release the GIL), while this thread goes on with the metrics and intervals.
     text_langs = [lang for lang in corpus.langs if not lang.startswith("code")]
     shown = [t for t in names if t != baseline]
+    scripts = {r["lang"]: r["script"] for r in table}
+
+    def matrix(t):
+        m = overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs]).round(4).tolist()
+        if on_overlap is not None and t == shown[0]:  # returns before the matrix's result does
+            on_overlap(t, m, text_langs, scripts)
+        return m
+
     threads = ThreadPoolExecutor(max(1, min(len(shown), os.cpu_count() or 1)))
-    matrices = {t: threads.submit(lambda t: overlap_matrix([counted.used_tokens[t, lang] for lang in text_langs])
-                                  .round(4).tolist(), t) for t in shown}
+    matrices = {t: threads.submit(matrix, t) for t in shown}
     threads.shutdown(wait=False)  # the threads end with their matrices
     # Parallel is decided on the corpus: a sample drawn from languages of unequal size has equal
     # sizes, yet its documents are not translations of each other.
@@ -153,8 +160,6 @@ def run_study(corpus: Corpus, adapters: list[Adapter], *, baseline: str = "xlm-r
     boot = Resampler(n_boot=n_boot, seed=seed)
     add_intervals(rows, doc_tokens, baseline, reference_lang, parallel, boot)
     add_costs(rows, doc_tokens, counted.doc_units, prices or {}, context, boot, MIN_DOCS_INTERVAL)
-    if on_overlap is not None and shown:  # done by now, or nearly: the intervals took as long
-        on_overlap(shown[0], matrices[shown[0]].result(), text_langs, {r["lang"]: r["script"] for r in table})
     small = sorted({r["lang"] for r in rows if 0 < r["n_docs"] < MIN_DOCS_INTERVAL})
     if small and n_boot:
         warn(f"no 95% intervals for {', '.join(small)}: fewer than {MIN_DOCS_INTERVAL} documents each")

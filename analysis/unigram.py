@@ -96,6 +96,11 @@ class FastEncoder:
                     np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         return np.frombuffer(ids, dtype=np.int32).astype(np.int64), np.frombuffer(counts, dtype=np.int64)
 
+    def unknown(self) -> int:
+        """The id of the model's unknown piece, its only unknown id (the C encoder takes no
+        model with byte pieces)."""
+        return _unigram.unknown(self.model)
+
     def spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """(ids, each token's (begin, end) in the text's UTF-8 bytes), as sentencepiece's pieces
         give them."""
