@@ -74,6 +74,12 @@ typedef struct {
      * and no user-defined piece looks further than the byte itself: most of a Latin-script text
      * is normalized without a walk of the charsmap. */
     struct { uint8_t fast, len; const char *out; } ascii[128];
+    /* Each BMP character past ASCII, found on its first use (0: not yet asked, SIMPLE_CHAR or
+     * OTHER_CHAR): whether it is its own normalized form, with no charsmap rule and no
+     * user-defined piece that starts with it. A run of such characters is copied at once (the
+     * normalization was a fifth of XLM-R's time on NTREX-128). Threads that find the same
+     * character store the same value. */
+    uint8_t *simple;
     /* The precompiled charsmap: a darts-clone double array, then NUL-terminated replacements. */
     uint32_t *darts;
     size_t n_darts;
@@ -389,6 +395,59 @@ static void ascii_table(Model *m) {
     }
 }
 
+enum { SIMPLE_CHAR = 1, OTHER_CHAR = 2 };
+
+/* Model.simple of the character s[0:len] (2 or 3 bytes, valid UTF-8), found now: the charsmap's
+ * walk through its bytes meets no rule and cannot go on past them, so normalize_prefix gives
+ * the character itself whatever follows it. */
+static uint8_t simple_char(const Model *m, const unsigned char *s, size_t len) {
+    if (m->has_user_defined && trie_step(&m->user_defined, 0, s[0]) >= 0) return OTHER_CHAR;
+    if (!m->darts) return SIMPLE_CHAR;
+    const uint32_t *a = m->darts;
+    size_t pos = d_offset(a[0]);
+    for (size_t i = 0; i < len; i++) {
+        pos ^= s[i];
+        if (pos >= m->n_darts || d_label(a[pos]) != s[i]) return SIMPLE_CHAR;  /* the walk ends inside */
+        const uint32_t unit = a[pos];
+        pos ^= d_offset(unit);
+        if (pos >= m->n_darts) return SIMPLE_CHAR;
+        if (d_has_leaf(unit)) return OTHER_CHAR;  /* a rule for these bytes */
+    }
+    for (unsigned b = 0; b < 256; b++)  /* a rule that goes on into what follows */
+        if ((pos ^ b) < m->n_darts && d_label(a[pos ^ b]) == b) return OTHER_CHAR;
+    return SIMPLE_CHAR;
+}
+
+/* How many bytes at s are characters that normalize to themselves (Model.ascii's and
+ * Model.simple's), none of them a space (whitespace is collapsed and escaped one at a time). */
+static size_t simple_run(const Model *m, const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        const unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == ' ' || !m->ascii[c].fast || m->ascii[c].out || (i + 1 < n && s[i + 1] >= 0x80)) break;
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xE0 ? 3 : 2;
+        if (c >= 0xF0 || i + len > n) break;
+        const uint32_t cp = len == 2 ? ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F)
+                                     : ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+#if defined(__GNUC__)
+        uint8_t state = __atomic_load_n(&m->simple[cp], __ATOMIC_RELAXED);
+        if (!state) {
+            state = simple_char(m, s + i, len);
+            __atomic_store_n(&m->simple[cp], state, __ATOMIC_RELAXED);
+        }
+#else
+        uint8_t state = simple_char(m, s + i, len);
+#endif
+        if (state != SIMPLE_CHAR) break;
+        i += len;
+    }
+    return i;
+}
+
 /* normalize_prefix, through Model.ascii where it answers. */
 static inline size_t normalize_next(const Model *m, const unsigned char *s, size_t n,
                                     const char **out, size_t *out_len) {
@@ -469,6 +528,15 @@ static int normalize(const Model *m, const unsigned char *s, size_t n, Buf *out,
     if ((m->flags & ADD_DUMMY_PREFIX) && (put_space(m, out) || mark(off, consumed, space_len))) return -1;
     int prev_space = remove_extra;
     while (n) {
+        const size_t run = off ? 0 : simple_run(m, s, n);
+        if (run) {  /* without offsets to mark: a run of characters that are their own form */
+            if (buf_put(out, (const char *)s, run)) return -1;
+            s += run;
+            n -= run;
+            consumed += run;
+            prev_space = 0;
+            continue;
+        }
         const char *p;
         size_t plen, took = normalize_next(m, s, n, &p, &plen);
         while (prev_space && plen && p[0] == ' ') {
@@ -945,6 +1013,7 @@ static void model_delete(Model *m) {
     trie_free(&m->user_defined);
     free(m->darts);
     free(m->replacements);
+    free(m->simple);
     free(m);
 }
 
@@ -1044,7 +1113,7 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         if (types[i] == USER_DEFINED) m->has_user_defined = 1;
     }
     /* The pieces' scores and types live on in the tries' units; the arrays go with the call.
-     * The tries are most of a build (~0.25 s for XLM-R, from its sorted pieces) and touch no Python object: other
+     * The tries are most of a build (~0.25 s for XLM-R) and touch no Python object: other
      * tokenizers build meanwhile (the study loads its tokenizers in threads). */
     int built;
     Py_BEGIN_ALLOW_THREADS
@@ -1087,6 +1156,8 @@ static PyObject *unigram_model(PyObject *self, PyObject *args) {
         memcpy(m->replacements, c + 4 + size, m->n_replacements);
     }
     ascii_table(m);
+    m->simple = calloc(0x10000, 1);
+    if (!m->simple) { PyErr_NoMemory(); goto fail; }
     m->segmentable = segmentable(m, pieces, types, n);
     result = PyCapsule_New(m, "qtok.unigram", model_free);
     if (result) goto done;

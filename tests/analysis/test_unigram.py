@@ -52,6 +52,17 @@ def test_xlmr_ids_on_every_language_and_its_words(xlmr):
         assert adapter.spans(docs[0]) == reference_spans(sp, docs[0]), lang
 
 
+def test_every_bmp_character_normalizes_as_sentencepiece_does(xlmr):
+    """Each character of the Basic Multilingual Plane past ASCII, doubled, before a combining
+    mark (which the charsmap composes with some), before ASCII and at the end: the C side copies
+    a run of characters it finds to be their own normalized form (no rule starts with them) and
+    walks the charsmap for the rest; sentencepiece's ids either way."""
+    adapter, sp = xlmr
+    chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000]
+    texts = [f"{c}{c}\u0301{c}a {c}" for c in chars]
+    assert adapter.encode(texts) == sp.encode(texts)
+
+
 # Characters that exercise every branch: whitespace the normalizer folds or keeps, the escape
 # symbol itself, NFKC rewrites (one character to several, several to one), combining marks,
 # characters with no piece (unknowns, merged when adjacent), the user-defined "<mask>", control
