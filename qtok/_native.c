@@ -185,8 +185,7 @@ static Slot *strmap_upsert(StrMap *m, const unsigned char *p, size_t n, uint64_t
     return s;
 }
 
-static const Slot *strmap_get(const StrMap *m, const unsigned char *p, size_t n) {
-    uint64_t h = hash_bytes(p, n);
+static const Slot *strmap_find(const StrMap *m, const unsigned char *p, size_t n, uint64_t h) {
     size_t j = h & (m->cap - 1);
     uint64_t e, tag = h >> 32 << 32;
     while ((e = m->slots[j])) {
@@ -197,6 +196,10 @@ static const Slot *strmap_get(const StrMap *m, const unsigned char *p, size_t n)
         j = (j + 1) & (m->cap - 1);
     }
     return NULL;
+}
+
+static const Slot *strmap_get(const StrMap *m, const unsigned char *p, size_t n) {
+    return strmap_find(m, p, n, hash_bytes(p, n));
 }
 
 /* ---------------------------------------------------------------- counting pieces */
@@ -1578,6 +1581,10 @@ typedef struct {
      * core's cache where the table does not): 60% of a merge's look-ups find no token, and
      * most of those end at a clear bit. */
     uint64_t *join_bits;
+    /* One bit per top bits of each token's hash (2**22 bits, 512 kB): most pieces that merges
+     * leave in parts are no token, and a clear bit says so without a probe of `ranks`, whose
+     * slots and entries (11 MB for Qwen) are cold. */
+    uint64_t *token_bits;
     uint32_t *len; /* each id's byte length */
     Py_ssize_t n_vocab;
     Pattern pat;
@@ -1588,6 +1595,7 @@ static void encoder_release(Encoder *e) {
     strmap_free(&e->ranks);
     free(e->joins);
     free(e->join_bits);
+    free(e->token_bits);
     free(e->len);
     Py_XDECREF(e->classes);
     free(e);
@@ -1602,6 +1610,10 @@ static void encoder_free(PyObject *capsule) {
 #define JOIN_MASK ((1ULL << JOIN_BITS) - 1)
 
 #define JOIN_FILTER_BITS 22
+
+#define TOKEN_FILTER_BITS 22
+
+static inline size_t token_bit(uint64_t h) { return (size_t)(h >> (64 - TOKEN_FILTER_BITS)); }
 
 static inline size_t join_slot(uint64_t key, size_t mask) {
     return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
@@ -1667,10 +1679,13 @@ typedef struct {
 static int encoder_build(Encoder *e, const Token *tokens, size_t count) {
     size_t cap = 1024;
     while (cap < count * 2 + 2) cap *= 2;
-    if (strmap_init(&e->ranks, cap) < 0) return -1;
+    e->token_bits = (uint64_t *)calloc((size_t)1 << (TOKEN_FILTER_BITS - 6), sizeof(uint64_t));
+    if (!e->token_bits || strmap_init(&e->ranks, cap) < 0) return -1;
     for (size_t x = 0; x < count; x++) {
-        Slot *sl = strmap_upsert(&e->ranks, tokens[x].s, tokens[x].n, hash_bytes(tokens[x].s, tokens[x].n));
+        uint64_t h = hash_bytes(tokens[x].s, tokens[x].n);
+        Slot *sl = strmap_upsert(&e->ranks, tokens[x].s, tokens[x].n, h);
         if (!sl) return -1;
+        e->token_bits[token_bit(h) >> 6] |= 1ULL << (token_bit(h) & 63);
         sl->value = tokens[x].rank;
         e->len[tokens[x].rank] = (uint32_t)tokens[x].n;
     }
@@ -1769,7 +1784,7 @@ typedef struct {
     size_t ids_len, ids_cap;
     int32_t *buf; /* one piece's ids */
     size_t buf_cap;
-    int64_t rank[PIECE_CACHED + 1];
+    uint32_t rank[PIECE_CACHED + 1];
     int busy;
 } Pieces;
 
@@ -1807,17 +1822,14 @@ static PyObject *native_pieces(PyObject *self, PyObject *enc_obj) {
 /* bpe_piece's merges (tiktoken's byte_pair_merge) on s[0:n], 2 <= n <= PIECE_CACHED: the parts
  * are kept as ids (a merged part's id is the rank that merged it), and the rank of two parts
  * joined is read from e->joins, so no bytes are hashed. */
-static Py_ssize_t enc_bpe(const Encoder *e, const unsigned char *s, Py_ssize_t n, int32_t *out, int64_t *rank) {
-    const int64_t NONE = INT64_MAX;
+static Py_ssize_t enc_bpe(const Encoder *e, const unsigned char *s, Py_ssize_t n, int32_t *out, uint32_t *rank) {
+    const uint32_t NONE = UINT32_MAX; /* ranks are below 2**21 */
     Py_ssize_t parts = n; /* out[0:parts]; rank[i]: the rank of parts i and i + 1 joined */
     for (Py_ssize_t i = 0; i < n; i++) out[i] = e->byte_id[s[i]];
-    for (Py_ssize_t i = 0; i + 1 < n; i++) {
-        int32_t r = e->pair[s[i] << 8 | s[i + 1]];
-        rank[i] = r < 0 ? NONE : r;
-    }
+    for (Py_ssize_t i = 0; i + 1 < n; i++) rank[i] = (uint32_t)e->pair[s[i] << 8 | s[i + 1]]; /* -1: NONE */
     rank[n - 1] = NONE;
     for (;;) {
-        int64_t best = NONE;
+        uint32_t best = NONE;
         Py_ssize_t at = -1;
         for (Py_ssize_t i = 0; i + 1 < parts; i++)
             if (rank[i] < best) { /* the lowest rank, the leftmost on ties */
@@ -1826,20 +1838,22 @@ static Py_ssize_t enc_bpe(const Encoder *e, const unsigned char *s, Py_ssize_t n
             }
         if (at < 0) break;
         out[at] = (int32_t)best;
-        memmove(out + at + 1, out + at + 2, sizeof(int32_t) * (parts - at - 2));
-        memmove(rank + at + 1, rank + at + 2, sizeof(int64_t) * (parts - at - 2));
         parts--;
-        int64_t r;
-        rank[at] = at + 1 < parts && (r = join_of(e, (uint32_t)out[at], (uint32_t)out[at + 1])) >= 0 ? r : NONE;
-        if (at > 0) rank[at - 1] = (r = join_of(e, (uint32_t)out[at - 1], (uint32_t)out[at])) >= 0 ? r : NONE;
+        for (Py_ssize_t k = at + 1; k < parts; k++) { /* a few parts: no call to memmove */
+            out[k] = out[k + 1];
+            rank[k] = rank[k + 1];
+        }
+        rank[at] = at + 1 < parts ? (uint32_t)join_of(e, (uint32_t)out[at], (uint32_t)out[at + 1]) : NONE;
+        if (at > 0) rank[at - 1] = (uint32_t)join_of(e, (uint32_t)out[at - 1], (uint32_t)out[at]);
     }
     return parts;
 }
 
-/* The ids of piece s[0:n] into p->buf; their number, or -1 when out of memory. A piece that is a
- * token is that token (tiktoken looks it up first): merges that end in one part found it, so
- * only a piece they leave in parts is looked up whole (one probe saved on most new pieces). */
-static Py_ssize_t piece_ids(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t n) {
+/* The ids of piece s[0:n] (whose hash_bytes is h) into p->buf; their number, or -1 when out of
+ * memory. A piece that is a token is that token (tiktoken looks it up first): merges that end in
+ * one part found it, so only a piece they leave in parts is looked up whole (one probe saved on
+ * most new pieces), and only where e->token_bits has its bit. */
+static Py_ssize_t piece_ids(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t n, uint64_t h) {
     if (grow((void **)&p->buf, &p->buf_cap, (size_t)n + 1, sizeof(int32_t)) < 0) return -1;
     if (n == 1) {
         p->buf[0] = e->byte_id[s[0]];
@@ -1850,7 +1864,9 @@ static Py_ssize_t piece_ids(const Encoder *e, Pieces *p, const unsigned char *s,
         m = enc_bpe(e, s, n, p->buf, p->rank);
         if (m == 1) return 1;
     }
-    const Slot *whole = n == 2 ? NULL : strmap_get(&e->ranks, s, (size_t)n);
+    const size_t bit = token_bit(h);
+    const Slot *whole = n == 2 || !(e->token_bits[bit >> 6] >> (bit & 63) & 1) ? NULL
+                        : strmap_find(&e->ranks, s, (size_t)n, h);
     if (whole) {
         p->buf[0] = (int32_t)whole->value;
         return 1;
@@ -1889,20 +1905,20 @@ static void pieces_flush(Pieces *p, int64_t *freq) {
 
 /* The tokens of one piece s[0:len] (>= 1), its split characters added to *split and, with freq,
  * its occurrence kept; -1 when out of memory. */
-static Py_ssize_t tally_piece(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t len, int64_t *freq,
-                              int64_t *split) {
+static Py_ssize_t tally_piece(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t len, uint64_t h,
+                              int64_t *freq, int64_t *split) {
     if (len > PIECE_CACHED) {
-        Py_ssize_t m = piece_ids(e, p, s, len);
+        Py_ssize_t m = piece_ids(e, p, s, len, h);
         if (m < 0) return -1;
         *split += piece_splits(e, s, p->buf, m);
         for (Py_ssize_t j = 0; freq && j < m; j++) freq[p->buf[j]]++;
         return m;
     }
-    Slot *sl = strmap_upsert(&p->map, s, (size_t)len, hash_bytes(s, (size_t)len));
+    Slot *sl = strmap_upsert(&p->map, s, (size_t)len, h);
     if (!sl) return -1;
     size_t x = (size_t)(sl - p->map.entries);
     if (sl->value == 0) { /* new: encoded once (a valid entry holds at least one id) */
-        Py_ssize_t m = piece_ids(e, p, s, len);
+        Py_ssize_t m = piece_ids(e, p, s, len, h);
         if (m < 0 || grow((void **)&p->ids, &p->ids_cap, p->ids_len + (size_t)m, sizeof(int32_t)) < 0 ||
             grow((void **)&p->pending, &p->pending_cap, x + 1, sizeof(int64_t)) < 0) {
             return -1;
@@ -1933,11 +1949,22 @@ static int pieces_bound(Pieces *p, int64_t *freq) {
 /* One text's tokens into *tokens; -1 when out of memory. */
 static int tally_text(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t n, int64_t *freq,
                       int64_t *tokens, int64_t *split) {
-    for (Py_ssize_t i = 0, end; i < n; i = end) {
-        end = piece_end(&e->pat, s, i, n);
-        Py_ssize_t m = tally_piece(e, p, s + i, end - i, freq, split);
+    /* A piece ahead: its slot in the cache is fetched while this one is counted (most of a
+     * known piece's time was that slot's cache miss). */
+    Py_ssize_t end = n ? piece_end(&e->pat, s, 0, n) : 0;
+    uint64_t h = hash_bytes(s, (size_t)end);
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next_end = end < n ? piece_end(&e->pat, s, end, n) : n;
+        uint64_t next_h = hash_bytes(s + end, (size_t)(next_end - end));
+#if defined(__GNUC__)
+        __builtin_prefetch(&p->map.slots[next_h & (p->map.cap - 1)]);
+#endif
+        Py_ssize_t m = tally_piece(e, p, s + i, end - i, h, freq, split);
         if (m < 0 || pieces_bound(p, freq) < 0) return -1;
         *tokens += m;
+        i = end;
+        end = next_end;
+        h = next_h;
     }
     return 0;
 }
@@ -1989,7 +2016,7 @@ static PyObject *native_tally_words(PyObject *self, PyObject *args) {
             if (aligned) out[word] = 0;
         }
         aligned = aligned && word >= 0 && !memchr(s + i + 1, ' ', (size_t)(end - i - 1));
-        Py_ssize_t m = aligned ? tally_piece(e, p, s + i, end - i, NULL, &split) : 0;
+        Py_ssize_t m = aligned ? tally_piece(e, p, s + i, end - i, hash_bytes(s + i, (size_t)(end - i)), NULL, &split) : 0;
         failed = m < 0 || pieces_bound(p, NULL) < 0;
         if (aligned && !failed) out[word] += m;
     }
@@ -2023,7 +2050,7 @@ static PyObject *native_tally_ids(PyObject *self, PyObject *args) {
     size_t len = 0, cap = 0;
     for (Py_ssize_t i = 0, end; i < n; i = end) {
         end = piece_end(&e->pat, s, i, n);
-        Py_ssize_t m = piece_ids(e, p, s + i, end - i);
+        Py_ssize_t m = piece_ids(e, p, s + i, end - i, hash_bytes(s + i, (size_t)(end - i)));
         if (m < 0 || grow((void **)&ids, &cap, len + (size_t)m, sizeof(int32_t)) < 0) {
             PyErr_NoMemory();
             goto done;
