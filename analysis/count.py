@@ -37,7 +37,9 @@ try:  # built by setup.py wherever a C compiler is
 except ImportError:  # the words are counted in Python, with the same numbers
     _native = None
 
-BATCH = 256  # documents tokenized at a time: memory stays bounded however large a block
+# Documents tokenized at a time: a tokenizer's ids stay a few megabytes however large the block
+# (whose normalized text is held while each tokenizer counts it in turn).
+BATCH = 256
 # Per block, the first documents up to this many characters (the last one cut there) are also
 # tokenized in NFD, against NFC: the normalization-robustness ratio, at a few percent of an 8 MB
 # block's counting.
@@ -108,6 +110,7 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     spaced = None  # decided by the script of the block's first documents, not by its file name
     doc_words: list[np.ndarray] = []  # each document's words and characters: what costs are per
     doc_chars: list[np.ndarray] = []
+    batches: list[list[str]] = []  # the block, normalized: read once, counted by each tokenizer
     docs = selected(block)
     while True:
         if stopping():
@@ -137,46 +140,52 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
         stats["n_words"] += int(n_words.sum())
         doc_words.append(n_words)
         doc_chars.append(n_chars)
-        # The batch's UTF-8, once for every tokenizer that gives ids to split characters with.
-        utf8 = _Utf8("".join(batch)) if any(a.tally is None for a in adapters if a.name in split_count) else None
-        for a in adapters:
-            if a.tally is not None:  # counts, frequencies and split characters straight from C
-                counts, split = a.tally(batch, freq[a.name])
-                lengths[a.name].append(counts)
-                if split_count.get(a.name) is not None:
-                    split_count[a.name] += split
-                continue
-            flat, counts = _flat_cut(a, batch, lang)
-            lengths[a.name].append(counts.astype(np.int64))
-            if a.name in split_count:
-                split_count[a.name] = _split_chars(flat, a.token_lengths, utf8, split_count[a.name])
-            if flat.size:
-                f = freq[a.name]
-                if flat.max() >= len(f):  # a vocabulary larger than declared
-                    f = freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
-                f += np.bincount(flat, minlength=len(f))
-    continued = {}
+        batches.append(batch)
     unique, counts = words.distinct() if words is not None else ([], np.zeros(0, dtype=np.int64))
-    for a in adapters:
-        if unique:
-            n = a.word_counts(unique)
-            continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
-        else:
-            continued[a.name] = (0, 0)
-    per_doc = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in lengths.items()}
-    # The sample in NFD, counted by each tokenizer; in NFC its whole documents were counted just
-    # above when NFC is the study's form (the default), so only the rest is counted again. Those
-    # whole documents that NFD leaves as they are (no character decomposes: 47% of NTREX-128's
-    # sample) are the same text, so their NFD count is that count too.
+    # The sample in NFD, counted by each tokenizer; in NFC its whole documents are counted with
+    # the block when NFC is the study's form (the default), so only the rest is counted again.
+    # Those whole documents that NFD leaves as they are (no character decomposes: 47% of
+    # NTREX-128's sample) are the same text, so their NFD count is that count too.
     nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
     reused = nfd_whole if form == "NFC" else 0
     nfc_rest = [normalize(d, "NFC") for d in nfd_docs[reused:]]
     same = np.array([j < reused and nfd_sample[j] == nfd_docs[j] for j in range(len(nfd_docs))], dtype=bool)
     nfd_changed = [d for d, unchanged in zip(nfd_sample, same) if not unchanged]
-    nfd = {a.name: (int(per_doc[a.name][:reused][same[:reused]].sum())
-                    + (int(a.counts(nfd_changed).sum()) if nfd_changed else 0),
-                    int(per_doc[a.name][:reused].sum()) + (int(a.counts(nfc_rest).sum()) if nfc_rest else 0))
-           for a in adapters}
+    # Each batch's UTF-8, made once for the tokenizers that give ids to split characters with.
+    utf8: list[_Utf8 | None] = [None] * len(batches)
+    continued, nfd, per_doc = {}, {}, {}
+    # One tokenizer at a time through the whole block, its words and its NFD sample: its tables
+    # stay in the core's caches (taken a batch at a time in turn, three byte-level tables evicted
+    # each other, and the tallies took 1.5x as long as each alone).
+    for a in adapters:
+        for k, batch in enumerate(batches):
+            if stopping():
+                raise KeyboardInterrupt
+            if a.tally is not None:  # counts, frequencies and split characters straight from C
+                counts_k, split = a.tally(batch, freq[a.name])
+                lengths[a.name].append(counts_k)
+                if split_count.get(a.name) is not None:
+                    split_count[a.name] += split
+                continue
+            flat, counts_k = _flat_cut(a, batch, lang)
+            lengths[a.name].append(counts_k.astype(np.int64))
+            if a.name in split_count:
+                if utf8[k] is None:
+                    utf8[k] = _Utf8("".join(batch))
+                split_count[a.name] = _split_chars(flat, a.token_lengths, utf8[k], split_count[a.name])
+            if flat.size:
+                f = freq[a.name]
+                if flat.max() >= len(f):  # a vocabulary larger than declared
+                    f = freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
+                f += np.bincount(flat, minlength=len(f))
+        if unique:
+            n = a.word_counts(unique)
+            continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
+        else:
+            continued[a.name] = (0, 0)
+        mine = per_doc[a.name] = np.concatenate(lengths[a.name]) if lengths[a.name] else np.zeros(0, dtype=np.int64)
+        nfd[a.name] = (int(mine[:reused][same[:reused]].sum()) + (int(a.counts(nfd_changed).sum()) if nfd_changed else 0),
+                       int(mine[:reused].sum()) + (int(a.counts(nfc_rest).sum()) if nfc_rest else 0))
     return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
             "split": split_count, "nfd": nfd, "lengths": per_doc,
             "units": {unit: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)

@@ -1946,19 +1946,30 @@ static int pieces_bound(Pieces *p, int64_t *freq) {
     return strmap_init(&p->map, 1 << 12);
 }
 
+/* The end of the piece at s[from] (< n) into *end, and its hash, its slot in the piece cache
+ * fetched meanwhile: the loops below look one piece ahead, so that slot's cache miss (most of
+ * a known piece's time) overlaps the piece before it. At from == n: n, and 0. */
+static inline uint64_t piece_ahead(const Encoder *e, const Pieces *p, const unsigned char *s, Py_ssize_t from,
+                                   Py_ssize_t n, Py_ssize_t *end) {
+    if (from >= n) {
+        *end = n;
+        return 0;
+    }
+    *end = piece_end(&e->pat, s, from, n);
+    uint64_t h = hash_bytes(s + from, (size_t)(*end - from));
+#if defined(__GNUC__)
+    __builtin_prefetch(&p->map.slots[h & (p->map.cap - 1)]);
+#endif
+    return h;
+}
+
 /* One text's tokens into *tokens; -1 when out of memory. */
 static int tally_text(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t n, int64_t *freq,
                       int64_t *tokens, int64_t *split) {
-    /* A piece ahead: its slot in the cache is fetched while this one is counted (most of a
-     * known piece's time was that slot's cache miss). */
-    Py_ssize_t end = n ? piece_end(&e->pat, s, 0, n) : 0;
-    uint64_t h = hash_bytes(s, (size_t)end);
+    Py_ssize_t end, next_end;
+    uint64_t h = piece_ahead(e, p, s, 0, n, &end);
     for (Py_ssize_t i = 0; i < n;) {
-        Py_ssize_t next_end = end < n ? piece_end(&e->pat, s, end, n) : n;
-        uint64_t next_h = hash_bytes(s + end, (size_t)(next_end - end));
-#if defined(__GNUC__)
-        __builtin_prefetch(&p->map.slots[next_h & (p->map.cap - 1)]);
-#endif
+        uint64_t next_h = piece_ahead(e, p, s, end, n, &next_end);
         Py_ssize_t m = tally_piece(e, p, s + i, end - i, h, freq, split);
         if (m < 0 || pieces_bound(p, freq) < 0) return -1;
         *tokens += m;
@@ -2009,16 +2020,19 @@ static PyObject *native_tally_words(PyObject *self, PyObject *args) {
     int failed = 0, aligned = 1;
     p->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0, end; i < n && aligned && !failed; i = end) {
-        end = piece_end(&e->pat, s, i, n);
+    Py_ssize_t end, next_end;
+    uint64_t h = piece_ahead(e, p, s, 0, n, &end);
+    for (Py_ssize_t i = 0; i < n && aligned && !failed; i = end, end = next_end) {
+        uint64_t next_h = piece_ahead(e, p, s, end, n, &next_end);
         if (s[i] == ' ') {
             aligned = ++word < n_words;
             if (aligned) out[word] = 0;
         }
         aligned = aligned && word >= 0 && !memchr(s + i + 1, ' ', (size_t)(end - i - 1));
-        Py_ssize_t m = aligned ? tally_piece(e, p, s + i, end - i, hash_bytes(s + i, (size_t)(end - i)), NULL, &split) : 0;
+        Py_ssize_t m = aligned ? tally_piece(e, p, s + i, end - i, h, NULL, &split) : 0;
         failed = m < 0 || pieces_bound(p, NULL) < 0;
         if (aligned && !failed) out[word] += m;
+        h = next_h;
     }
     Py_END_ALLOW_THREADS
     p->busy = 0;
