@@ -44,6 +44,8 @@ BATCH = 256
 # tokenized in NFD, against NFC: the normalization-robustness ratio, at a few percent of an 8 MB
 # block's counting.
 NFD_SAMPLE_CHARS = 64_000
+# Blocks are counted in groups of about a worker's share of the bytes divided by this (count_blocks).
+GROUPS_PER_WORKER = 8
 # Corpora at least this large are counted in worker processes (each builds its own tokenizers, ~2 s);
 # smaller ones in threads of this process, where that start-up would cost more than it saves.
 PROCESS_BYTES = 64 << 20
@@ -97,99 +99,130 @@ def count_block(block: Block, adapters: list[Adapter], form: str | None) -> dict
     """Everything the study needs from one block, in a form that adds up across blocks: text
     statistics, each tokenizer's tokens per document and token frequencies, and its continued
     words (numerator and denominator), plus the first characters for the script guess."""
-    lang = block.group
-    stats = {"n_docs": 0, "n_bytes": 0, "n_chars": 0, "n_words": 0}
-    lengths = {a.name: [] for a in adapters}
-    freq = {a.name: np.zeros(max(a.vocab_size, 1), dtype=np.int64) for a in adapters}
-    words = None  # _Words, once the block's script says whether its distinct words are kept
-    sample: list[str] = []
-    sampled = 0
-    split_count = {a.name: 0 for a in adapters if a.token_lengths is not None}
-    nfd_docs: list[str] = []
-    nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
-    spaced = None  # decided by the script of the block's first documents, not by its file name
-    doc_words: list[np.ndarray] = []  # each document's words and characters: what costs are per
-    doc_chars: list[np.ndarray] = []
-    batches: list[list[str]] = []  # the block, normalized: read once, counted by each tokenizer
-    docs = selected(block)
-    while True:
-        if stopping():
-            raise KeyboardInterrupt
-        batch = normalized(list(islice(docs, BATCH)), form)
-        if not batch:
-            break
-        if spaced is None:
-            spaced = not lang.startswith("code") and not without_spaces(
-                lang, dominant_script(_head(batch, 4000)))
-            words = _Words(keep=spaced)
-        for doc in batch:
-            if nfd_chars >= NFD_SAMPLE_CHARS and sampled >= 1000:
-                break
-            if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
-                nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])
-                nfd_chars += len(nfd_docs[-1])
-                nfd_whole += len(nfd_docs[-1]) == len(doc)
-            if sampled < 1000:
-                sample.append(doc[:1000])
-                sampled += len(sample[-1])
-        n_words, n_bytes = words.add(batch)
-        n_chars = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
-        stats["n_docs"] += len(batch)
-        stats["n_bytes"] += n_bytes
-        stats["n_chars"] += int(n_chars.sum())
-        stats["n_words"] += int(n_words.sum())
-        doc_words.append(n_words)
-        doc_chars.append(n_chars)
-        batches.append(batch)
-    unique, counts = words.distinct() if words is not None else ([], np.zeros(0, dtype=np.int64))
-    # The sample in NFD, counted by each tokenizer; in NFC its whole documents are counted with
-    # the block when NFC is the study's form (the default), so only the rest is counted again.
-    # Those whole documents that NFD leaves as they are (no character decomposes: 47% of
-    # NTREX-128's sample) are the same text, so their NFD count is that count too.
-    nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
-    reused = nfd_whole if form == "NFC" else 0
-    nfc_rest = [normalize(d, "NFC") for d in nfd_docs[reused:]]
-    same = np.array([j < reused and nfd_sample[j] == nfd_docs[j] for j in range(len(nfd_docs))], dtype=bool)
-    nfd_changed = [d for d, unchanged in zip(nfd_sample, same) if not unchanged]
-    # Each batch's UTF-8, made once for the tokenizers that give ids to split characters with.
-    utf8: list[_Utf8 | None] = [None] * len(batches)
-    continued, nfd, per_doc = {}, {}, {}
-    # One tokenizer at a time through the whole block, its words and its NFD sample: its tables
-    # stay in the core's caches (taken a batch at a time in turn, three byte-level tables evicted
-    # each other, and the tallies took 1.5x as long as each alone).
+    return count_blocks([block], adapters, form)[0]
+
+
+def count_blocks(blocks: list[Block], adapters: list[Adapter], form: str | None) -> list[dict]:
+    """``count_block`` of each block, the blocks read first and then counted by one tokenizer
+    after another: a tokenizer's tables stay in the core's caches through all of them (taken a
+    small block at a time in turn, the byte-level tables and XLM-R's trie evicted each other, and
+    each tokenizer took 1.3-1.4x as long as alone)."""
+    read = [_Read(block, form) for block in blocks]
     for a in adapters:
-        for k, batch in enumerate(batches):
+        for r in read:
+            r.count(a)
+    return [r.result() for r in read]
+
+
+class _Read:
+    """A block read and normalized, with what does not depend on a tokenizer: statistics,
+    words, the samples; ``count(adapter)`` adds a tokenizer's counts, ``result()`` gives
+    ``count_block``'s dict."""
+
+    def __init__(self, block: Block, form: str | None):
+        lang = self.lang = block.group
+        self.form = form
+        stats = self.stats = {"n_docs": 0, "n_bytes": 0, "n_chars": 0, "n_words": 0}
+        words = None  # _Words, once the block's script says whether its distinct words are kept
+        sample: list[str] = []
+        self.sample = sample
+        sampled = 0
+        nfd_docs: list[str] = []
+        nfd_chars, nfd_whole = 0, 0  # characters sampled, and how many documents whole
+        spaced = None  # decided by the script of the block's first documents, not by its file name
+        doc_words: list[np.ndarray] = []  # each document's words and characters: what costs are per
+        doc_chars: list[np.ndarray] = []
+        batches: list[list[str]] = []  # the block, normalized: each tokenizer counts it
+        self.batches = batches
+        docs = selected(block)
+        while True:
+            if stopping():
+                raise KeyboardInterrupt
+            batch = normalized(list(islice(docs, BATCH)), form)
+            if not batch:
+                break
+            if spaced is None:
+                spaced = not lang.startswith("code") and not without_spaces(
+                    lang, dominant_script(_head(batch, 4000)))
+                words = _Words(keep=spaced)
+            for doc in batch:
+                if nfd_chars >= NFD_SAMPLE_CHARS and sampled >= 1000:
+                    break
+                if nfd_chars < NFD_SAMPLE_CHARS:  # cut to the budget: a huge document costs no more
+                    nfd_docs.append(doc[:NFD_SAMPLE_CHARS - nfd_chars])
+                    nfd_chars += len(nfd_docs[-1])
+                    nfd_whole += len(nfd_docs[-1]) == len(doc)
+                if sampled < 1000:
+                    sample.append(doc[:1000])
+                    sampled += len(sample[-1])
+            n_words, n_bytes = words.add(batch)
+            n_chars = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+            stats["n_docs"] += len(batch)
+            stats["n_bytes"] += n_bytes
+            stats["n_chars"] += int(n_chars.sum())
+            stats["n_words"] += int(n_words.sum())
+            doc_words.append(n_words)
+            doc_chars.append(n_chars)
+            batches.append(batch)
+        self.units = {unit: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
+                      for unit, v in (("words", doc_words), ("chars", doc_chars))}
+        self.unique, self.counts = words.distinct() if words is not None else ([], np.zeros(0, dtype=np.int64))
+        # The sample in NFD, counted by each tokenizer; in NFC its whole documents are counted
+        # with the block when NFC is the study's form (the default), so only the rest is counted
+        # again. Those whole documents that NFD leaves as they are (no character decomposes: 47%
+        # of NTREX-128's sample) are the same text, so their NFD count is that count too.
+        nfd_sample = [normalize(d, "NFD") for d in nfd_docs]
+        self.reused = nfd_whole if form == "NFC" else 0
+        self.nfc_rest = [normalize(d, "NFC") for d in nfd_docs[self.reused:]]
+        self.same = np.array([j < self.reused and nfd_sample[j] == nfd_docs[j] for j in range(len(nfd_docs))],
+                             dtype=bool)
+        self.nfd_changed = [d for d, unchanged in zip(nfd_sample, self.same) if not unchanged]
+        # Each batch's UTF-8, made once for the tokenizers that give ids to split characters with.
+        self.utf8: list[_Utf8 | None] = [None] * len(batches)
+        self.freq, self.continued, self.split, self.nfd, self.lengths = {}, {}, {}, {}, {}
+
+    def count(self, a: Adapter) -> None:
+        """A tokenizer's counts of the block: tokens per document, token frequencies, split
+        characters, continued words and the NFD sample."""
+        f = self.freq[a.name] = np.zeros(max(a.vocab_size, 1), dtype=np.int64)
+        split = 0 if a.token_lengths is not None else None
+        lengths = []
+        for k, batch in enumerate(self.batches):
             if stopping():
                 raise KeyboardInterrupt
             if a.tally is not None:  # counts, frequencies and split characters straight from C
-                counts_k, split = a.tally(batch, freq[a.name])
-                lengths[a.name].append(counts_k)
-                if split_count.get(a.name) is not None:
-                    split_count[a.name] += split
+                counts, inside = a.tally(batch, f)
+                lengths.append(counts)
+                if split is not None:
+                    split += inside
                 continue
-            flat, counts_k = _flat_cut(a, batch, lang)
-            lengths[a.name].append(counts_k.astype(np.int64))
-            if a.name in split_count:
-                if utf8[k] is None:
-                    utf8[k] = _Utf8("".join(batch))
-                split_count[a.name] = _split_chars(flat, a.token_lengths, utf8[k], split_count[a.name])
+            flat, counts = _flat_cut(a, batch, self.lang)
+            lengths.append(counts.astype(np.int64))
+            if a.token_lengths is not None:
+                if self.utf8[k] is None:
+                    self.utf8[k] = _Utf8("".join(batch))
+                split = _split_chars(flat, a.token_lengths, self.utf8[k], split)
             if flat.size:
-                f = freq[a.name]
                 if flat.max() >= len(f):  # a vocabulary larger than declared
-                    f = freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
+                    f = self.freq[a.name] = np.pad(f, (0, int(flat.max()) + 1 - len(f)))
                 f += np.bincount(flat, minlength=len(f))
-        if unique:
-            n = a.word_counts(unique)
-            continued[a.name] = (int(counts[n >= 2].sum()), int(counts.sum()))
+        if a.token_lengths is not None:
+            self.split[a.name] = split
+        if self.unique:
+            n = a.word_counts(self.unique)
+            self.continued[a.name] = (int(self.counts[n >= 2].sum()), int(self.counts.sum()))
         else:
-            continued[a.name] = (0, 0)
-        mine = per_doc[a.name] = np.concatenate(lengths[a.name]) if lengths[a.name] else np.zeros(0, dtype=np.int64)
-        nfd[a.name] = (int(mine[:reused][same[:reused]].sum()) + (int(a.counts(nfd_changed).sum()) if nfd_changed else 0),
-                       int(mine[:reused].sum()) + (int(a.counts(nfc_rest).sum()) if nfc_rest else 0))
-    return {"stats": stats, "sample": sample, "freq": freq, "continued": continued,
-            "split": split_count, "nfd": nfd, "lengths": per_doc,
-            "units": {unit: np.concatenate(v) if v else np.zeros(0, dtype=np.int64)
-                      for unit, v in (("words", doc_words), ("chars", doc_chars))}}
+            self.continued[a.name] = (0, 0)
+        mine = self.lengths[a.name] = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        r, same = self.reused, self.same[:self.reused]
+        self.nfd[a.name] = (
+            int(mine[:r][same].sum()) + (int(a.counts(self.nfd_changed).sum()) if self.nfd_changed else 0),
+            int(mine[:r].sum()) + (int(a.counts(self.nfc_rest).sum()) if self.nfc_rest else 0))
+
+    def result(self) -> dict:
+        self.utf8 = None
+        return {"stats": self.stats, "sample": self.sample, "freq": self.freq, "continued": self.continued,
+                "split": self.split, "nfd": self.nfd, "lengths": self.lengths, "units": self.units}
 
 
 def _head(docs: list[str], n: int) -> str:
@@ -348,7 +381,40 @@ class StudyCounter:
 
     def __call__(self):
         adapters = self.adapters if self.adapters is not None else load_adapters(self.specs)
-        return partial(count_block, adapters=adapters, form=self.form)
+        return partial(count_group, adapters=adapters, form=self.form)
+
+
+@dataclass
+class BlockGroup:
+    """Consecutive blocks counted as one task (``count_blocks``); ``index`` numbers the groups."""
+
+    index: int
+    blocks: list[Block]
+
+
+def count_group(group: BlockGroup, adapters: list[Adapter], form: str | None) -> list[tuple[int, dict]]:
+    """(block index, ``count_block``'s dict) for each block of the group."""
+    return list(zip([b.index for b in group.blocks], count_blocks(group.blocks, adapters, form)))
+
+
+def group_blocks(blocks: list[Block], sizes: list[int], workers: int) -> list[BlockGroup]:
+    """Consecutive blocks in groups of about 1 / ``GROUPS_PER_WORKER`` of a worker's share of the
+    bytes (at most BLOCK_BYTES, at least one block): a small corpus's blocks (NTREX-128's
+    languages, 400 kB each) are counted several at a time, each tokenizer through all of them; a
+    large corpus's blocks stay one a group."""
+    target = min(BLOCK_BYTES, sum(sizes) // max(1, GROUPS_PER_WORKER * workers))
+    groups: list[BlockGroup] = []
+    current: list[Block] = []
+    size = 0
+    for b, n in zip(blocks, sizes):
+        if current and size + n > target:
+            groups.append(BlockGroup(len(groups), current))
+            current, size = [], 0
+        current.append(b)
+        size += n
+    if current:
+        groups.append(BlockGroup(len(groups), current))
+    return groups
 
 
 class CensusCounter:
@@ -432,7 +498,8 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
     blocks, population = plan_blocks(corpus, normalization, sample=sample, seed=seed, max_docs=max_docs,
                          max_bytes=max_bytes, backend=backend, jobs=jobs, address=address,
                          block_bytes=block_bytes)
-    total = sum(b.stop - b.start if b.kind != "docs" else sum(map(len, b.docs or [])) for b in blocks)
+    sizes = [b.stop - b.start if b.kind != "docs" else sum(map(len, b.docs or [])) for b in blocks]
+    total = sum(sizes)
     if backend == "ray":
         pool = "ray"
     elif pool is None:
@@ -488,35 +555,37 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
         by_lang[lang] = rows
         m["freq"] = None  # the dense counts: what remains is in used_tokens
 
-    for i, part in run(factory, blocks, backend=backend, jobs=jobs, address=address, progress=progress,
-                       desc="blocks", threads=pool == "thread"):
-        lang = group[i]
-        m = merged.setdefault(lang, {"stats": Counter(), "freq": {}, "continued": {n: [0, 0] for n in names},
-                                     "split": {}, "nfd": {n: [0, 0] for n in names}})
-        for n, v in part["split"].items():
-            m["split"][n] = None if v is None or m["split"].get(n, 0) is None else m["split"].get(n, 0) + v
-        for n, (d, c) in part["nfd"].items():
-            m["nfd"][n][0] += d
-            m["nfd"][n][1] += c
-        m["stats"].update(part["stats"])
-        samples.setdefault(lang, {})[i] = part["sample"]
-        for n in names:
-            f, g = m["freq"].get(n), part["freq"][n]
-            if f is None:
-                m["freq"][n] = g
-            else:
-                if len(g) > len(f):
-                    f, g = g, f
-                f[:len(g)] += g
-                m["freq"][n] = f
-            m["continued"][n][0] += part["continued"][n][0]
-            m["continued"][n][1] += part["continued"][n][1]
-            lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
-        for unit, v in part["units"].items():
-            units.setdefault((unit, lang), {})[i] = v
-        waiting[lang] -= 1
-        if not waiting[lang]:
-            finish(lang)
+    groups = group_blocks(blocks, sizes, jobs or os.cpu_count() or 1)
+    for _, parts in run(factory, groups, backend=backend, jobs=jobs, address=address, progress=progress,
+                        desc="blocks", threads=pool == "thread"):
+        for i, part in parts:
+            lang = group[i]
+            m = merged.setdefault(lang, {"stats": Counter(), "freq": {}, "continued": {n: [0, 0] for n in names},
+                                         "split": {}, "nfd": {n: [0, 0] for n in names}})
+            for n, v in part["split"].items():
+                m["split"][n] = None if v is None or m["split"].get(n, 0) is None else m["split"].get(n, 0) + v
+            for n, (d, c) in part["nfd"].items():
+                m["nfd"][n][0] += d
+                m["nfd"][n][1] += c
+            m["stats"].update(part["stats"])
+            samples.setdefault(lang, {})[i] = part["sample"]
+            for n in names:
+                f, g = m["freq"].get(n), part["freq"][n]
+                if f is None:
+                    m["freq"][n] = g
+                else:
+                    if len(g) > len(f):
+                        f, g = g, f
+                    f[:len(g)] += g
+                    m["freq"][n] = f
+                m["continued"][n][0] += part["continued"][n][0]
+                m["continued"][n][1] += part["continued"][n][1]
+                lengths.setdefault((n, lang), {})[i] = part["lengths"][n]
+            for unit, v in part["units"].items():
+                units.setdefault((unit, lang), {})[i] = v
+            waiting[lang] -= 1
+            if not waiting[lang]:
+                finish(lang)
     for lang in corpus.langs:
         if lang not in by_lang:
             raise ValueError(f"language {lang!r} of corpus {corpus.name!r} has no documents")
@@ -527,7 +596,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
     doc_tokens = {(a.name, lang): doc_tokens[a.name, lang] for lang in corpus.langs for a in adapters}
     used_tokens = {(a.name, lang): used_tokens[a.name, lang] for lang in corpus.langs for a in adapters}
     how = {"backend": backend, "pool": pool, "jobs": jobs or (os.cpu_count() or 1),
-           "blocks": len(blocks), "block_bytes": block_bytes,
+           "blocks": len(blocks), "groups": len(groups), "block_bytes": block_bytes,
            "sample": None if sample is None else {"documents": sample, "seed": seed,
                                                   "method": "uniform without replacement"}}
     if address:
