@@ -2122,6 +2122,52 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------- normalization, quickly */
+
+/* stable(texts, table) -> bool
+ *     UAX #15's quick check of every text (a list of str) against `table` (65,536 bytes,
+ *     qtok.unicode.stable_table: each BMP character's combining class + 1 where its quick check
+ *     is Yes, 0 where it is No or Maybe): True when every character is ASCII or Yes and each
+ *     text's marks are in canonical order, so the texts are in the table's form; False says
+ *     nothing (ask unicodedata). One byte read per character, where unicodedata.is_normalized
+ *     reads a record through two tables. */
+static PyObject *native_stable(PyObject *self, PyObject *args) {
+    PyObject *texts;
+    Py_buffer table;
+    if (!PyArg_ParseTuple(args, "O!y*", &PyList_Type, &texts, &table)) return NULL;
+    if (table.len != 0x10000) {
+        PyBuffer_Release(&table);
+        PyErr_SetString(PyExc_ValueError, "stable(): the table has one byte per BMP character (65,536)");
+        return NULL;
+    }
+    const unsigned char *t = (const unsigned char *)table.buf;
+    int ok = 1;
+    for (Py_ssize_t k = 0; ok && k < PyList_GET_SIZE(texts); k++) {
+        PyObject *text = PyList_GET_ITEM(texts, k);
+        if (!PyUnicode_Check(text)) {
+            PyBuffer_Release(&table);
+            PyErr_Format(PyExc_TypeError, "stable(): texts must be str, got %.100s", Py_TYPE(text)->tp_name);
+            return NULL;
+        }
+        if (PyUnicode_IS_ASCII(text)) continue;
+        const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        const void *data = PyUnicode_DATA(text);
+        const int kind = PyUnicode_KIND(text);
+        if (kind != PyUnicode_1BYTE_KIND && kind != PyUnicode_2BYTE_KIND) {
+            ok = 0; /* characters past the BMP: unicodedata answers */
+            break;
+        }
+        unsigned last = 1; /* the class + 1 of the character before */
+        for (Py_ssize_t i = 0; ok && i < n; i++) {
+            const unsigned v = t[kind == PyUnicode_1BYTE_KIND ? ((const Py_UCS1 *)data)[i] : ((const Py_UCS2 *)data)[i]];
+            ok = v && (v == 1 || last <= v); /* Yes, and a mark after no mark of a higher class */
+            last = v;
+        }
+    }
+    PyBuffer_Release(&table);
+    return PyBool_FromLong(ok);
+}
+
 static PyMethodDef methods[] = {
     {"table", native_table, METH_NOARGS, "table() -> an empty table of piece counts"},
     {"count_into", native_count_into, METH_VARARGS,
@@ -2142,6 +2188,8 @@ static PyMethodDef methods[] = {
     {"tally_ids", native_tally_ids, METH_VARARGS, "tally_ids(encoder, cache, text) -> the text's ids (int32 bytes)"},
     {"tally_words", native_tally_words, METH_VARARGS,
      "tally_words(encoder, cache, line, counts) -> whether the line's words were counted"},
+    {"stable", native_stable, METH_VARARGS,
+     "stable(texts, table) -> whether each character is one no normalization of the table's form touches"},
     {NULL, NULL, 0, NULL},
 };
 

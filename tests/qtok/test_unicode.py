@@ -143,3 +143,48 @@ def test_the_mark_run_screen_lets_every_non_starter_through():
     leading = [chr(c) for c in range(0x110000) if unicodedata.combining(chr(c)) or (
         unicodedata.decomposition(chr(c)) and unicodedata.combining(unicodedata.normalize("NFKD", chr(c))[0]))]
     assert len(leading) > 900 and all(screen.match(c) for c in leading)
+
+
+# Texts of characters that compose with what precedes them (marks, Hangul jamo, Indic vowel
+# signs that are starters), their partners, the characters NFKC changes, and marks that compose
+# with nothing but must stay in canonical order (Thai, Hebrew, a virama).
+COMPOSING = st.text(st.sampled_from(
+    list("aeAE\u1100\u1161\u11a8\uac00\uac01\u0915\u093c\u0b47\u0b3e\u0bc6\u0bbe\u0dd9\u0dcf\u1025\u102e"
+         "\u0301\u0308\u0338=<\u00c5\u212b\ufb01\u2460\uff48\u00a0\u3000\u0958\u0344\u1b05\u1b35"
+         "\u0e01\u0e38\u0e48\u05d0\u0591\u05b0\u05b7\u094d")),
+    max_size=12)
+
+
+@given(text=COMPOSING, form=st.sampled_from(["NFC", "NFKC"]))
+def test_surely_normalized_is_never_wrong(text, form):
+    import unicodedata
+
+    from qtok.unicode import surely_normalized
+
+    if surely_normalized(form, [text, "plain"]):
+        assert unicodedata.is_normalized(form, text)
+
+
+def test_no_two_characters_that_compose_pass_the_stable_table():
+    """Every canonical decomposition into two characters (what NFC composes), Hangul's by rule
+    included: the pair is never taken for normalized by the table when it is not; and the table
+    answers for real text (the embedded corpus in NFC, all of it in the BMP but its emoji)."""
+    import unicodedata
+
+    from qtok.analysis.corpora import load_corpus
+    from qtok.unicode import stable_table, surely_normalized
+
+    pairs = [(chr(c), d.split()) for c, d in ((c, unicodedata.decomposition(chr(c))) for c in range(0x110000))
+             if d and d[0] != "<" and len(d.split()) == 2]
+    texts = ["".join(chr(int(x, 16)) for x in parts) for _, parts in pairs]
+    texts += ["\u1100\u1161", "\uac00\u11a8", "\u1112\u1161\u11ab"]
+    assert len(texts) > 900
+    for form in ("NFC", "NFKC"):
+        for t in texts:
+            assert unicodedata.is_normalized(form, t) or not surely_normalized(form, [t]), (form, t)
+        table = stable_table(form)
+        assert len(table) == 0x10000 and table[ord("a")] and not table[0x0301] and not table[0x1161]
+    corpus = load_corpus()
+    docs = [unicodedata.normalize("NFC", d) for lang in corpus.langs for d in corpus.docs(lang)]
+    bmp = [d for d in docs if max(map(ord, d), default=0) < 0x10000]
+    assert len(bmp) > 0.9 * len(docs) and surely_normalized("NFC", bmp)
