@@ -77,6 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Background:
+    """``fn(*args)`` in a daemon thread; ``result()`` waits for it and returns or raises."""
+
+    def __init__(self, fn, *args):
+        self.value, self.error = None, None
+        self.thread = Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.value = fn(*args)
+        except BaseException as e:  # raised again by result(), in the caller's thread
+            self.error = e
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def _import_plots() -> None:
     try:
         import matplotlib.pyplot  # noqa: F401
@@ -97,9 +118,12 @@ def _main(args, stack: ExitStack) -> int:
     try:
         make_dir(args.out, "--out ")  # before the study runs, not after
         status(f"loading the corpus ({args.corpus}) and the tokenizers ({args.tokenizers})")
+        names = [s.strip() for s in args.tokenizers.split(",") if s.strip()]
+        # The tokenizers load in a thread (their tables build without the GIL) while the corpus
+        # is read; a daemon, so that a corpus error exits at once.
+        loading = _Background(load_adapters, names)
         corpus = load_corpus(args.corpus, langs=langs, errors=args.errors,
                              text_field=args.text_field, split=args.split)
-        names = [s.strip() for s in args.tokenizers.split(",") if s.strip()]
         if len(corpus.langs) > MAX_BARS and args.jobs != 1 and (os.cpu_count() or 1) > 1:
             # A second process will draw the overlap figure (it grows with the square of the
             # languages) while this one draws the rest; it starts now, so its imports overlap
@@ -110,7 +134,7 @@ def _main(args, stack: ExitStack) -> int:
             raise ValueError("--metric cost needs --price (per million tokens, e.g. --price 0.30)")
         if args.metric == "context" and args.context is None:
             raise ValueError("--metric context needs --context (a window in tokens, e.g. --context 32768)")
-        adapters = load_adapters(names)
+        adapters = loading.result()
         # The figures' library (0.35 s of imports, under the GIL) loads while the corpus is
         # counted, mostly in C without the GIL: on two cores this costs no wall time. (Beside the
         # tokenizers' builds, now mostly Python reading tables, it delayed them by as much.)
