@@ -6,7 +6,10 @@ proves it against tiktoken).
 
 Why not the fast engine: fastokens takes 1-3 s to build a table (it derives merges and an
 automaton from the ranks), which is most of a study's time on NTREX-128; this table builds in
-~0.05 s and counts as fast, since each distinct piece is encoded once and then looked up.
+~0.05-0.15 s and counts as fast, since each distinct piece is encoded once and then looked up
+(the next piece's cache slot fetched while one is counted; a new piece's merges read the rank of
+two tokens joined from one slot of a table of every token's splits, and only a piece a filter of
+the tokens' hashes lets through is looked up whole).
 
 >>> import numpy as np, qtok
 >>> tok = qtok.get_tokenizer("qwen")
