@@ -399,6 +399,12 @@ def count_group(group: BlockGroup, adapters: list[Adapter], form: str | None) ->
     return list(zip([b.index for b in group.blocks], count_blocks(group.blocks, adapters, form)))
 
 
+def block_size(block: Block) -> int:
+    """A block's bytes in its file (a Parquet block: its row group's number), or its documents'
+    characters."""
+    return block.stop - block.start if block.kind != "docs" else sum(map(len, block.docs or []))
+
+
 def group_blocks(blocks: list[Block], sizes: list[int], workers: int) -> list[BlockGroup]:
     """Consecutive blocks in groups of about 1 / ``GROUPS_PER_WORKER`` of a worker's share of the
     bytes (at most BLOCK_BYTES, at least one block): a small corpus's blocks (NTREX-128's
@@ -500,7 +506,7 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
     blocks, population = plan_blocks(corpus, normalization, sample=sample, seed=seed, max_docs=max_docs,
                          max_bytes=max_bytes, backend=backend, jobs=jobs, address=address,
                          block_bytes=block_bytes)
-    sizes = [b.stop - b.start if b.kind != "docs" else sum(map(len, b.docs or [])) for b in blocks]
+    sizes = [block_size(b) for b in blocks]
     total = sum(sizes)
     if backend == "ray":
         pool = "ray"

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -56,23 +57,25 @@ def xlmr_on_one_thread():
 
 
 def outside_the_tokenizers(corpus, adapters, label: str) -> str:
-    """Every block counted serially under cProfile: the tokenizers' own calls (their encoding of
-    the documents, of each block's distinct words and of the NFD sample) against everything else
-    a block costs (normalization, words, the split rate, frequencies...). cProfile slows the
-    Python side more than the native calls, so the ratio is an upper bound."""
+    """Every block counted serially under cProfile, in the study's groups: the tokenizers' own
+    calls (their encoding of the documents, of each block's distinct words and of the NFD sample)
+    against everything else a block costs (normalization, words, the split rate,
+    frequencies...). cProfile slows the Python side more than the native calls, so the ratio is
+    an upper bound."""
     import cProfile
     import pstats
 
-    from qtok.analysis.count import count_block, plan_blocks
+    from qtok.analysis.count import block_size, count_group, group_blocks, plan_blocks
 
     blocks, _ = plan_blocks(corpus, "NFC", sample=None, seed=0, max_docs=None, max_bytes=None, backend="local",
                             jobs=None, address=None, block_bytes=8 << 20)
+    groups = group_blocks(blocks, [block_size(b) for b in blocks], os.cpu_count() or 1)
     profile = cProfile.Profile()
     with xlmr_on_one_thread():  # cProfile does not see other threads
         t0 = time.perf_counter()
         profile.enable()
-        for block in blocks:
-            count_block(block, adapters, "NFC")
+        for group in groups:
+            count_group(group, adapters, "NFC")
         profile.disable()
         total = time.perf_counter() - t0
     # Own time (tottime, no callee counted twice) of sentencepiece's Encode, of the engines'
