@@ -395,6 +395,12 @@ static void ascii_table(Model *m) {
     }
 }
 
+/* Whether Model.ascii answers for the byte at s (n > 0 bytes left): an ASCII byte no rule looks
+ * past, before an ASCII byte or the end. */
+static inline int ascii_answers(const Model *m, const unsigned char *s, size_t n) {
+    return s[0] < 0x80 && (n == 1 || s[1] < 0x80) && m->ascii[s[0]].fast;
+}
+
 enum { SIMPLE_CHAR = 1, OTHER_CHAR = 2 };
 
 /* Model.simple of the character s[0:len] (2 or 3 bytes, valid UTF-8), found now: the charsmap's
@@ -425,7 +431,7 @@ static size_t simple_run(const Model *m, const unsigned char *s, size_t n) {
     while (i < n) {
         const unsigned char c = s[i];
         if (c < 0x80) {
-            if (c == ' ' || !m->ascii[c].fast || m->ascii[c].out || (i + 1 < n && s[i + 1] >= 0x80)) break;
+            if (c == ' ' || !ascii_answers(m, s + i, n - i) || m->ascii[c].out) break;
             i++;
             continue;
         }
@@ -451,7 +457,7 @@ static size_t simple_run(const Model *m, const unsigned char *s, size_t n) {
 /* normalize_prefix, through Model.ascii where it answers. */
 static inline size_t normalize_next(const Model *m, const unsigned char *s, size_t n,
                                     const char **out, size_t *out_len) {
-    if (s[0] < 0x80 && (n == 1 || s[1] < 0x80) && m->ascii[s[0]].fast) {
+    if (ascii_answers(m, s, n)) {
         *out = m->ascii[s[0]].out ? m->ascii[s[0]].out : (const char *)s;
         *out_len = m->ascii[s[0]].len;
         return 1;

@@ -122,7 +122,6 @@ class _Read:
 
     def __init__(self, block: Block, form: str | None):
         lang = self.lang = block.group
-        self.form = form
         stats = self.stats = {"n_docs": 0, "n_bytes": 0, "n_chars": 0, "n_words": 0}
         words = None  # _Words, once the block's script says whether its distinct words are kept
         sample: list[str] = []

@@ -1611,6 +1611,11 @@ static void encoder_free(PyObject *capsule) {
 
 #define JOIN_FILTER_BITS 22
 
+/* The bit filters below (join_bits, token_bits): arrays of uint64_t words. */
+static inline void bit_set(uint64_t *bits, size_t i) { bits[i >> 6] |= 1ULL << (i & 63); }
+
+static inline int bit_has(const uint64_t *bits, size_t i) { return (int)(bits[i >> 6] >> (i & 63) & 1); }
+
 #define TOKEN_FILTER_BITS 22
 
 static inline size_t token_bit(uint64_t h) { return (size_t)(h >> (64 - TOKEN_FILTER_BITS)); }
@@ -1626,8 +1631,7 @@ static inline size_t join_bit(uint64_t key) {
 /* The id of tokens a and b joined, or -1 when their bytes joined are no token. */
 static inline int64_t join_of(const Encoder *e, uint32_t a, uint32_t b) {
     uint64_t key = (uint64_t)a << JOIN_BITS | b, v;
-    size_t bit = join_bit(key);
-    if (!(e->join_bits[bit >> 6] >> (bit & 63) & 1)) return -1;
+    if (!bit_has(e->join_bits, join_bit(key))) return -1;
     for (size_t j = join_slot(key, e->joins_mask); (v = e->joins[j]); j = (j + 1) & e->joins_mask)
         if (v >> JOIN_BITS == key) return (int64_t)(v & JOIN_MASK) - 1;
     return -1;
@@ -1659,10 +1663,10 @@ static int build_joins(Encoder *e) {
     }
     e->joins_mask = cap - 1;
     for (size_t x = 0; x < n; x++) {
-        size_t j = join_slot(found[x] >> JOIN_BITS, e->joins_mask), bit = join_bit(found[x] >> JOIN_BITS);
+        size_t j = join_slot(found[x] >> JOIN_BITS, e->joins_mask);
         while (e->joins[j]) j = (j + 1) & e->joins_mask;
         e->joins[j] = found[x];
-        e->join_bits[bit >> 6] |= 1ULL << (bit & 63);
+        bit_set(e->join_bits, join_bit(found[x] >> JOIN_BITS));
     }
     free(found);
     return 0;
@@ -1685,7 +1689,7 @@ static int encoder_build(Encoder *e, const Token *tokens, size_t count) {
         uint64_t h = hash_bytes(tokens[x].s, tokens[x].n);
         Slot *sl = strmap_upsert(&e->ranks, tokens[x].s, tokens[x].n, h);
         if (!sl) return -1;
-        e->token_bits[token_bit(h) >> 6] |= 1ULL << (token_bit(h) & 63);
+        bit_set(e->token_bits, token_bit(h));
         sl->value = tokens[x].rank;
         e->len[tokens[x].rank] = (uint32_t)tokens[x].n;
     }
@@ -1864,8 +1868,7 @@ static Py_ssize_t piece_ids(const Encoder *e, Pieces *p, const unsigned char *s,
         m = enc_bpe(e, s, n, p->buf, p->rank);
         if (m == 1) return 1;
     }
-    const size_t bit = token_bit(h);
-    const Slot *whole = n == 2 || !(e->token_bits[bit >> 6] >> (bit & 63) & 1) ? NULL
+    const Slot *whole = n == 2 || !bit_has(e->token_bits, token_bit(h)) ? NULL
                         : strmap_find(&e->ranks, s, (size_t)n, h);
     if (whole) {
         p->buf[0] = (int32_t)whole->value;
