@@ -9,7 +9,8 @@
    statistics, token frequencies, bootstrap).
 2b. qtok.tally against the engines that make the ids, in this process: each table built, and the
    documents counted with a fresh cache (token counts and frequencies), the counts checked equal
-   first: fastokens (qtok's fast engine) and tiktoken.
+   first: fastokens (qtok's fast engine) and tiktoken; and Qwen's table with cl100k_base's, which
+   it extends, in one pass (``Tally.joint``, as the study counts them) against the two tallies.
 3. XLM-R's C encoder against sentencepiece, one core each, the ids checked equal on every
    language first (the default corpus, and NTREX-128 with ``--ntrex``).
 4. With ``--ntrex``: the 128-language study with three tokenizers, and with each one alone.
@@ -84,7 +85,8 @@ def outside_the_tokenizers(corpus, adapters, label: str) -> str:
     native = sum(row[2] for (_, _, fn), row in pstats.Stats(profile).stats.items()
                  if fn == "Encode" or "EncodeAs" in fn or (fn.startswith("<method") and "encode_batch" in fn)
                  or fn in ("<built-in method qtok.analysis._unigram.encode>", "<built-in method qtok._native.tally>",
-                           "<built-in method qtok._native.tally_words>"))
+                           "<built-in method qtok._native.tally_words>", "<built-in method qtok._native.tally2>",
+                           "<built-in method qtok._native.tally2_words>"))
     return (f"{label}, every block counted serially: {total:.2f} s, of which the tokenizers' own calls "
             f"{native:.2f} s and the rest {total - native:.2f} s ({(total - native) / native:.2f}x the tokenizers)")
 
@@ -168,6 +170,28 @@ def tally_vs_engines(corpus, label: str) -> str:
                      f"{t_f:.2f} ({mb / t_f:.0f}) | tiktoken {t_kb:.2f} / {t_k:.2f} ({mb / t_k:.0f}) | "
                      f"build + count: {(t_fb + t_f) / (t_tb + t_t):.2f}x fastokens, "
                      f"{(t_kb + t_k) / (t_tb + t_t):.2f}x tiktoken")
+    # Qwen's table extends cl100k_base's: the study counts the two in one pass (each new piece
+    # merged once), against the two tallies one after the other, each from a fresh start.
+    specs = [named_spec(n) for n in ("qwen", "cl100k_base")]
+    qwen, cl100k = (Tally.of(spec) for spec in specs)
+    joint, t_jb = timed(lambda: qwen.joint(cl100k))  # the check that the tables nest
+    two = [Tally.of(spec) for spec in specs]  # fresh caches
+
+    def by_joint():
+        freqs = [np.zeros(spec.n_vocab, dtype=np.int64) for spec in specs]
+        counts, _, base_counts, _ = joint(docs, *freqs)
+        return [counts, base_counts], freqs
+
+    def by_two():
+        freqs = [np.zeros(spec.n_vocab, dtype=np.int64) for spec in specs]
+        return [tally(docs, f)[0] for tally, f in zip(two, freqs)], freqs
+
+    together, t_j = timed(by_joint)
+    apart, t_p = timed(by_two)
+    if not all(np.array_equal(a, b) for x, y in zip(together, apart) for a, b in zip(x, y)):
+        raise SystemExit(f"{label}: the joint tally and the two tallies count differently")
+    lines.append(f"  qwen + cl100k_base in one pass (qtok.tally.Joint): check {t_jb:.3f} s, count {t_j:.2f} s, "
+                 f"against {t_p:.2f} s for the two tallies ({t_p / t_j:.2f}x)")
     return "\n".join(lines)
 
 

@@ -172,3 +172,24 @@ def test_a_batch_is_normalized_as_its_documents_are():
 
     agree()
     assert normalized(["x\u0301"], None) == ["x\u0301"]  # no form: as given
+
+
+def test_a_table_and_the_one_it_extends_are_counted_together(multilingual):
+    # Qwen's table extends cl100k_base's: the two are counted in one pass (qtok.tally.Joint),
+    # with every count of each alone.
+    from qtok.analysis.count import count_block, joint_units
+    from qtok.analysis.tokenizers import get_adapter
+
+    qwen, cl100k, xlmr = (get_adapter(n) for n in ("qwen", "cl100k_base", "xlm-r"))
+    assert [[a.name for a in unit] for unit in joint_units([cl100k, xlmr, qwen])] == [["qwen", "cl100k_base"], ["xlm-r"]]
+    assert [[a.name for a in unit] for unit in joint_units([cl100k, xlmr])] == [["cl100k_base"], ["xlm-r"]]
+    docs = list(multilingual.values()) + ["in 2024, 12345 people", "cafe\u0301 ٣٤٥ naïve", "x" * 300]
+    (block,) = docs_blocks(docs, "xx")
+    together = count_block(block, [qwen, cl100k], "NFC")
+    for a in (qwen, cl100k):
+        alone = count_block(block, [a], "NFC")
+        for key in ("freq", "lengths"):
+            assert np.array_equal(together[key][a.name], alone[key][a.name])
+        for key in ("continued", "split", "nfd"):
+            assert together[key][a.name] == alone[key][a.name]
+        assert together["nfd"][a.name][0] > 0 and together["continued"][a.name][1] > 0
