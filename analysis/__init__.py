@@ -10,13 +10,29 @@ __all__ = ["Corpus", "CorpusError", "load_corpus", "add_metrics", "Study", "form
            "read_results", "run_study", "verify_results", "write_results", "Adapter", "TokenizerError",
            "get_adapter"]
 
-try:
-    from .corpora import Corpus, CorpusError, load_corpus
-    from .metrics import add_metrics
-    from .results import format_table, read_results, verify_results, write_results
-    from .study import Study, run_study
-    from .tokenizers import Adapter, TokenizerError, get_adapter
-except ImportError as _missing:  # numpy, matplotlib, tokenizers...: the [analysis] extra
-    from qtok.progress import names_needing
+# Where each public name lives: imported on first use (PEP 562), so that ``python -m
+# qtok.analysis`` configures numpy (__main__.py) before anything imports it.
+_WHERE = {"Corpus": "corpora", "CorpusError": "corpora", "load_corpus": "corpora", "add_metrics": "metrics",
+          "format_table": "results", "read_results": "results", "verify_results": "results",
+          "write_results": "results", "Study": "study", "run_study": "study", "Adapter": "tokenizers",
+          "TokenizerError": "tokenizers", "get_adapter": "tokenizers"}
 
-    __getattr__ = names_needing(__name__, __all__, _missing, "the study", "analysis")
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+    except ImportError as missing:  # numpy, matplotlib, tokenizers...: the [analysis] extra
+        from qtok.progress import names_needing
+
+        names_needing(__name__, __all__, missing, "the study", "analysis")(name)
+        raise
+    value = globals()[name] = getattr(module, name)
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,9 +1,16 @@
 """``python -m qtok.analysis``: the compression study (default: the embedded corpus). See --help."""
 
 import gc
+import os
 import sys
 
 from qtok.progress import missing_extra, reader_gone
+
+# numpy's OpenBLAS starts a thread per core that spins, waiting for work, for a while after
+# numpy is imported: ~0.12 s of a core in this process and again in each one it starts (the
+# figure worker), taken from the counting. The study multiplies no matrix worth a thread. Set
+# before numpy is imported (qtok.analysis imports it only on first use).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:
     from .cli import main

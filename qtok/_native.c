@@ -359,7 +359,9 @@ static void texts_free(Texts *t) {
     Py_XDECREF(t->seq);
 }
 
-static int texts_read(Texts *t, PyObject *texts, const Py_buffer *counts) {
+/* keep: each str keeps its UTF-8 (PyUnicode_AsUTF8AndSize), for those who read the same texts
+ * next: their copy (PyUnicode_AsUTF8String) is then a memcpy, not an encoding. */
+static int texts_read_as(Texts *t, PyObject *texts, const Py_buffer *counts, int keep) {
     if (!(t->seq = PySequence_Fast(texts, "texts must be a list of str"))) return -1;
     t->count = PySequence_Fast_GET_SIZE(t->seq);
     if (counts->len != t->count * (Py_ssize_t)sizeof(int64_t)) {
@@ -378,8 +380,9 @@ static int texts_read(Texts *t, PyObject *texts, const Py_buffer *counts) {
             PyErr_Format(PyExc_TypeError, "texts must be str, got %s", Py_TYPE(text)->tp_name);
             return -1;
         }
-        const char *s = utf8_of(text, &t->items[k].n, &t->tmps[k]);
+        const char *s = keep ? PyUnicode_AsUTF8AndSize(text, &t->items[k].n) : utf8_of(text, &t->items[k].n, &t->tmps[k]);
         if (!s) {
+            if (keep) return -1; /* its UnicodeEncodeError */
             if (!PyErr_Occurred()) Py_XDECREF(PyUnicode_AsUTF8String(text)); /* its UnicodeEncodeError */
             return -1;
         }
@@ -387,6 +390,8 @@ static int texts_read(Texts *t, PyObject *texts, const Py_buffer *counts) {
     }
     return 0;
 }
+
+static int texts_read(Texts *t, PyObject *texts, const Py_buffer *counts) { return texts_read_as(t, texts, counts, 0); }
 
 static int count_text(const Pattern *p, StrMap *m, const unsigned char *s, Py_ssize_t n) {
     Py_ssize_t i = 0;
@@ -509,7 +514,9 @@ static PyObject *native_words_into(PyObject *self, PyObject *args) {
     Texts in = {0};
     if (!PyArg_ParseTuple(args, "OOw*", &capsule, &texts, &counts)) return NULL;
     StrMap *m = capsule == Py_None ? NULL : table_of(capsule);
-    if ((capsule != Py_None && !m) || texts_read(&in, texts, &counts) < 0) goto done;
+    /* The study's documents, which each tokenizer reads next (XLM-R's encoder keeps their UTF-8
+     * in any case): encoded here once, not once more by each. */
+    if ((capsule != Py_None && !m) || texts_read_as(&in, texts, &counts, 1) < 0) goto done;
     Py_ssize_t count = in.count;
     Text *items = in.items;
     int64_t *out = (int64_t *)counts.buf, total = 0;
