@@ -589,10 +589,10 @@ def count_corpus(corpus: Corpus, adapters: list[Adapter], normalization: str | N
         script = "code" if lang.startswith("code") else dominant_script(text)
         stats = {k: int(m["stats"][k]) for k in ("n_docs", "n_bytes", "n_chars", "n_words")}
         for unit in ("words", "chars"):
-            doc_units[unit, lang] = in_block_order(units[unit, lang]).tolist()
+            doc_units[unit, lang] = in_block_order(units.pop((unit, lang))).tolist()  # its blocks' arrays freed
         rows = []
         for a in adapters:
-            per_doc = in_block_order(lengths[a.name, lang])
+            per_doc = in_block_order(lengths.pop((a.name, lang)))
             doc_tokens[a.name, lang] = per_doc.tolist()
             f = m["freq"][a.name]
             ids = np.flatnonzero(f != 0)  # 3x flatnonzero(f): a bool array is scanned a word at a time

@@ -9,7 +9,9 @@ automaton from the ranks), which is most of a study's time on NTREX-128; this ta
 ~0.05-0.15 s and counts as fast, since each distinct piece is encoded once and then looked up
 (the next piece's cache slot fetched while one is counted; a new piece's merges read the rank of
 two tokens joined from one slot of a table of every token's splits, and only a piece a filter of
-the tokens' hashes lets through is looked up whole).
+the tokens' hashes lets through is looked up whole). A table that extends another, as Qwen's
+extends cl100k_base, is counted with it in one pass (``Tally.joint``): a new piece's merges,
+most of a tally's time, are run once for both.
 
 >>> import numpy as np, qtok
 >>> tok = qtok.get_tokenizer("qwen")
