@@ -28,8 +28,7 @@ def __getattr__(name: str):
     except ImportError as missing:  # numpy, matplotlib, tokenizers...: the [analysis] extra
         from qtok.progress import names_needing
 
-        names_needing(__name__, __all__, missing, "the study", "analysis")(name)
-        raise
+        return names_needing(__name__, __all__, missing, "the study", "analysis")(name)  # raises what to install
     value = globals()[name] = getattr(module, name)
     return value
 

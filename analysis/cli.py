@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A run allocates big containers (each block's documents and words, the counts per
     # document) and few cycles: the cyclic collector's passes over them, every 700 allocations,
-    # took ~0.3 s of NTREX-128's study under the GIL. Every 50,000 it is ~0.1 s; what is
+    # took ~0.3 s of NTREX-128's study under the GIL. Every 50,000 it is ~0.06 s; what is
     # garbage is still freed at once by reference counts.
     gc.set_threshold(50_000, 10, 10)
     with ExitStack() as stack:  # the figure worker, if one starts, stops on the way out
