@@ -19,10 +19,15 @@ _WHERE = {"Corpus": "corpora", "CorpusError": "corpora", "load_corpus": "corpora
 
 
 def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
+    if name not in _WHERE:  # a module of the package (qtok.analysis.count), as when all were imported here
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     try:
         module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
     except ImportError as missing:  # numpy, matplotlib, tokenizers...: the [analysis] extra
