@@ -1929,6 +1929,35 @@ static void pieces_flush(Pieces *p, int64_t *freq) {
     p->n_touched = 0;
 }
 
+/* A new piece's ids kept in the cache (entry x): a[0:na] then b[0:nb]; their offset in p->ids,
+ * or -1 when out of memory. */
+static int64_t pieces_keep(Pieces *p, size_t x, const int32_t *a, Py_ssize_t na, const int32_t *b, Py_ssize_t nb) {
+    if (grow((void **)&p->ids, &p->ids_cap, p->ids_len + (size_t)(na + nb), sizeof(int32_t)) < 0 ||
+        grow((void **)&p->pending, &p->pending_cap, x + 1, sizeof(int64_t)) < 0)
+        return -1;
+    int64_t at = (int64_t)p->ids_len;
+    memcpy(p->ids + at, a, sizeof(int32_t) * (size_t)na);
+    if (nb) memcpy(p->ids + at + na, b, sizeof(int32_t) * (size_t)nb);
+    p->pending[x] = 0;
+    p->ids_len += (size_t)(na + nb);
+    return at;
+}
+
+/* One more occurrence of entry x, to reach freq at the next flush; -1 when out of memory. */
+static int pieces_touch(Pieces *p, size_t x) {
+    if (p->pending[x]++) return 0;
+    if (grow((void **)&p->touched, &p->touched_cap, p->n_touched + 1, sizeof(int32_t)) < 0) return -1;
+    p->touched[p->n_touched++] = (int32_t)x;
+    return 0;
+}
+
+/* The cache emptied (its pending occurrences flushed by the caller); -1 when out of memory. */
+static int pieces_empty(Pieces *p) {
+    strmap_free(&p->map);
+    p->ids_len = 0;
+    return strmap_init(&p->map, 1 << 12);
+}
+
 /* The tokens of one piece s[0:len] (>= 1), its split characters added to *split and, with freq,
  * its occurrence kept; -1 when out of memory. */
 static Py_ssize_t tally_piece(const Encoder *e, Pieces *p, const unsigned char *s, Py_ssize_t len, uint64_t h,
@@ -1945,20 +1974,12 @@ static Py_ssize_t tally_piece(const Encoder *e, Pieces *p, const unsigned char *
     size_t x = (size_t)(sl - p->map.entries);
     if (sl->value == 0) { /* new: encoded once (a valid entry holds at least one id) */
         Py_ssize_t m = piece_ids(e, p, s, len, h);
-        if (m < 0 || grow((void **)&p->ids, &p->ids_cap, p->ids_len + (size_t)m, sizeof(int32_t)) < 0 ||
-            grow((void **)&p->pending, &p->pending_cap, x + 1, sizeof(int64_t)) < 0) {
-            return -1;
-        }
-        memcpy(p->ids + p->ids_len, p->buf, sizeof(int32_t) * (size_t)m);
-        p->pending[x] = 0;
-        sl->value = (int64_t)p->ids_len << 16 | (int64_t)m << 8 | piece_splits(e, s, p->buf, m);
-        p->ids_len += (size_t)m;
+        int64_t at = m < 0 ? -1 : pieces_keep(p, x, p->buf, m, NULL, 0);
+        if (at < 0) return -1;
+        sl->value = at << 16 | (int64_t)m << 8 | piece_splits(e, s, p->buf, m);
     }
     *split += sl->value & 0xFF;
-    if (freq && p->pending[x]++ == 0) {
-        if (grow((void **)&p->touched, &p->touched_cap, p->n_touched + 1, sizeof(int32_t)) < 0) return -1;
-        p->touched[p->n_touched++] = (int32_t)x;
-    }
+    if (freq && pieces_touch(p, x) < 0) return -1;
     return (sl->value >> 8) & 0xFF;
 }
 
@@ -1967,9 +1988,7 @@ static Py_ssize_t tally_piece(const Encoder *e, Pieces *p, const unsigned char *
 static int pieces_bound(Pieces *p, int64_t *freq) {
     if (p->map.used < CACHE_PIECES) return 0;
     if (freq) pieces_flush(p, freq);
-    strmap_free(&p->map);
-    p->ids_len = 0;
-    return strmap_init(&p->map, 1 << 12);
+    return pieces_empty(p);
 }
 
 /* The end of the piece at s[from] (< n) into *end, and its hash, its slot in the piece cache
@@ -2384,12 +2403,9 @@ static void joint_flush(Joint *j, const Side *side) {
 
 /* pieces_bound for the joint cache. */
 static int joint_bound(Joint *j, const Side *side) {
-    Pieces *p = j->p;
-    if (p->map.used < CACHE_PIECES) return 0;
+    if (j->p->map.used < CACHE_PIECES) return 0;
     joint_flush(j, side);
-    strmap_free(&p->map);
-    p->ids_len = 0;
-    return strmap_init(&p->map, 1 << 12);
+    return pieces_empty(j->p);
 }
 
 /* One piece without numerals, s[0:len], counted in both tables; -1 when out of memory. */
@@ -2408,26 +2424,17 @@ static int joint_piece(const Nesting *z, Joint *j, const unsigned char *s, Py_ss
     size_t x = (size_t)(sl - p->map.entries);
     if (sl->value == 0) { /* new (a valid entry holds at least one id) */
         Py_ssize_t mb, m = joint_ids(z, j, s, len, h, &mb);
-        if (m < 0 || grow((void **)&p->ids, &p->ids_cap, p->ids_len + (size_t)(m + mb), sizeof(int32_t)) < 0 ||
-            grow((void **)&p->pending, &p->pending_cap, x + 1, sizeof(int64_t)) < 0)
-            return -1;
-        memcpy(p->ids + p->ids_len, p->buf, sizeof(int32_t) * (size_t)m);
-        memcpy(p->ids + p->ids_len + m, j->snap, sizeof(int32_t) * (size_t)mb);
-        p->pending[x] = 0;
-        sl->value = (int64_t)p->ids_len << 32 | (int64_t)m << 24 | piece_splits(z->ext, s, p->buf, m) << 16 |
-                    (int64_t)mb << 8 | piece_splits(z->base, s, j->snap, mb);
-        p->ids_len += (size_t)(m + mb);
+        int64_t at = m < 0 ? -1 : pieces_keep(p, x, p->buf, m, j->snap, mb);
+        if (at < 0) return -1;
+        sl->value = at << 32 | (int64_t)m << 24 | piece_splits(z->ext, s, p->buf, m) << 16 | (int64_t)mb << 8 |
+                    piece_splits(z->base, s, j->snap, mb);
     }
     int64_t v = sl->value;
     side[0].tokens += v >> 24 & 0xFF;
     side[0].split += v >> 16 & 0xFF;
     side[1].tokens += v >> 8 & 0xFF;
     side[1].split += v & 0xFF;
-    if ((side[0].freq || side[1].freq) && p->pending[x]++ == 0) {
-        if (grow((void **)&p->touched, &p->touched_cap, p->n_touched + 1, sizeof(int32_t)) < 0) return -1;
-        p->touched[p->n_touched++] = (int32_t)x;
-    }
-    return 0;
+    return (side[0].freq || side[1].freq) ? pieces_touch(p, x) : 0;
 }
 
 /* One text's tokens in both tables added to side[0] (ext) and side[1] (base); -1 when out of
